@@ -1,0 +1,40 @@
+# withauth: `make test` is the test command (CI runs it), `make demo` the local demo.
+SHELL := /bin/bash
+MODULE := github.com/seed0ec25cca/withauth
+YAEGI_VERSION := v0.16.1
+BIN := $(CURDIR)/.bin
+CACHE := $(HOME)/.cache/withauth
+YAEGI := $(BIN)/yaegi-$(YAEGI_VERSION)
+# The plugin as Traefik interprets it: the root package's files only.
+PLUGIN_FILES := .traefik.yml go.mod $(wildcard *.go) testdata
+
+.PHONY: test fmt-check vet unit yaegi-test fuzz e2e demo bench traefik
+
+test: fmt-check vet unit yaegi-test fuzz e2e
+
+fmt-check:
+	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+
+vet:
+	go vet ./...
+	cd e2e && go vet ./...
+
+unit:
+	go test -race -count=1 ./...
+
+$(YAEGI):
+	mkdir -p $(BIN)
+	GOBIN=$(BIN) go install github.com/traefik/yaegi/cmd/yaegi@$(YAEGI_VERSION)
+	mv $(BIN)/yaegi $(YAEGI)
+
+# yaegi test needs a GOPATH layout: copy the plugin into one, as Traefik's local plugins are laid out.
+yaegi-test: $(YAEGI)
+	rm -rf $(CACHE)/yaegi-gopath && mkdir -p $(CACHE)/yaegi-gopath/src/$(MODULE)
+	cp -r $(PLUGIN_FILES) $(CACHE)/yaegi-gopath/src/$(MODULE)/
+	cd $(CACHE)/yaegi-gopath/src/$(MODULE) && GOPATH=$(CACHE)/yaegi-gopath GO111MODULE=off $(YAEGI) test -v . > $(CACHE)/yaegi-test.log 2>&1; rc=$$?; grep -E '^(--- FAIL|FAIL|ok|PASS)' $(CACHE)/yaegi-test.log; [ $$rc -eq 0 ] || tail -n 60 $(CACHE)/yaegi-test.log; echo "yaegi test: $$(grep -c -- '--- PASS' $(CACHE)/yaegi-test.log) passed, $$(grep -c -- '--- FAIL' $(CACHE)/yaegi-test.log) failed"; exit $$rc
+
+traefik:
+	@e2e/scripts/build-traefik.sh >/dev/null
+
+e2e: traefik
+	cd e2e && go test -count=1 -v ./...

@@ -1,0 +1,388 @@
+package withauth
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	// maxKeyResponseBytes bounds what is read from a key endpoint; real key sets are a few KiB.
+	maxKeyResponseBytes = 1 << 20
+	// minRSABits refuses keys too short to be safe.
+	minRSABits = 2048
+)
+
+// keySource hands out the RSA key that verifies a token.
+type keySource interface {
+	// lookup returns the key for kid. It fails with errKeysUnavailable while no key was ever
+	// obtained, and with errUnknownKey when the source has no key for kid.
+	lookup(ctx context.Context, kid string) (*rsa.PublicKey, error)
+	// holds reports whether key is still the source's key for kid, so that tokens cached
+	// after verification are dropped once their key leaves the set.
+	holds(kid string, key *rsa.PublicKey) bool
+	// retryAfter is how long a client should wait after errKeysUnavailable.
+	retryAfter() time.Duration
+}
+
+// keySet is an immutable snapshot of usable keys.
+type keySet struct {
+	byKid map[string]*rsa.PublicKey
+	// single verifies a token whatever kid it names: a configured PEM key, Frontegg's key,
+	// or the only key of a JWKS for tokens that name no kid.
+	single *rsa.PublicKey
+	// singleForAnyKid tells whether single applies to every kid or only to tokens without one.
+	singleForAnyKid bool
+}
+
+func (s *keySet) find(kid string) *rsa.PublicKey {
+	if s.single != nil && (s.singleForAnyKid || kid == "") {
+		return s.single
+	}
+	return s.byKid[kid]
+}
+
+// staticKeys is a key source fixed by the configuration.
+type staticKeys struct {
+	set *keySet
+}
+
+func (s staticKeys) lookup(_ context.Context, kid string) (*rsa.PublicKey, error) {
+	if key := s.set.find(kid); key != nil {
+		return key, nil
+	}
+	return nil, errUnknownKey
+}
+
+func (s staticKeys) holds(string, *rsa.PublicKey) bool { return true }
+
+func (s staticKeys) retryAfter() time.Duration { return 0 }
+
+func singleKeySet(key *rsa.PublicKey) *keySet {
+	return &keySet{single: key, singleForAnyKid: true}
+}
+
+// keyFetcher obtains a fresh key set from a remote endpoint.
+type keyFetcher interface {
+	fetch(ctx context.Context) (*keySet, error)
+	describe() string
+}
+
+// remoteKeys caches the key set of one endpoint for every middleware that uses it, the way
+// go-oidc's remote key set does: fetched lazily, one fetch shared by all waiting callers,
+// refreshed after refreshInterval, refetched early for an unknown kid at most once per
+// minRefreshInterval, and the last good set kept while the endpoint fails.
+type remoteKeys struct {
+	fetcher            keyFetcher
+	timeout            time.Duration
+	refreshInterval    time.Duration
+	minRefreshInterval time.Duration
+
+	mu        sync.Mutex
+	set       *keySet // nil until a fetch succeeds
+	fetchedAt time.Time
+	triedAt   time.Time
+	inflight  *fetchCall
+}
+
+// fetchCall is one fetch in progress; done is closed when it ends.
+type fetchCall struct {
+	done chan struct{}
+}
+
+// remoteKeySets holds one remoteKeys per endpoint and settings, shared by all middleware
+// instances: routers and configuration reloads reuse the keys already fetched.
+var remoteKeySets sync.Map
+
+func sharedRemoteKeys(id string, fresh *remoteKeys) *remoteKeys {
+	existing, _ := remoteKeySets.LoadOrStore(id, fresh)
+	return existing.(*remoteKeys)
+}
+
+func (r *remoteKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	if set := r.current(); set != nil {
+		if key := set.find(kid); key != nil {
+			return key, nil
+		}
+	}
+	set := r.refetch(ctx)
+	if set == nil {
+		return nil, errKeysUnavailable
+	}
+	if key := set.find(kid); key != nil {
+		return key, nil
+	}
+	return nil, errUnknownKey
+}
+
+func (r *remoteKeys) holds(kid string, key *rsa.PublicKey) bool {
+	set := r.current()
+	return set != nil && set.find(kid) == key
+}
+
+func (r *remoteKeys) retryAfter() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.minRefreshInterval - time.Since(r.triedAt)
+}
+
+// current returns the cached set and, once it is older than refreshInterval, starts a
+// refresh in the background: requests keep using the set they have meanwhile.
+func (r *remoteKeys) current() *keySet {
+	r.mu.Lock()
+	set := r.set
+	if set != nil && r.inflight == nil && time.Since(r.fetchedAt) >= r.refreshInterval &&
+		time.Since(r.triedAt) >= r.minRefreshInterval {
+		r.startFetchLocked()
+	}
+	r.mu.Unlock()
+	return set
+}
+
+// refetch fetches now, unless a fetch ended less than minRefreshInterval ago, joining a fetch
+// already under way. It returns the set as it then is, or nil if none was ever obtained.
+func (r *remoteKeys) refetch(ctx context.Context) *keySet {
+	r.mu.Lock()
+	call := r.inflight
+	if call == nil {
+		if !r.triedAt.IsZero() && time.Since(r.triedAt) < r.minRefreshInterval {
+			set := r.set
+			r.mu.Unlock()
+			return set
+		}
+		call = r.startFetchLocked()
+	}
+	r.mu.Unlock()
+
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.set
+}
+
+// startFetchLocked runs one fetch in its own goroutine, so that a caller who gives up does not
+// cancel it for the others; the fetch is bounded by the HTTP timeout. r.mu must be held.
+func (r *remoteKeys) startFetchLocked() *fetchCall {
+	call := &fetchCall{done: make(chan struct{})}
+	r.inflight = call
+	r.triedAt = time.Now()
+	go r.runFetch(call)
+	return call
+}
+
+func (r *remoteKeys) runFetch(call *fetchCall) {
+	var set *keySet
+	var err error
+	defer func() {
+		// A panic here would take all of Traefik down: turn it into a failed fetch.
+		if p := recover(); p != nil {
+			set, err = nil, fmt.Errorf("panic while fetching keys: %v", p)
+		}
+		r.finishFetch(call, set, err)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	set, err = r.fetcher.fetch(ctx)
+}
+
+func (r *remoteKeys) finishFetch(call *fetchCall, set *keySet, err error) {
+	r.mu.Lock()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "withauth: fetching keys from %s failed (keeping the last good keys): %v\n", r.fetcher.describe(), err)
+	} else {
+		r.set = keepKeyIdentity(r.set, set)
+		r.fetchedAt = time.Now()
+	}
+	// Throttling counts from the end of the fetch, so a slow endpoint is not hammered.
+	r.triedAt = time.Now()
+	r.inflight = nil
+	r.mu.Unlock()
+	close(call.done)
+}
+
+// keepKeyIdentity reuses the previous *rsa.PublicKey for every key that did not change, so
+// tokens cached as verified by it stay valid across a refresh.
+func keepKeyIdentity(previous, next *keySet) *keySet {
+	if previous == nil {
+		return next
+	}
+	if next.single != nil && previous.single != nil && sameKey(next.single, previous.single) {
+		next.single = previous.single
+	}
+	for kid, key := range next.byKid {
+		if old := previous.byKid[kid]; old != nil && sameKey(old, key) {
+			next.byKid[kid] = old
+			if next.single == key {
+				next.single = old
+			}
+		}
+	}
+	return next
+}
+
+func sameKey(a, b *rsa.PublicKey) bool {
+	return a.E == b.E && a.N.Cmp(b.N) == 0
+}
+
+// jwksEndpoint fetches a JSON Web Key Set (RFC 7517) over HTTP.
+type jwksEndpoint struct {
+	url    string
+	client *http.Client
+}
+
+func (e jwksEndpoint) describe() string { return e.url }
+
+func (e jwksEndpoint) fetch(ctx context.Context) (*keySet, error) {
+	body, err := getBounded(ctx, e.client, e.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return parseJWKS(body)
+}
+
+// getBounded GETs url and returns a 200 response's body, read up to maxKeyResponseBytes.
+func getBounded(ctx context.Context, client *http.Client, url string, header http.Header) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	for name, values := range header {
+		req.Header[name] = values
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return readBounded(resp)
+}
+
+func readBounded(resp *http.Response) ([]byte, error) {
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("unexpected status %s", resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeyResponseBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxKeyResponseBytes {
+		return nil, fmt.Errorf("response larger than %d bytes", maxKeyResponseBytes)
+	}
+	return body, nil
+}
+
+type jwk struct {
+	Kty string `json:"kty"`
+	Alg string `json:"alg"`
+	Use string `json:"use"`
+	Kid string `json:"kid"`
+	N   string `json:"n"`
+	E   string `json:"e"`
+}
+
+// parseJWKS keeps the keys fit for RS256 signatures and skips the rest (other key types,
+// encryption keys, other algorithms); a set with no usable key is an error.
+func parseJWKS(body []byte) (*keySet, error) {
+	var doc struct {
+		Keys []jwk `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("invalid JWKS: %v", err)
+	}
+	set := &keySet{byKid: make(map[string]*rsa.PublicKey)}
+	for _, k := range doc.Keys {
+		if k.Kty != "RSA" || (k.Alg != "" && k.Alg != "RS256") || (k.Use != "" && k.Use != "sig") {
+			continue
+		}
+		key, err := rsaKeyFromJWK(k.N, k.E)
+		if err != nil {
+			continue
+		}
+		if _, seen := set.byKid[k.Kid]; !seen {
+			set.byKid[k.Kid] = key
+		}
+	}
+	if len(set.byKid) == 0 {
+		return nil, errors.New("the JWKS holds no RSA signing key of at least 2048 bits")
+	}
+	if len(set.byKid) == 1 {
+		for _, key := range set.byKid {
+			set.single = key
+		}
+	}
+	return set, nil
+}
+
+func rsaKeyFromJWK(n, e string) (*rsa.PublicKey, error) {
+	modulus, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(n, "="))
+	if err != nil {
+		return nil, err
+	}
+	exponent, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(e, "="))
+	if err != nil {
+		return nil, err
+	}
+	if len(exponent) == 0 || len(exponent) > 4 {
+		return nil, errors.New("unsupported RSA exponent")
+	}
+	var exp int64
+	for _, b := range exponent {
+		exp = exp<<8 | int64(b)
+	}
+	return checkRSAKey(&rsa.PublicKey{N: new(big.Int).SetBytes(modulus), E: int(exp)})
+}
+
+func checkRSAKey(key *rsa.PublicKey) (*rsa.PublicKey, error) {
+	if key.N.BitLen() < minRSABits {
+		return nil, fmt.Errorf("the RSA key has %d bits; at least %d are required", key.N.BitLen(), minRSABits)
+	}
+	if key.E < 3 || key.E%2 == 0 || int64(key.E) > 1<<31-1 {
+		return nil, errors.New("the RSA key has an invalid public exponent")
+	}
+	return key, nil
+}
+
+// parsePublicKeyPEM reads an RSA public key in PEM ("PUBLIC KEY" or "RSA PUBLIC KEY").
+// Escaped newlines are accepted, since labels and environment variables rarely hold real ones.
+func parsePublicKeyPEM(text string) (*rsa.PublicKey, error) {
+	text = strings.ReplaceAll(strings.TrimSpace(text), `\n`, "\n")
+	block, _ := pem.Decode([]byte(text))
+	if block == nil {
+		return nil, errors.New("no PEM block found")
+	}
+	switch block.Type {
+	case "RSA PUBLIC KEY":
+		key, err := x509.ParsePKCS1PublicKey(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		return checkRSAKey(key)
+	case "PUBLIC KEY":
+		parsed, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		key, ok := parsed.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("the key is a %T, not an RSA key", parsed)
+		}
+		return checkRSAKey(key)
+	}
+	return nil, fmt.Errorf("PEM block of type %q, expected PUBLIC KEY", block.Type)
+}

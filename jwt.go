@@ -1,0 +1,220 @@
+package withauth
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+)
+
+// maxTokenBytes bounds the work spent on one token; Frontegg tokens with many permissions stay far below.
+const maxTokenBytes = 64 << 10
+
+// Token errors: sentinels compared with ==, since errors.Is and errors.As do not work on
+// interpreted error types under Yaegi. Their text is the error_description clients see.
+var (
+	errTokenTooLarge   = errors.New("the token is larger than 64 KiB")
+	errMalformed       = errors.New("the token is not a compact JWS (three base64url parts)")
+	errEncrypted       = errors.New("encrypted tokens (JWE) are not accepted")
+	errBadHeader       = errors.New("the token header is not a JSON object")
+	errAlgorithm       = errors.New("the token is not signed with RS256")
+	errCritical        = errors.New("the token header lists critical extensions, which are not supported")
+	errBadSignature    = errors.New("the token signature is invalid")
+	errBadClaims       = errors.New("the token claims are not a JSON object")
+	errNoExpiry        = errors.New("the token has no numeric exp claim")
+	errExpired         = errors.New("the token has expired")
+	errNotYetValid     = errors.New("the token is not valid yet (nbf)")
+	errIssuedInFuture  = errors.New("the token was issued in the future (iat)")
+	errBadTimeClaim    = errors.New("the token has a non-numeric nbf or iat claim")
+	errIssuer          = errors.New("the token issuer (iss) is not the expected one")
+	errAudience        = errors.New("the token audience (aud) is not an expected one")
+	errUnknownKey      = errors.New("the token is signed by an unknown key (kid)")
+	errKeysUnavailable = errors.New("the signing keys could not be obtained yet; try again shortly")
+)
+
+// rawToken is a compact JWS split into its parts; nothing in it is trusted yet.
+type rawToken struct {
+	signingInput string
+	payload      string
+	signature    []byte
+	kid          string
+}
+
+// parseToken splits a compact JWS and checks its header. It accepts only RS256, so the key
+// type can never be confused (no "none", no HMAC keyed with a public key).
+func parseToken(token string) (rawToken, error) {
+	if len(token) > maxTokenBytes {
+		return rawToken{}, errTokenTooLarge
+	}
+	first := strings.IndexByte(token, '.')
+	if first < 0 {
+		return rawToken{}, errMalformed
+	}
+	rest := token[first+1:]
+	second := strings.IndexByte(rest, '.')
+	if second < 0 {
+		return rawToken{}, errMalformed
+	}
+	if strings.IndexByte(rest[second+1:], '.') >= 0 {
+		if strings.Count(token, ".") == 4 {
+			return rawToken{}, errEncrypted
+		}
+		return rawToken{}, errMalformed
+	}
+	// The decoder skips CR and LF; refusing them keeps one accepted spelling per token.
+	if strings.ContainsAny(token, "\r\n") {
+		return rawToken{}, errMalformed
+	}
+
+	headerJSON, err := decodeSegment(token[:first])
+	if err != nil {
+		return rawToken{}, errMalformed
+	}
+	var header map[string]interface{}
+	if err := json.Unmarshal(headerJSON, &header); err != nil || header == nil {
+		return rawToken{}, errBadHeader
+	}
+	if alg, _ := header["alg"].(string); alg != "RS256" {
+		return rawToken{}, errAlgorithm
+	}
+	if _, ok := header["crit"]; ok {
+		return rawToken{}, errCritical
+	}
+	kid, _ := header["kid"].(string)
+
+	signature, err := decodeSegment(rest[second+1:])
+	if err != nil || len(signature) == 0 {
+		return rawToken{}, errMalformed
+	}
+	return rawToken{
+		signingInput: token[:first+1+second],
+		payload:      rest[:second],
+		signature:    signature,
+		kid:          kid,
+	}, nil
+}
+
+var segmentEncoding = base64.RawURLEncoding.Strict()
+
+// decodeSegment decodes unpadded base64url, refusing padding, '+', '/' and non-zero trailing bits.
+func decodeSegment(segment string) ([]byte, error) {
+	return segmentEncoding.DecodeString(segment)
+}
+
+// verifySignature checks the RS256 signature of the token with key.
+func verifySignature(t rawToken, key *rsa.PublicKey) error {
+	digest := sha256.Sum256([]byte(t.signingInput))
+	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], t.signature); err != nil {
+		return errBadSignature
+	}
+	return nil
+}
+
+// decodeClaims decodes the payload of a token whose signature has been verified.
+// Duplicate member names resolve to the last one, as RFC 7519 section 4 allows.
+func decodeClaims(t rawToken) (map[string]interface{}, error) {
+	payload, err := decodeSegment(t.payload)
+	if err != nil {
+		return nil, errMalformed
+	}
+	var claims map[string]interface{}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {
+		return nil, errBadClaims
+	}
+	return claims, nil
+}
+
+// claimRules are the registered-claim checks of one middleware, fixed in New.
+type claimRules struct {
+	issuer    string
+	audiences map[string]bool
+	skew      float64 // seconds
+}
+
+// validate checks exp (required), nbf, iat, iss and aud at time now (Unix seconds).
+// It returns the expiry, which bounds how long the verified token may be cached.
+func (r claimRules) validate(claims map[string]interface{}, now float64) (float64, error) {
+	exp, ok := claims["exp"].(float64)
+	if !ok {
+		return 0, errNoExpiry
+	}
+	if now > exp+r.skew {
+		return 0, errExpired
+	}
+	if v, present := claims["nbf"]; present {
+		nbf, ok := v.(float64)
+		if !ok {
+			return 0, errBadTimeClaim
+		}
+		if now+r.skew < nbf {
+			return 0, errNotYetValid
+		}
+	}
+	if v, present := claims["iat"]; present {
+		iat, ok := v.(float64)
+		if !ok {
+			return 0, errBadTimeClaim
+		}
+		if now+r.skew < iat {
+			return 0, errIssuedInFuture
+		}
+	}
+	if r.issuer != "" {
+		if iss, _ := claims["iss"].(string); iss != r.issuer {
+			return 0, errIssuer
+		}
+	}
+	if len(r.audiences) > 0 && !r.audienceMatches(claims["aud"]) {
+		return 0, errAudience
+	}
+	return exp, nil
+}
+
+// audienceMatches accepts aud as a string or an array of strings (RFC 7519 section 4.1.3).
+func (r claimRules) audienceMatches(aud interface{}) bool {
+	switch v := aud.(type) {
+	case string:
+		return r.audiences[v]
+	case []interface{}:
+		for _, item := range v {
+			if s, ok := item.(string); ok && r.audiences[s] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// claimPath locates a claim: the whole name as a top-level key first (namespaced claims such
+// as "https://example.com/roles" contain dots), else the dotted path into nested objects.
+type claimPath struct {
+	name  string
+	parts []string
+}
+
+func newClaimPath(name string) claimPath {
+	return claimPath{name: name, parts: strings.Split(name, ".")}
+}
+
+func (p claimPath) lookup(claims map[string]interface{}) (interface{}, bool) {
+	if v, ok := claims[p.name]; ok {
+		return v, true
+	}
+	if len(p.parts) < 2 {
+		return nil, false
+	}
+	var current interface{} = claims
+	for _, part := range p.parts {
+		object, ok := current.(map[string]interface{})
+		if !ok {
+			return nil, false
+		}
+		if current, ok = object[part]; !ok {
+			return nil, false
+		}
+	}
+	return current, true
+}

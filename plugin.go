@@ -1,0 +1,543 @@
+// Package withauth is a Traefik middleware that admits requests carrying a valid RS256 bearer
+// JWT, optionally only with any of the configured roles and any of the configured permissions,
+// and tells the upstream who the caller is in request headers, as Frontegg's
+// withAuthentication does inside an application.
+package withauth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the middleware's configuration. Traefik decodes it with mapstructure: keys match
+// field names case-insensitively, and every scalar may arrive as a string.
+type Config struct {
+	JWKSURL              string
+	Issuer               string
+	PublicKey            string
+	Audience             []string
+	Roles                []string
+	Permissions          []string
+	RolesClaim           string
+	PermissionsClaim     string
+	ClockSkew            string
+	ForwardHeaders       map[string]string
+	ForwardAuthorization bool
+	SkipPreflight        bool
+	RefreshInterval      string
+	MinRefreshInterval   string
+	HTTPTimeout          string
+	CacheSize            int
+}
+
+// CreateConfig returns the defaults. ForwardHeaders stays empty: Traefik merges the configured
+// map into this one, so its defaults are applied in New when none are given.
+func CreateConfig() *Config {
+	return &Config{
+		RolesClaim:           "roles",
+		PermissionsClaim:     "permissions",
+		ClockSkew:            "30s",
+		ForwardAuthorization: true,
+		SkipPreflight:        true,
+		RefreshInterval:      "10m",
+		MinRefreshInterval:   "5s",
+		HTTPTimeout:          "5s",
+		CacheSize:            10000,
+	}
+}
+
+const realm = "withauth"
+
+// Middleware enforces the configuration on every request.
+type Middleware struct {
+	next                 http.Handler
+	name                 string
+	keys                 keySource
+	rules                claimRules
+	roles                requirement
+	permissions          requirement
+	forward              []forwardedHeader
+	strip                []string
+	forwardAuthorization bool
+	skipPreflight        bool
+	cache                *tokenCache
+}
+
+// forwardedHeader sets a request header for the upstream from a claim.
+type forwardedHeader struct {
+	name  string // canonical form
+	claim claimPath
+}
+
+// requirement is an any-of set of names expected in a list claim; empty means none required.
+type requirement struct {
+	claim claimPath
+	anyOf map[string]bool
+}
+
+// New builds the middleware. It does no network I/O and starts no goroutine: Traefik calls it
+// for every router on every configuration reload. Keys are fetched on first use.
+func New(_ context.Context, next http.Handler, config *Config, name string) (handler http.Handler, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			handler, err = nil, fmt.Errorf("withauth %s: invalid configuration: %v", name, p)
+		}
+	}()
+	if config == nil {
+		config = CreateConfig()
+	}
+	m, err := newMiddleware(next, config, name)
+	if err != nil {
+		return nil, fmt.Errorf("withauth %s: %w", name, err)
+	}
+	return m, nil
+}
+
+func newMiddleware(next http.Handler, config *Config, name string) (*Middleware, error) {
+	skew, err := parseDuration("clockSkew", config.ClockSkew)
+	if err != nil {
+		return nil, err
+	}
+	audiences, err := splitList("audience", config.Audience)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := newRequirement("roles", config.Roles, "rolesClaim", config.RolesClaim)
+	if err != nil {
+		return nil, err
+	}
+	permissions, err := newRequirement("permissions", config.Permissions, "permissionsClaim", config.PermissionsClaim)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := newKeySource(config)
+	if err != nil {
+		return nil, err
+	}
+	forward, err := newForwardedHeaders(config.ForwardHeaders, config.RolesClaim, config.PermissionsClaim)
+	if err != nil {
+		return nil, err
+	}
+	if config.CacheSize < 0 {
+		return nil, fmt.Errorf("cacheSize: %d is negative; use 0 to disable the cache or a positive number of tokens", config.CacheSize)
+	}
+	m := &Middleware{
+		next:                 next,
+		name:                 name,
+		keys:                 keys,
+		rules:                claimRules{issuer: config.Issuer, audiences: toSet(audiences), skew: skew.Seconds()},
+		roles:                roles,
+		permissions:          permissions,
+		forward:              forward,
+		forwardAuthorization: config.ForwardAuthorization,
+		skipPreflight:        config.SkipPreflight,
+		cache:                newTokenCache(config.CacheSize),
+	}
+	for _, h := range forward {
+		m.strip = append(m.strip, h.name)
+	}
+	return m, nil
+}
+
+// newKeySource picks the one key source the configuration names.
+func newKeySource(config *Config) (keySource, error) {
+	jwksURL := strings.TrimSpace(config.JWKSURL)
+	if jwksURL != "" && strings.TrimSpace(config.PublicKey) != "" {
+		return nil, fmt.Errorf("jwksUrl and publicKey are both set; keep only one key source")
+	}
+	if strings.TrimSpace(config.PublicKey) != "" {
+		key, err := parsePublicKeyPEM(config.PublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("publicKey: %v; give an RSA public key of at least 2048 bits in PEM (-----BEGIN PUBLIC KEY-----)", err)
+		}
+		return staticKeys{set: singleKeySet(key)}, nil
+	}
+	key := "jwksUrl"
+	if jwksURL == "" && config.Issuer != "" {
+		key = "issuer"
+		jwksURL = strings.TrimRight(config.Issuer, "/") + "/.well-known/jwks.json"
+	}
+	if jwksURL == "" {
+		return nil, fmt.Errorf("no key source: set jwksUrl (your identity provider's JWKS endpoint), issuer (keys from <issuer>/.well-known/jwks.json) or publicKey (a PEM RSA public key)")
+	}
+	if err := checkEndpointURL(jwksURL); err != nil {
+		return nil, fmt.Errorf("%s: %v", key, err)
+	}
+	timing, err := parseFetchTiming(config)
+	if err != nil {
+		return nil, err
+	}
+	fetcher := jwksEndpoint{url: jwksURL, client: &http.Client{Timeout: timing.timeout}}
+	return sharedRemoteKeys(timing.id("jwks", jwksURL), timing.remoteKeys(fetcher)), nil
+}
+
+// fetchTiming holds the durations that govern a remote key source.
+type fetchTiming struct {
+	refresh, minRefresh, timeout time.Duration
+}
+
+func parseFetchTiming(config *Config) (fetchTiming, error) {
+	var t fetchTiming
+	var err error
+	if t.refresh, err = parseDuration("refreshInterval", config.RefreshInterval); err != nil {
+		return t, err
+	}
+	if t.minRefresh, err = parseDuration("minRefreshInterval", config.MinRefreshInterval); err != nil {
+		return t, err
+	}
+	if t.timeout, err = parseDuration("httpTimeout", config.HTTPTimeout); err != nil {
+		return t, err
+	}
+	if t.timeout <= 0 {
+		return t, fmt.Errorf("httpTimeout: must be positive, such as \"5s\", so that a slow key endpoint cannot hang requests")
+	}
+	if t.refresh < t.minRefresh {
+		return t, fmt.Errorf("refreshInterval (%s) is shorter than minRefreshInterval (%s); raise refreshInterval", t.refresh, t.minRefresh)
+	}
+	return t, nil
+}
+
+// id names a shared remote key source: middlewares with the same endpoint and timing share it.
+func (t fetchTiming) id(kind, endpoint string) string {
+	return kind + " " + endpoint + " " + t.refresh.String() + " " + t.minRefresh.String() + " " + t.timeout.String()
+}
+
+func (t fetchTiming) remoteKeys(fetcher keyFetcher) *remoteKeys {
+	return &remoteKeys{fetcher: fetcher, timeout: t.timeout, refreshInterval: t.refresh, minRefreshInterval: t.minRefresh}
+}
+
+func checkEndpointURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL; give an absolute URL such as https://app.example.com/.well-known/jwks.json", raw)
+	}
+	return nil
+}
+
+func parseDuration(key, value string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(value))
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: %q is not a duration; use a non-negative Go duration such as \"30s\" or \"10m\"", key, value)
+	}
+	return d, nil
+}
+
+// splitList trims list items and splits those that arrive as one comma-separated string, as
+// lists do from Docker labels. An empty item is an error: dropping it could turn "roles: ,"
+// into no requirement at all.
+func splitList(key string, values []string) ([]string, error) {
+	var items []string
+	for _, value := range values {
+		for _, item := range strings.Split(value, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				return nil, fmt.Errorf("%s: %q has an empty item; remove the stray comma or give the names", key, strings.Join(values, ","))
+			}
+			items = append(items, item)
+		}
+	}
+	return items, nil
+}
+
+func toSet(items []string) map[string]bool {
+	if len(items) == 0 {
+		return nil
+	}
+	set := make(map[string]bool, len(items))
+	for _, item := range items {
+		set[item] = true
+	}
+	return set
+}
+
+func newRequirement(key string, values []string, claimKey, claim string) (requirement, error) {
+	names, err := splitList(key, values)
+	if err != nil {
+		return requirement{}, err
+	}
+	claim = strings.TrimSpace(claim)
+	if claim == "" {
+		return requirement{}, fmt.Errorf("%s: must name a claim, such as %q", claimKey, key)
+	}
+	return requirement{claim: newClaimPath(claim), anyOf: toSet(names)}, nil
+}
+
+// met reports whether the claim is a list holding any of the names. A claim of another type
+// (a string, say) never matches: no substring or splitting guesswork.
+func (r requirement) met(claims map[string]interface{}) bool {
+	if len(r.anyOf) == 0 {
+		return true
+	}
+	value, _ := r.claim.lookup(claims)
+	list, _ := value.([]interface{})
+	for _, item := range list {
+		if name, ok := item.(string); ok && r.anyOf[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// headersNotForwardable are headers whose meaning to the upstream or to HTTP itself a claim
+// must not replace.
+var headersNotForwardable = map[string]bool{
+	"Authorization": true, "Host": true, "Content-Length": true, "Content-Type": true,
+	"Transfer-Encoding": true, "Connection": true, "Cookie": true, "Te": true, "Upgrade": true,
+}
+
+func newForwardedHeaders(configured map[string]string, rolesClaim, permissionsClaim string) ([]forwardedHeader, error) {
+	if len(configured) == 0 {
+		configured = map[string]string{
+			"X-User-Id":          "sub",
+			"X-Tenant-Id":        "tenantId",
+			"X-User-Email":       "email",
+			"X-User-Roles":       strings.TrimSpace(rolesClaim),
+			"X-User-Permissions": strings.TrimSpace(permissionsClaim),
+		}
+	}
+	var headers []forwardedHeader
+	for header, claim := range configured {
+		name := http.CanonicalHeaderKey(strings.TrimSpace(header))
+		if !isHeaderName(name) || headersNotForwardable[name] {
+			return nil, fmt.Errorf("forwardHeaders: %q cannot carry a claim; use a header name of your own such as X-User-Id", header)
+		}
+		claim = strings.TrimSpace(claim)
+		if claim == "" {
+			return nil, fmt.Errorf("forwardHeaders.%s: names no claim; give a claim such as sub", header)
+		}
+		headers = append(headers, forwardedHeader{name: name, claim: newClaimPath(claim)})
+	}
+	return headers, nil
+}
+
+// isHeaderName reports whether name is an RFC 9110 token.
+func isHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !alnum && !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	// Whatever happens next, the upstream must only see identity headers set here.
+	for _, name := range m.strip {
+		delete(req.Header, name)
+	}
+	if m.skipPreflight && req.Method == http.MethodOptions &&
+		req.Header.Get("Origin") != "" && req.Header.Get("Access-Control-Request-Method") != "" {
+		m.next.ServeHTTP(rw, req)
+		return
+	}
+	if !m.authorize(rw, req) {
+		return
+	}
+	if !m.forwardAuthorization {
+		delete(req.Header, "Authorization")
+	}
+	m.next.ServeHTTP(rw, req)
+}
+
+// authorize admits the request (setting the identity headers) or answers it. A panic in it
+// answers 500 for this request alone: Traefik and the other requests carry on.
+func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admitted bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(os.Stderr, "withauth %s: internal error: %v\n", m.name, p)
+			writeError(rw, http.StatusInternalServerError, "server_error", "internal error in the authentication middleware", "")
+			admitted = false
+		}
+	}()
+
+	token, problem := bearerToken(req.Header["Authorization"])
+	if problem != "" {
+		if problem == problemNoToken {
+			writeChallenge(rw, http.StatusUnauthorized, "", "")
+		} else {
+			writeChallenge(rw, http.StatusBadRequest, "invalid_request", problem)
+		}
+		return false
+	}
+
+	now := time.Now().Unix()
+	g := m.cache.get(token)
+	if g != nil && (now > g.expires || !m.keys.holds(g.kid, g.key)) {
+		m.cache.remove(token)
+		g = nil
+	}
+	if g == nil {
+		var err error
+		if g, err = m.verify(req.Context(), token, now); err != nil {
+			m.rejectToken(rw, err)
+			return false
+		}
+		m.cache.add(token, g)
+	}
+
+	if !g.allowed {
+		writeChallenge(rw, http.StatusForbidden, "insufficient_scope", "the token lacks the roles or permissions this route requires")
+		return false
+	}
+	for i, h := range m.forward {
+		if value := g.headerValues[i]; value != "" {
+			req.Header[h.name] = []string{value}
+		}
+	}
+	return true
+}
+
+// verify runs the checks in the order that trusts the least: header, key, signature, then claims.
+func (m *Middleware) verify(ctx context.Context, token string, now int64) (*grant, error) {
+	raw, err := parseToken(token)
+	if err != nil {
+		return nil, err
+	}
+	key, err := m.keys.lookup(ctx, raw.kid)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySignature(raw, key); err != nil {
+		return nil, err
+	}
+	claims, err := decodeClaims(raw)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := m.rules.validate(claims, float64(now))
+	if err != nil {
+		return nil, err
+	}
+	g := &grant{
+		kid:          raw.kid,
+		key:          key,
+		expires:      cacheExpiry(exp, m.rules.skew),
+		allowed:      m.roles.met(claims) && m.permissions.met(claims),
+		headerValues: make([]string, len(m.forward)),
+	}
+	for i, h := range m.forward {
+		if value, ok := h.claim.lookup(claims); ok {
+			g.headerValues[i] = headerValue(value)
+		}
+	}
+	return g, nil
+}
+
+// cacheExpiry turns exp plus skew into whole seconds, clamping absurd values instead of overflowing.
+func cacheExpiry(exp, skew float64) int64 {
+	const far = 1 << 40
+	limit := exp + skew
+	if limit > far {
+		return far
+	}
+	return int64(limit)
+}
+
+// headerValue renders a claim for a request header: lists joined with ",", objects as JSON.
+func headerValue(value interface{}) string {
+	var s string
+	switch v := value.(type) {
+	case string:
+		s = v
+	case float64:
+		s = strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		s = strconv.FormatBool(v)
+	case []interface{}:
+		parts := make([]string, 0, len(v))
+		for _, item := range v {
+			parts = append(parts, headerValue(item))
+		}
+		s = strings.Join(parts, ",")
+	default:
+		encoded, err := json.Marshal(v)
+		if err != nil {
+			return ""
+		}
+		s = string(encoded)
+	}
+	// A control character would make the proxy refuse to send the request upstream.
+	if strings.ContainsAny(s, controlCharacters) {
+		s = strings.Map(dropControl, s)
+	}
+	return s
+}
+
+const controlCharacters = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f" +
+	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"
+
+func dropControl(r rune) rune {
+	if r < 0x20 || r == 0x7f {
+		return -1
+	}
+	return r
+}
+
+const problemNoToken = "no bearer token"
+
+// bearerToken extracts the token of an RFC 6750 Authorization header; the scheme is
+// case-insensitive. problem is problemNoToken when there are no bearer credentials at all.
+func bearerToken(values []string) (token, problem string) {
+	if len(values) == 0 {
+		return "", problemNoToken
+	}
+	if len(values) > 1 {
+		return "", "more than one Authorization header"
+	}
+	value := values[0]
+	if len(value) < 7 || !strings.EqualFold(value[:7], "bearer ") {
+		return "", problemNoToken
+	}
+	token = strings.TrimLeft(value[7:], " ")
+	if token == "" || strings.IndexByte(token, ' ') >= 0 {
+		return "", "the Authorization header is not \"Bearer <token>\""
+	}
+	return token, ""
+}
+
+// rejectToken answers a token that failed verification.
+func (m *Middleware) rejectToken(rw http.ResponseWriter, err error) {
+	if err == errKeysUnavailable {
+		seconds := int64(m.keys.retryAfter()/time.Second) + 1
+		rw.Header().Set("Retry-After", strconv.FormatInt(seconds, 10))
+		writeError(rw, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error(), "")
+		return
+	}
+	writeChallenge(rw, http.StatusUnauthorized, "invalid_token", err.Error())
+}
+
+// writeChallenge answers with an RFC 6750 WWW-Authenticate challenge; code "" is the bare
+// challenge for a request that carried no credentials.
+func writeChallenge(rw http.ResponseWriter, status int, code, description string) {
+	challenge := `Bearer realm="` + realm + `"`
+	if code != "" {
+		challenge += `, error="` + code + `", error_description="` + description + `"`
+	} else {
+		code, description = "unauthorized", "a bearer token is required"
+	}
+	writeError(rw, status, code, description, challenge)
+}
+
+func writeError(rw http.ResponseWriter, status int, code, description, challenge string) {
+	body, _ := json.Marshal(map[string]string{"error": code, "error_description": description})
+	header := rw.Header()
+	if challenge != "" {
+		header.Set("WWW-Authenticate", challenge)
+	}
+	header.Set("Content-Type", "application/json")
+	header.Set("Cache-Control", "no-store")
+	rw.WriteHeader(status)
+	_, _ = rw.Write(body)
+}
