@@ -31,7 +31,7 @@ $(YAEGI):
 yaegi-test: $(YAEGI)
 	rm -rf $(CACHE)/yaegi-gopath && mkdir -p $(CACHE)/yaegi-gopath/src/$(MODULE)
 	cp -r $(PLUGIN_FILES) $(CACHE)/yaegi-gopath/src/$(MODULE)/
-	cd $(CACHE)/yaegi-gopath/src/$(MODULE) && GOPATH=$(CACHE)/yaegi-gopath GO111MODULE=off $(YAEGI) test -v . > $(CACHE)/yaegi-test.log 2>&1; rc=$$?; grep -E '^(--- FAIL|FAIL|ok|PASS)' $(CACHE)/yaegi-test.log; [ $$rc -eq 0 ] || tail -n 60 $(CACHE)/yaegi-test.log; echo "yaegi test: $$(grep -c -- '--- PASS' $(CACHE)/yaegi-test.log) passed, $$(grep -c -- '--- FAIL' $(CACHE)/yaegi-test.log) failed"; exit $$rc
+	cd $(CACHE)/yaegi-gopath/src/$(MODULE) && GOPATH=$(CACHE)/yaegi-gopath GO111MODULE=off $(YAEGI) test -v . > $(CACHE)/yaegi-test.log 2>&1; rc=$$?; grep -E '^(--- FAIL|FAIL|ok|PASS)' $(CACHE)/yaegi-test.log; [ $$rc -eq 0 ] || tail -n 60 $(CACHE)/yaegi-test.log; echo "yaegi: $$(grep -c -- '--- PASS' $(CACHE)/yaegi-test.log) passed, $$(grep -c -- '--- FAIL' $(CACHE)/yaegi-test.log) failed"; exit $$rc
 
 traefik:
 	@e2e/scripts/build-traefik.sh >/dev/null
