@@ -10,7 +10,7 @@ import (
 type grant struct {
 	kid     string
 	key     *rsa.PublicKey
-	expires int64 // Unix seconds, clock skew included
+	expires int64 // Unix nanoseconds, clock skew included
 	// allowed tells whether the token meets this middleware's roles and permissions.
 	allowed bool
 	// headerValues are the values of the forwarded headers, in the middleware's order; "" for absent claims.

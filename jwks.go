@@ -59,14 +59,14 @@ type staticKeys struct {
 	set *keySet
 }
 
-func (s staticKeys) lookup(_ context.Context, kid string) (*rsa.PublicKey, error) {
+func (s staticKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	if key := s.set.find(kid); key != nil {
 		return key, nil
 	}
 	return nil, errUnknownKey
 }
 
-func (s staticKeys) holds(string, *rsa.PublicKey) bool { return true }
+func (s staticKeys) holds(kid string, key *rsa.PublicKey) bool { return true }
 
 func (s staticKeys) retryAfter() time.Duration { return 0 }
 

@@ -6,6 +6,7 @@ package withauth
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -35,6 +36,10 @@ type Config struct {
 	MinRefreshInterval   string
 	HTTPTimeout          string
 	CacheSize            int
+	ClaimsHeader         string
+	ClientID             string
+	APIKey               string
+	APIGatewayURL        string
 }
 
 // CreateConfig returns the defaults. ForwardHeaders stays empty: Traefik merges the configured
@@ -68,12 +73,15 @@ type Middleware struct {
 	forwardAuthorization bool
 	skipPreflight        bool
 	cache                *tokenCache
+	// frontegg checks access tokens in x-api-key; nil outside Frontegg vendor mode.
+	frontegg *fronteggAPI
 }
 
-// forwardedHeader sets a request header for the upstream from a claim.
+// forwardedHeader sets a request header for the upstream from a claim, or from all of them.
 type forwardedHeader struct {
-	name  string // canonical form
-	claim claimPath
+	name      string // canonical form
+	claim     claimPath
+	allClaims bool
 }
 
 // requirement is an any-of set of names expected in a list claim; empty means none required.
@@ -117,11 +125,11 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	if err != nil {
 		return nil, err
 	}
-	keys, err := newKeySource(config)
+	keys, frontegg, err := newKeySource(config)
 	if err != nil {
 		return nil, err
 	}
-	forward, err := newForwardedHeaders(config.ForwardHeaders, config.RolesClaim, config.PermissionsClaim)
+	forward, err := newForwardedHeaders(config.ForwardHeaders, config.RolesClaim, config.PermissionsClaim, config.ClaimsHeader)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +147,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		forwardAuthorization: config.ForwardAuthorization,
 		skipPreflight:        config.SkipPreflight,
 		cache:                newTokenCache(config.CacheSize),
+		frontegg:             frontegg,
 	}
 	for _, h := range forward {
 		m.strip = append(m.strip, h.name)
@@ -146,36 +155,46 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	return m, nil
 }
 
-// newKeySource picks the one key source the configuration names.
-func newKeySource(config *Config) (keySource, error) {
+// newKeySource picks the one key source the configuration names; with none of jwksUrl,
+// issuer and publicKey it is Frontegg's vendor mode, whose API also checks access tokens.
+func newKeySource(config *Config) (keySource, *fronteggAPI, error) {
 	jwksURL := strings.TrimSpace(config.JWKSURL)
 	if jwksURL != "" && strings.TrimSpace(config.PublicKey) != "" {
-		return nil, fmt.Errorf("jwksUrl and publicKey are both set; keep only one key source")
+		return nil, nil, fmt.Errorf("jwksUrl and publicKey are both set; keep only one key source")
 	}
 	if strings.TrimSpace(config.PublicKey) != "" {
 		key, err := parsePublicKeyPEM(config.PublicKey)
 		if err != nil {
-			return nil, fmt.Errorf("publicKey: %v; give an RSA public key of at least 2048 bits in PEM (-----BEGIN PUBLIC KEY-----)", err)
+			return nil, nil, fmt.Errorf("publicKey: %v; give an RSA public key of at least 2048 bits in PEM (-----BEGIN PUBLIC KEY-----)", err)
 		}
-		return staticKeys{set: singleKeySet(key)}, nil
+		return staticKeys{set: singleKeySet(key)}, nil, nil
+	}
+	timing, err := parseFetchTiming(config)
+	if err != nil {
+		return nil, nil, err
 	}
 	key := "jwksUrl"
 	if jwksURL == "" && config.Issuer != "" {
 		key = "issuer"
 		jwksURL = strings.TrimRight(config.Issuer, "/") + "/.well-known/jwks.json"
 	}
-	if jwksURL == "" {
-		return nil, fmt.Errorf("no key source: set jwksUrl (your identity provider's JWKS endpoint), issuer (keys from <issuer>/.well-known/jwks.json) or publicKey (a PEM RSA public key)")
+	if jwksURL != "" {
+		if err := checkEndpointURL(jwksURL); err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", key, err)
+		}
+		fetcher := jwksEndpoint{url: jwksURL, client: &http.Client{Timeout: timing.timeout}}
+		return sharedRemoteKeys(timing.id("jwks", jwksURL), timing.remoteKeys(fetcher)), nil, nil
 	}
-	if err := checkEndpointURL(jwksURL); err != nil {
-		return nil, fmt.Errorf("%s: %v", key, err)
-	}
-	timing, err := parseFetchTiming(config)
+	gateway, clientID, apiKey, ok, err := fronteggSettings(config)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	fetcher := jwksEndpoint{url: jwksURL, client: &http.Client{Timeout: timing.timeout}}
-	return sharedRemoteKeys(timing.id("jwks", jwksURL), timing.remoteKeys(fetcher)), nil
+	if !ok {
+		return nil, nil, fmt.Errorf("no key source: set jwksUrl (your identity provider's JWKS endpoint), issuer (keys from <issuer>/.well-known/jwks.json), publicKey (a PEM RSA public key), or clientId and apiKey for Frontegg (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY in Traefik's environment)")
+	}
+	api := &fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: &http.Client{Timeout: timing.timeout}}
+	keys := sharedRemoteKeys(timing.id("frontegg", gateway+" "+clientID+" "+apiKey), timing.remoteKeys(api))
+	return keys, keys.fetcher.(*fronteggAPI), nil
 }
 
 // fetchTiming holds the durations that govern a remote key source.
@@ -292,10 +311,10 @@ var headersNotForwardable = map[string]bool{
 	"Transfer-Encoding": true, "Connection": true, "Cookie": true, "Te": true, "Upgrade": true,
 }
 
-func newForwardedHeaders(configured map[string]string, rolesClaim, permissionsClaim string) ([]forwardedHeader, error) {
+func newForwardedHeaders(configured map[string]string, rolesClaim, permissionsClaim, claimsHeader string) ([]forwardedHeader, error) {
 	if len(configured) == 0 {
 		configured = map[string]string{
-			"X-User-Id":          "sub",
+			"X-User-Id":          "id",
 			"X-Tenant-Id":        "tenantId",
 			"X-User-Email":       "email",
 			"X-User-Roles":       strings.TrimSpace(rolesClaim),
@@ -313,6 +332,13 @@ func newForwardedHeaders(configured map[string]string, rolesClaim, permissionsCl
 			return nil, fmt.Errorf("forwardHeaders.%s: names no claim; give a claim such as sub", header)
 		}
 		headers = append(headers, forwardedHeader{name: name, claim: newClaimPath(claim)})
+	}
+	if claimsHeader = strings.TrimSpace(claimsHeader); claimsHeader != "" {
+		name := http.CanonicalHeaderKey(claimsHeader)
+		if !isHeaderName(name) || headersNotForwardable[name] {
+			return nil, fmt.Errorf("claimsHeader: %q cannot carry the claims; use a header name of your own such as X-Auth-Claims", claimsHeader)
+		}
+		headers = append(headers, forwardedHeader{name: name, allClaims: true})
 	}
 	return headers, nil
 }
@@ -347,6 +373,7 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	if !m.forwardAuthorization {
 		delete(req.Header, "Authorization")
+		delete(req.Header, "X-Api-Key")
 	}
 	m.next.ServeHTTP(rw, req)
 }
@@ -362,7 +389,7 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 		}
 	}()
 
-	token, problem := bearerToken(req.Header["Authorization"])
+	token, viaAPIKey, problem := m.credentials(req.Header)
 	if problem != "" {
 		if problem == problemNoToken {
 			writeChallenge(rw, http.StatusUnauthorized, "", "")
@@ -372,19 +399,24 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 		return false
 	}
 
-	now := time.Now().Unix()
-	g := m.cache.get(token)
+	// Access tokens are cached apart: the same string is judged by other rules in x-api-key.
+	cacheKey := token
+	if viaAPIKey {
+		cacheKey = "x-api-key " + token
+	}
+	now := time.Now().UnixNano()
+	g := m.cache.get(cacheKey)
 	if g != nil && (now > g.expires || !m.keys.holds(g.kid, g.key)) {
-		m.cache.remove(token)
+		m.cache.remove(cacheKey)
 		g = nil
 	}
 	if g == nil {
 		var err error
-		if g, err = m.verify(req.Context(), token, now); err != nil {
+		if g, err = m.verify(req.Context(), token, viaAPIKey, now); err != nil {
 			m.rejectToken(rw, err)
 			return false
 		}
-		m.cache.add(token, g)
+		m.cache.add(cacheKey, g)
 	}
 
 	if !g.allowed {
@@ -399,8 +431,27 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 	return true
 }
 
-// verify runs the checks in the order that trusts the least: header, key, signature, then claims.
-func (m *Middleware) verify(ctx context.Context, token string, now int64) (*grant, error) {
+// credentials finds the token: a bearer token in Authorization or, in Frontegg vendor mode,
+// an access token in x-api-key.
+func (m *Middleware) credentials(header http.Header) (token string, viaAPIKey bool, problem string) {
+	token, problem = bearerToken(header["Authorization"])
+	if problem != problemNoToken || m.frontegg == nil {
+		return token, false, problem
+	}
+	values := header["X-Api-Key"]
+	if len(values) == 0 {
+		return "", false, problemNoToken
+	}
+	if len(values) > 1 {
+		return "", false, "more than one x-api-key header"
+	}
+	return strings.TrimSpace(values[0]), true, ""
+}
+
+// verify runs the checks in the order that trusts the least: header, key, signature, claims,
+// then Frontegg's token rules.
+// now is in Unix nanoseconds.
+func (m *Middleware) verify(ctx context.Context, token string, viaAPIKey bool, now int64) (*grant, error) {
 	raw, err := parseToken(token)
 	if err != nil {
 		return nil, err
@@ -416,29 +467,71 @@ func (m *Middleware) verify(ctx context.Context, token string, now int64) (*gran
 	if err != nil {
 		return nil, err
 	}
-	exp, err := m.rules.validate(claims, float64(now))
+	exp, err := m.rules.validate(claims, float64(now)/1e9)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkTokenType(claims, viaAPIKey); err != nil {
+		return nil, err
+	}
+	expires := cacheExpiry(exp, m.rules.skew)
+	if viaAPIKey {
+		trustedUntil, err := m.frontegg.checkAccessToken(claims, len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0)
+		if err != nil {
+			return nil, err
+		}
+		if until := trustedUntil.UnixNano(); until < expires {
+			expires = until
+		}
+	}
+	if id, ok := userID(claims); ok {
+		claims["id"] = id
+	} else {
+		delete(claims, "id")
 	}
 	g := &grant{
 		kid:          raw.kid,
 		key:          key,
-		expires:      cacheExpiry(exp, m.rules.skew),
+		expires:      expires,
 		allowed:      m.roles.met(claims) && m.permissions.met(claims),
 		headerValues: make([]string, len(m.forward)),
 	}
 	for i, h := range m.forward {
-		if value, ok := h.claim.lookup(claims); ok {
+		if h.allClaims {
+			g.headerValues[i] = encodeClaims(claims)
+		} else if value, ok := h.claim.lookup(claims); ok {
 			g.headerValues[i] = headerValue(value)
 		}
 	}
 	return g, nil
 }
 
-// cacheExpiry turns exp plus skew into whole seconds, clamping absurd values instead of overflowing.
+// checkTokenType applies Frontegg's token types: access tokens only in x-api-key, the others
+// only in Authorization. A token without a type is a user token of another issuer.
+func checkTokenType(claims map[string]interface{}, viaAPIKey bool) error {
+	value, present := claims["type"]
+	tokenType, _ := value.(string)
+	if viaAPIKey && !apiKeyTokenTypes[tokenType] || !viaAPIKey && present && !authorizationTokenTypes[tokenType] {
+		return errTokenType
+	}
+	return nil
+}
+
+// encodeClaims renders all verified claims as base64url JSON, for backends that rebuild the
+// user object of Frontegg's SDKs from one header.
+func encodeClaims(claims map[string]interface{}) string {
+	encoded, err := json.Marshal(claims)
+	if err != nil {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(encoded)
+}
+
+// cacheExpiry turns exp plus skew (seconds) into Unix nanoseconds, clamping absurd values
+// instead of overflowing.
 func cacheExpiry(exp, skew float64) int64 {
-	const far = 1 << 40
-	limit := exp + skew
+	const far = 1 << 62
+	limit := (exp + skew) * 1e9
 	if limit > far {
 		return far
 	}
@@ -509,6 +602,11 @@ func bearerToken(values []string) (token, problem string) {
 
 // rejectToken answers a token that failed verification.
 func (m *Middleware) rejectToken(rw http.ResponseWriter, err error) {
+	if err == errCheckUnavailable {
+		rw.Header().Set("Retry-After", "1")
+		writeError(rw, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error(), "")
+		return
+	}
 	if err == errKeysUnavailable {
 		seconds := int64(m.keys.retryAfter()/time.Second) + 1
 		rw.Header().Set("Retry-After", strconv.FormatInt(seconds, 10))

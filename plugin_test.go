@@ -135,7 +135,7 @@ func newJWKSServer(t testing.TB) *jwksServer {
 	return s
 }
 
-func (s *jwksServer) serve(rw http.ResponseWriter, _ *http.Request) {
+func (s *jwksServer) serve(rw http.ResponseWriter, req *http.Request) {
 	s.requests.Add(1)
 	s.mu.Lock()
 	body, status := s.body, s.status
@@ -265,7 +265,7 @@ func tokenWith(changes map[string]interface{}) func(t testing.TB) string {
 }
 
 func literal(token string) func(t testing.TB) string {
-	return func(testing.TB) string { return token }
+	return func(t testing.TB) string { return token }
 }
 
 // hmacToken is the classic key-confusion forgery: HS256 keyed with the server's public key.
@@ -497,7 +497,7 @@ func TestPreflightAndAuthorizationForwarding(t *testing.T) {
 
 func TestJWKSKeySelection(t *testing.T) {
 	server := newJWKSServer(t)
-	base := func(testing.TB) *Config { return jwksConfig(server) }
+	base := func(t testing.TB) *Config { return jwksConfig(server) }
 	signedAs := func(keyFile, kid string) func(testing.TB) string {
 		return func(t testing.TB) string {
 			return signRS256(t, privateKey(t, keyFile), rs256Header(kid), userClaims(t, nil))
@@ -674,7 +674,7 @@ func TestSlowKeyEndpointIsBoundedByHTTPTimeout(t *testing.T) {
 	server := newJWKSServer(t)
 	block := make(chan struct{})
 	t.Cleanup(func() { close(block) })
-	server.Config.Handler = http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-block })
+	server.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) { <-block })
 	config := jwksConfig(server)
 	config.HTTPTimeout = "200ms"
 	handler := newHandler(t, config, &upstream{})
@@ -714,7 +714,7 @@ func TestCachedTokens(t *testing.T) {
 		}
 	}
 	// An expired cached grant is verified anew, and refused.
-	handler.cache.get(token).expires = time.Now().Unix() - 1
+	handler.cache.get(token).expires = time.Now().UnixNano() - 1
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, request(token))
 	if rec.Code != 200 {
@@ -746,9 +746,11 @@ func TestCacheDisabled(t *testing.T) {
 // panickingKeys stands in for a key source with a bug.
 type panickingKeys struct{ reason string }
 
-func (p *panickingKeys) lookup(context.Context, string) (*rsa.PublicKey, error) { panic(p.reason) }
+func (p *panickingKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	panic(p.reason)
+}
 
-func (p *panickingKeys) holds(string, *rsa.PublicKey) bool { return true }
+func (p *panickingKeys) holds(kid string, key *rsa.PublicKey) bool { return true }
 
 func (p *panickingKeys) retryAfter() time.Duration { return 0 }
 
@@ -758,8 +760,8 @@ func TestPanicAnswers500ForThatRequestOnly(t *testing.T) {
 	handler.keys = &panickingKeys{reason: "injected"}
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, request(validToken(t)))
-	if rec.Code != 500 {
-		t.Fatalf("injected panic: status %d; want 500", rec.Code)
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "internal error") {
+		t.Fatalf("injected panic: status %d, body %s; want 500 with an internal error", rec.Code, rec.Body.String())
 	}
 	handler.keys = good
 	rec = httptest.NewRecorder()

@@ -1,0 +1,447 @@
+package withauth
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// mockFrontegg plays Frontegg's API as the SDKs use it: vendor authentication, the public key
+// (testdata/keys/key-1.pub.pem), and the vendor-only access-token endpoints.
+type mockFrontegg struct {
+	*httptest.Server
+	clientID, apiKey string
+
+	mu          sync.Mutex
+	fault       string // "", "500", "hang", "garbage"
+	active      map[string][]string
+	grants      map[string]accessTokenData
+	expiresIn   int
+	vendorAuths atomic.Int64
+	keyFetches  atomic.Int64
+	checks      atomic.Int64
+	hang        chan struct{}
+}
+
+func newMockFrontegg(t testing.TB) *mockFrontegg {
+	m := &mockFrontegg{
+		clientID: "client-123", apiKey: "api-key-456",
+		active:    map[string][]string{"users": {"uat-1"}, "tenants": {"tat-1"}},
+		grants:    map[string]accessTokenData{"users uat-1": {Roles: []string{"admin"}, Permissions: []string{"uploadFile"}}, "tenants tat-1": {Roles: []string{"read-only"}}},
+		expiresIn: 3600,
+		hang:      make(chan struct{}),
+	}
+	publicKey := string(readFixture(t, "keys/key-1.pub.pem"))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/auth/vendor", func(rw http.ResponseWriter, req *http.Request) {
+		m.vendorAuths.Add(1)
+		var body map[string]string
+		if req.Method != http.MethodPost || json.NewDecoder(req.Body).Decode(&body) != nil || body["clientId"] != m.clientID || body["secret"] != m.apiKey {
+			http.Error(rw, `{"errors":["Unauthorized"]}`, http.StatusUnauthorized)
+			return
+		}
+		m.mu.Lock()
+		expiresIn := m.expiresIn
+		m.mu.Unlock()
+		writeJSON(rw, map[string]interface{}{"token": "vendor-token", "expiresIn": expiresIn})
+	})
+	mux.HandleFunc("/identity/resources/configurations/v1", func(rw http.ResponseWriter, req *http.Request) {
+		m.keyFetches.Add(1)
+		if m.refuse(rw, req) {
+			return
+		}
+		writeJSON(rw, map[string]string{"publicKey": publicKey})
+	})
+	mux.HandleFunc("/identity/resources/vendor-only/", func(rw http.ResponseWriter, req *http.Request) {
+		m.checks.Add(1)
+		if m.refuse(rw, req) {
+			return
+		}
+		// /identity/resources/vendor-only/{users|tenants}/access-tokens/v1/{active|id}
+		parts := strings.Split(strings.TrimPrefix(req.URL.Path, "/identity/resources/vendor-only/"), "/")
+		if len(parts) != 4 {
+			http.NotFound(rw, req)
+			return
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if parts[3] == "active" {
+			writeJSON(rw, m.active[parts[0]])
+			return
+		}
+		data, ok := m.grants[parts[0]+" "+parts[3]]
+		if !ok {
+			http.NotFound(rw, req)
+			return
+		}
+		writeJSON(rw, map[string]interface{}{"id": parts[3], "roles": data.Roles, "permissions": data.Permissions})
+	})
+	m.Server = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		close(m.hang)
+		m.Close()
+	})
+	return m
+}
+
+func writeJSON(rw http.ResponseWriter, value interface{}) {
+	rw.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(rw).Encode(value)
+}
+
+// refuse applies the configured fault and the vendor-token check; true means it answered.
+func (m *mockFrontegg) refuse(rw http.ResponseWriter, req *http.Request) bool {
+	m.mu.Lock()
+	fault := m.fault
+	m.mu.Unlock()
+	switch fault {
+	case "500":
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return true
+	case "hang":
+		<-m.hang
+		return true
+	case "garbage":
+		_, _ = rw.Write([]byte("<html>not json"))
+		return true
+	}
+	if req.Header.Get("x-access-token") != "vendor-token" {
+		http.Error(rw, `{"errors":["Unauthorized"]}`, http.StatusUnauthorized)
+		return true
+	}
+	return false
+}
+
+func (m *mockFrontegg) setFault(fault string) {
+	m.mu.Lock()
+	m.fault = fault
+	m.mu.Unlock()
+}
+
+// fronteggEnv exports what Frontegg's guide tells users to export, pointing at the mock.
+func fronteggEnv(t *testing.T, m *mockFrontegg) {
+	setenv(t, "FRONTEGG_CLIENT_ID", m.clientID)
+	setenv(t, "FRONTEGG_API_KEY", m.apiKey)
+	setenv(t, "FRONTEGG_API_GATEWAY_URL", m.URL)
+}
+
+// setenv sets an environment variable for one test. Unlike t.Setenv it calls os.Setenv from
+// the test's own code, which Yaegi routes to the environment the interpreted plugin reads.
+func setenv(t *testing.T, name, value string) {
+	previous, had := os.LookupEnv(name)
+	if err := os.Setenv(name, value); err != nil {
+		t.Fatalf("setting %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if had {
+			_ = os.Setenv(name, previous)
+		} else {
+			_ = os.Unsetenv(name)
+		}
+	})
+}
+
+// fronteggToken signs a Frontegg token of a type (with key-1, the mock's key), as Frontegg's
+// identity service would; kid is Frontegg's own and means nothing to the vendor's key.
+func fronteggToken(t testing.TB, tokenType string, changes map[string]interface{}) string {
+	claims := userClaims(t, map[string]interface{}{"type": tokenType})
+	switch tokenType {
+	case "userApiToken":
+		claims["sub"], claims["createdByUserId"] = "api-token-1", "creator-user-7"
+	case "tenantApiToken":
+		claims["sub"] = "tenant-api-token-1"
+	case "userAccessToken":
+		claims["sub"], claims["userId"] = "uat-1", "owner-user-9"
+		delete(claims, "roles")
+		delete(claims, "permissions")
+	case "tenantAccessToken":
+		claims["sub"] = "tat-1"
+		delete(claims, "roles")
+		delete(claims, "permissions")
+	}
+	for name, value := range changes {
+		claims[name] = value
+	}
+	return signRS256(t, privateKey(t, "key-1"), rs256Header("frontegg-kid-xyz"), claims)
+}
+
+// guideRoutes are the routes of Frontegg's "SDK Backend Protection" guide.
+var guideRoutes = []struct {
+	path        string
+	roles       []string
+	permissions []string
+}{
+	{"/shift", nil, nil},
+	{"/admin", []string{"admin"}, nil},
+	{"/home", []string{"admin, read-only"}, nil},
+	{"/uploads", nil, []string{"uploadFile"}},
+}
+
+func TestFronteggGuideRoutesFromEnvironmentOnly(t *testing.T) {
+	mock := newMockFrontegg(t)
+	fronteggEnv(t, mock)
+	handlers := map[string]http.Handler{}
+	for _, route := range guideRoutes {
+		config := CreateConfig() // nothing but the route's requirements
+		config.Roles = route.roles
+		config.Permissions = route.permissions
+		handlers[route.path] = newHandler(t, config, &upstream{})
+	}
+	if mock.vendorAuths.Load() != 0 || mock.keyFetches.Load() != 0 {
+		t.Fatalf("New called Frontegg's API (%d vendor auths, %d key fetches); want no I/O in New", mock.vendorAuths.Load(), mock.keyFetches.Load())
+	}
+
+	readOnly := fronteggToken(t, "userToken", map[string]interface{}{"roles": []string{"read-only"}, "permissions": []string{}})
+	cases := []struct {
+		name   string
+		header string
+		token  string
+		want   map[string]int // path -> status
+	}{
+		{"user token with admin and uploadFile", "Authorization", fronteggToken(t, "userToken", nil),
+			map[string]int{"/shift": 200, "/admin": 200, "/home": 200, "/uploads": 200}},
+		{"user token read-only", "Authorization", readOnly,
+			map[string]int{"/shift": 200, "/admin": 403, "/home": 200, "/uploads": 403}},
+		{"user API token", "Authorization", fronteggToken(t, "userApiToken", nil),
+			map[string]int{"/shift": 200, "/admin": 200, "/home": 200, "/uploads": 200}},
+		{"tenant API token without roles", "Authorization", fronteggToken(t, "tenantApiToken", map[string]interface{}{"roles": []string{}, "permissions": []string{}}),
+			map[string]int{"/shift": 200, "/admin": 403, "/home": 403, "/uploads": 403}},
+		{"user access token (roles from Frontegg: admin, uploadFile)", "X-Api-Key", fronteggToken(t, "userAccessToken", nil),
+			map[string]int{"/shift": 200, "/admin": 200, "/home": 200, "/uploads": 200}},
+		{"tenant access token (roles from Frontegg: read-only)", "X-Api-Key", fronteggToken(t, "tenantAccessToken", nil),
+			map[string]int{"/shift": 200, "/admin": 403, "/home": 200, "/uploads": 403}},
+		{"access token not active and unknown to Frontegg", "X-Api-Key", fronteggToken(t, "userAccessToken", map[string]interface{}{"sub": "revoked-1"}),
+			map[string]int{"/shift": 401, "/admin": 401, "/home": 401, "/uploads": 401}},
+		{"access token in Authorization", "Authorization", fronteggToken(t, "userAccessToken", nil),
+			map[string]int{"/shift": 401, "/admin": 401}},
+		{"user token in x-api-key", "X-Api-Key", fronteggToken(t, "userToken", nil),
+			map[string]int{"/shift": 401, "/admin": 401}},
+		{"unknown token type", "Authorization", fronteggToken(t, "refreshToken", nil),
+			map[string]int{"/shift": 401}},
+		{"token signed by another key", "Authorization", signRS256(t, privateKey(t, "rogue"), rs256Header("k"), userClaims(t, map[string]interface{}{"type": "userToken"})),
+			map[string]int{"/shift": 401, "/admin": 401}},
+		{"no credentials", "", "", map[string]int{"/shift": 401, "/uploads": 401}},
+	}
+	for _, tc := range cases {
+		for path, want := range tc.want {
+			req := httptest.NewRequest(http.MethodGet, "http://backend.example"+path, nil)
+			switch tc.header {
+			case "Authorization":
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			case "X-Api-Key":
+				req.Header.Set("x-api-key", tc.token)
+			}
+			rec := httptest.NewRecorder()
+			handlers[path].ServeHTTP(rec, req)
+			if rec.Code != want {
+				t.Errorf("%s on %s: status %d (body %s); want %d", tc.name, path, rec.Code, strings.TrimSpace(rec.Body.String()), want)
+			}
+		}
+	}
+	if got := mock.keyFetches.Load(); got != 1 {
+		t.Errorf("Frontegg's public key was fetched %d times for four routes; want once, shared", got)
+	}
+}
+
+func TestFronteggUserContext(t *testing.T) {
+	mock := newMockFrontegg(t)
+	fronteggEnv(t, mock)
+	config := CreateConfig()
+	config.ClaimsHeader = "X-Auth-Claims"
+	cases := []struct {
+		header, token string
+		wantID        string
+	}{
+		{"Authorization", fronteggToken(t, "userToken", nil), "6b3c1a2e-0f4d-4f4a-9d57-1c1f0e0d7a11"},
+		{"Authorization", fronteggToken(t, "userApiToken", nil), "creator-user-7"},
+		{"Authorization", fronteggToken(t, "tenantApiToken", map[string]interface{}{"id": "spoofed"}), ""},
+		{"X-Api-Key", fronteggToken(t, "userAccessToken", nil), "owner-user-9"},
+		{"X-Api-Key", fronteggToken(t, "tenantAccessToken", nil), ""},
+	}
+	for _, tc := range cases {
+		next := &upstream{}
+		req := httptest.NewRequest(http.MethodGet, "http://backend.example/shift", nil)
+		req.Header.Set("X-Auth-Claims", "spoofed")
+		if tc.header == "Authorization" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		} else {
+			req.Header.Set("x-api-key", tc.token)
+		}
+		rec := httptest.NewRecorder()
+		newHandler(t, config, next).ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("%s token: status %d (%s); want 200", tc.header, rec.Code, rec.Body.String())
+		}
+		if got := next.header.Get("X-User-Id"); got != tc.wantID {
+			t.Errorf("%s token: X-User-Id = %q; want %q", tc.header, got, tc.wantID)
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(next.header.Get("X-Auth-Claims"))
+		var claims map[string]interface{}
+		if err != nil || json.Unmarshal(raw, &claims) != nil {
+			t.Fatalf("X-Auth-Claims %q is not base64url JSON", next.header.Get("X-Auth-Claims"))
+		}
+		id, hasID := claims["id"]
+		if tc.wantID != "" && id != tc.wantID || tc.wantID == "" && hasID {
+			t.Errorf("X-Auth-Claims id = %v; want %q", id, tc.wantID)
+		}
+		if claims["email"] != "ada@example.com" || claims["tenantId"] != "9a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9" {
+			t.Errorf("X-Auth-Claims lacks the verified claims: %v", claims)
+		}
+	}
+}
+
+func TestFronteggRevokedAccessTokenRefusedWithinTheCheckWindow(t *testing.T) {
+	saved := accessTokenCheckTTL
+	accessTokenCheckTTL = 100 * time.Millisecond
+	t.Cleanup(func() { accessTokenCheckTTL = saved })
+	mock := newMockFrontegg(t)
+	fronteggEnv(t, mock)
+	handler := newHandler(t, CreateConfig(), &upstream{})
+	token := fronteggToken(t, "userAccessToken", nil)
+	status := func() int {
+		req := httptest.NewRequest(http.MethodGet, "http://backend.example/shift", nil)
+		req.Header.Set("x-api-key", token)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i := 0; i < 5; i++ {
+		if got := status(); got != 200 {
+			t.Fatalf("active access token, request %d: status %d; want 200", i, got)
+		}
+	}
+	if got := mock.checks.Load(); got != 1 {
+		t.Fatalf("5 requests within the check window asked Frontegg %d times; want 1", got)
+	}
+	mock.mu.Lock()
+	mock.active["users"] = nil
+	mock.mu.Unlock()
+	time.Sleep(150 * time.Millisecond)
+	if got := status(); got != 401 {
+		t.Fatalf("revoked access token after the check window: status %d; want 401", got)
+	}
+}
+
+func TestFronteggAPIFaultsNeverLetARequestThrough(t *testing.T) {
+	for _, fault := range []string{"500", "hang", "garbage"} {
+		fault := fault
+		t.Run(fault, func(t *testing.T) {
+			mock := newMockFrontegg(t)
+			fronteggEnv(t, mock)
+			mock.setFault(fault)
+			config := CreateConfig()
+			config.HTTPTimeout = "300ms"
+			config.MinRefreshInterval = "0s"
+			next := &upstream{}
+			handler := newHandler(t, config, next)
+			for _, header := range []string{"Authorization", "X-Api-Key"} {
+				req := httptest.NewRequest(http.MethodGet, "http://backend.example/shift", nil)
+				if header == "Authorization" {
+					req.Header.Set("Authorization", "Bearer "+fronteggToken(t, "userToken", nil))
+				} else {
+					req.Header.Set("x-api-key", fronteggToken(t, "userAccessToken", nil))
+				}
+				start := time.Now()
+				rec := httptest.NewRecorder()
+				handler.ServeHTTP(rec, req)
+				if rec.Code != 503 || next.calls != 0 || time.Since(start) > 3*time.Second {
+					t.Fatalf("%s while the API answers %s: status %d after %v, upstream called %d times; want 503 within the timeout, upstream never",
+						header, fault, rec.Code, time.Since(start), next.calls)
+				}
+			}
+			// The API recovers: the key is obtained and access tokens are checked again.
+			mock.setFault("")
+			for _, header := range []string{"Authorization", "X-Api-Key"} {
+				req := httptest.NewRequest(http.MethodGet, "http://backend.example/shift", nil)
+				if header == "Authorization" {
+					req.Header.Set("Authorization", "Bearer "+fronteggToken(t, "userToken", nil))
+				} else {
+					req.Header.Set("x-api-key", fronteggToken(t, "userAccessToken", nil))
+				}
+				var code int
+				for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+					rec := httptest.NewRecorder()
+					handler.ServeHTTP(rec, req)
+					if code = rec.Code; code == 200 {
+						break
+					}
+				}
+				if code != 200 {
+					t.Fatalf("%s after the API recovered from %s: status %d; want 200", header, fault, code)
+				}
+			}
+		})
+	}
+}
+
+func TestFronteggKeptKeyAndVendorTokenRenewal(t *testing.T) {
+	mock := newMockFrontegg(t)
+	fronteggEnv(t, mock)
+	mock.mu.Lock()
+	mock.expiresIn = 1 // renewed at 80%: after 0.8 s
+	mock.mu.Unlock()
+	config := CreateConfig()
+	config.RefreshInterval = "1s"
+	config.MinRefreshInterval = "0s"
+	handler := newHandler(t, config, &upstream{})
+	token := fronteggToken(t, "userToken", nil)
+	status := func() int {
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, request(token))
+		return rec.Code
+	}
+	if got := status(); got != 200 {
+		t.Fatalf("first request: status %d; want 200", got)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	mock.setFault("500")
+	if got := status(); got != 200 {
+		t.Fatalf("API failing after the key was obtained: status %d; want 200 from the kept key", got)
+	}
+	mock.setFault("")
+	deadline := time.Now().Add(3 * time.Second)
+	for mock.vendorAuths.Load() < 2 && time.Now().Before(deadline) {
+		status()
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := mock.vendorAuths.Load(); got < 2 {
+		t.Fatalf("vendor token with expiresIn 1 was obtained %d times; want it renewed", got)
+	}
+}
+
+func TestFronteggConfiguration(t *testing.T) {
+	setenv(t, "FRONTEGG_CLIENT_ID", "")
+	setenv(t, "FRONTEGG_API_KEY", "")
+	setenv(t, "FRONTEGG_API_GATEWAY_URL", "")
+	cases := []struct {
+		name    string
+		change  func(*Config)
+		wantErr string
+	}{
+		{"client ID without API key", func(c *Config) { c.ClientID = "abc" }, "needs both clientId and apiKey"},
+		{"API key without client ID", func(c *Config) { c.APIKey = "abc" }, "needs both clientId and apiKey"},
+		{"bad gateway", func(c *Config) { c.ClientID, c.APIKey, c.APIGatewayURL = "a", "b", "api.us.frontegg.com" }, "apiGatewayUrl: \"api.us.frontegg.com\" is not an http(s) URL"},
+		{"bad claims header", func(c *Config) { c.ClientID, c.APIKey, c.ClaimsHeader = "a", "b", "Content-Type" }, "claimsHeader: \"Content-Type\" cannot carry the claims"},
+		{"nothing at all", func(c *Config) {}, "or clientId and apiKey for Frontegg (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY"},
+	}
+	for _, tc := range cases {
+		config := CreateConfig()
+		tc.change(config)
+		_, err := New(nil, &upstream{}, config, "route")
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: New error = %v; want one containing %q", tc.name, err, tc.wantErr)
+		}
+	}
+	config := CreateConfig()
+	config.ClientID, config.APIKey = "abc", "def"
+	if _, err := New(nil, &upstream{}, config, "route"); err != nil {
+		t.Errorf("clientId and apiKey in the configuration, default gateway: New error %v; want none", err)
+	}
+}
