@@ -5,8 +5,8 @@ YAEGI_VERSION := v0.16.1
 BIN := $(CURDIR)/.bin
 CACHE := $(HOME)/.cache/withauth
 YAEGI := $(BIN)/yaegi-$(YAEGI_VERSION)
-# The plugin as Traefik interprets it: the root package's files only.
-PLUGIN_FILES := .traefik.yml go.mod $(wildcard *.go) testdata
+# The plugin as Traefik interprets it (the root package), with what its tests import.
+PLUGIN_FILES := .traefik.yml go.mod $(wildcard *.go) testdata internal
 
 .PHONY: test fmt-check vet unit yaegi-test fuzz e2e demo bench traefik
 
@@ -36,5 +36,18 @@ yaegi-test: $(YAEGI)
 traefik:
 	@e2e/scripts/build-traefik.sh >/dev/null
 
+# End-to-end: the plugin in a real Traefik (file provider, examples/, Docker labels through
+# docker-compose). Docker tests skip without an engine, except under CI=true.
 e2e: traefik
-	cd e2e && go test -count=1 -v ./...
+	@command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose; }
+	cd e2e && go test -count=1 -timeout 15m -v ./...
+
+# The local demo: Traefik with withauth on 127.0.0.1, a demo IdP and backend; DEMO_EXIT=1 exits after the table.
+demo: traefik
+	cd e2e && go build -o $(BIN)/withauth-demo ./cmd/demo
+	$(BIN)/withauth-demo
+
+# Performance figures (see BENCHMARKS.md): in-process under Yaegi, token cache memory, real Traefik.
+# Prints BENCHMARKS.md-ready markdown; knobs BENCH_COUNT, BENCH_TIME, BENCH_ROUNDS, BENCH_DURATION, BENCH_SKIP.
+bench:
+	bash bench/run.sh

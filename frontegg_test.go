@@ -7,129 +7,36 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/fronteggmock"
 )
 
-// mockFrontegg plays Frontegg's API as the SDKs use it: vendor authentication, the public key
-// (testdata/keys/key-1.pub.pem), and the vendor-only access-token endpoints.
-type mockFrontegg struct {
-	*httptest.Server
-	clientID, apiKey string
-
-	mu          sync.Mutex
-	fault       string // "", "500", "hang", "garbage"
-	active      map[string][]string
-	grants      map[string]accessTokenData
-	expiresIn   int
-	vendorAuths atomic.Int64
-	keyFetches  atomic.Int64
-	checks      atomic.Int64
-	hang        chan struct{}
-}
-
+// newMockFrontegg serves a mock of Frontegg's API with key-1 as Frontegg's key, an active user
+// access token uat-1 (admin, uploadFile) and tenant access token tat-1 (read-only).
 func newMockFrontegg(t testing.TB) *mockFrontegg {
-	m := &mockFrontegg{
-		clientID: "client-123", apiKey: "api-key-456",
-		active:    map[string][]string{"users": {"uat-1"}, "tenants": {"tat-1"}},
-		grants:    map[string]accessTokenData{"users uat-1": {Roles: []string{"admin"}, Permissions: []string{"uploadFile"}}, "tenants tat-1": {Roles: []string{"read-only"}}},
-		expiresIn: 3600,
-		hang:      make(chan struct{}),
-	}
-	publicKey := string(readFixture(t, "keys/key-1.pub.pem"))
-	mux := http.NewServeMux()
-	mux.HandleFunc("/auth/vendor", func(rw http.ResponseWriter, req *http.Request) {
-		m.vendorAuths.Add(1)
-		var body map[string]string
-		if req.Method != http.MethodPost || json.NewDecoder(req.Body).Decode(&body) != nil || body["clientId"] != m.clientID || body["secret"] != m.apiKey {
-			http.Error(rw, `{"errors":["Unauthorized"]}`, http.StatusUnauthorized)
-			return
-		}
-		m.mu.Lock()
-		expiresIn := m.expiresIn
-		m.mu.Unlock()
-		writeJSON(rw, map[string]interface{}{"token": "vendor-token", "expiresIn": expiresIn})
-	})
-	mux.HandleFunc("/identity/resources/configurations/v1", func(rw http.ResponseWriter, req *http.Request) {
-		m.keyFetches.Add(1)
-		if m.refuse(rw, req) {
-			return
-		}
-		writeJSON(rw, map[string]string{"publicKey": publicKey})
-	})
-	mux.HandleFunc("/identity/resources/vendor-only/", func(rw http.ResponseWriter, req *http.Request) {
-		m.checks.Add(1)
-		if m.refuse(rw, req) {
-			return
-		}
-		// /identity/resources/vendor-only/{users|tenants}/access-tokens/v1/{active|id}
-		parts := strings.Split(strings.TrimPrefix(req.URL.Path, "/identity/resources/vendor-only/"), "/")
-		if len(parts) != 4 {
-			http.NotFound(rw, req)
-			return
-		}
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if parts[3] == "active" {
-			writeJSON(rw, m.active[parts[0]])
-			return
-		}
-		data, ok := m.grants[parts[0]+" "+parts[3]]
-		if !ok {
-			http.NotFound(rw, req)
-			return
-		}
-		writeJSON(rw, map[string]interface{}{"id": parts[3], "roles": data.Roles, "permissions": data.Permissions})
-	})
-	m.Server = httptest.NewServer(mux)
+	api := fronteggmock.New("client-123", "api-key-456", string(readFixture(t, "keys/key-1.pub.pem")))
+	api.AddAccessToken("users", "uat-1", fronteggmock.Grants{Roles: []string{"admin"}, Permissions: []string{"uploadFile"}})
+	api.AddAccessToken("tenants", "tat-1", fronteggmock.Grants{Roles: []string{"read-only"}})
+	m := &mockFrontegg{API: api, Server: httptest.NewServer(api)}
 	t.Cleanup(func() {
-		close(m.hang)
-		m.Close()
+		api.Close()
+		m.Server.Close()
 	})
 	return m
 }
 
-func writeJSON(rw http.ResponseWriter, value interface{}) {
-	rw.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(rw).Encode(value)
-}
-
-// refuse applies the configured fault and the vendor-token check; true means it answered.
-func (m *mockFrontegg) refuse(rw http.ResponseWriter, req *http.Request) bool {
-	m.mu.Lock()
-	fault := m.fault
-	m.mu.Unlock()
-	switch fault {
-	case "500":
-		http.Error(rw, "internal error", http.StatusInternalServerError)
-		return true
-	case "hang":
-		<-m.hang
-		return true
-	case "garbage":
-		_, _ = rw.Write([]byte("<html>not json"))
-		return true
-	}
-	if req.Header.Get("x-access-token") != "vendor-token" {
-		http.Error(rw, `{"errors":["Unauthorized"]}`, http.StatusUnauthorized)
-		return true
-	}
-	return false
-}
-
-func (m *mockFrontegg) setFault(fault string) {
-	m.mu.Lock()
-	m.fault = fault
-	m.mu.Unlock()
+type mockFrontegg struct {
+	*fronteggmock.API
+	Server *httptest.Server
 }
 
 // fronteggEnv exports what Frontegg's guide tells users to export, pointing at the mock.
 func fronteggEnv(t *testing.T, m *mockFrontegg) {
-	setenv(t, "FRONTEGG_CLIENT_ID", m.clientID)
-	setenv(t, "FRONTEGG_API_KEY", m.apiKey)
-	setenv(t, "FRONTEGG_API_GATEWAY_URL", m.URL)
+	setenv(t, "FRONTEGG_CLIENT_ID", m.ClientID)
+	setenv(t, "FRONTEGG_API_KEY", m.APIKey)
+	setenv(t, "FRONTEGG_API_GATEWAY_URL", m.Server.URL)
 }
 
 // setenv sets an environment variable for one test. Unlike t.Setenv it calls os.Setenv from
@@ -194,8 +101,8 @@ func TestFronteggGuideRoutesFromEnvironmentOnly(t *testing.T) {
 		config.Permissions = route.permissions
 		handlers[route.path] = newHandler(t, config, &upstream{})
 	}
-	if mock.vendorAuths.Load() != 0 || mock.keyFetches.Load() != 0 {
-		t.Fatalf("New called Frontegg's API (%d vendor auths, %d key fetches); want no I/O in New", mock.vendorAuths.Load(), mock.keyFetches.Load())
+	if mock.VendorAuths.Load() != 0 || mock.KeyFetches.Load() != 0 {
+		t.Fatalf("New called Frontegg's API (%d vendor auths, %d key fetches); want no I/O in New", mock.VendorAuths.Load(), mock.KeyFetches.Load())
 	}
 
 	readOnly := fronteggToken(t, "userToken", map[string]interface{}{"roles": []string{"read-only"}, "permissions": []string{}})
@@ -245,7 +152,7 @@ func TestFronteggGuideRoutesFromEnvironmentOnly(t *testing.T) {
 			}
 		}
 	}
-	if got := mock.keyFetches.Load(); got != 1 {
+	if got := mock.KeyFetches.Load(); got != 1 {
 		t.Errorf("Frontegg's public key was fetched %d times for four routes; want once, shared", got)
 	}
 }
@@ -317,12 +224,10 @@ func TestFronteggRevokedAccessTokenRefusedWithinTheCheckWindow(t *testing.T) {
 			t.Fatalf("active access token, request %d: status %d; want 200", i, got)
 		}
 	}
-	if got := mock.checks.Load(); got != 1 {
+	if got := mock.Checks.Load(); got != 1 {
 		t.Fatalf("5 requests within the check window asked Frontegg %d times; want 1", got)
 	}
-	mock.mu.Lock()
-	mock.active["users"] = nil
-	mock.mu.Unlock()
+	mock.RevokeAccessToken("users", "uat-1")
 	time.Sleep(150 * time.Millisecond)
 	if got := status(); got != 401 {
 		t.Fatalf("revoked access token after the check window: status %d; want 401", got)
@@ -335,7 +240,7 @@ func TestFronteggAPIFaultsNeverLetARequestThrough(t *testing.T) {
 		t.Run(fault, func(t *testing.T) {
 			mock := newMockFrontegg(t)
 			fronteggEnv(t, mock)
-			mock.setFault(fault)
+			mock.SetFault(fronteggmock.Fault(fault))
 			config := CreateConfig()
 			config.HTTPTimeout = "300ms"
 			config.MinRefreshInterval = "0s"
@@ -357,7 +262,7 @@ func TestFronteggAPIFaultsNeverLetARequestThrough(t *testing.T) {
 				}
 			}
 			// The API recovers: the key is obtained and access tokens are checked again.
-			mock.setFault("")
+			mock.SetFault(fronteggmock.NoFault)
 			for _, header := range []string{"Authorization", "X-Api-Key"} {
 				req := httptest.NewRequest(http.MethodGet, "http://backend.example/shift", nil)
 				if header == "Authorization" {
@@ -384,9 +289,7 @@ func TestFronteggAPIFaultsNeverLetARequestThrough(t *testing.T) {
 func TestFronteggKeptKeyAndVendorTokenRenewal(t *testing.T) {
 	mock := newMockFrontegg(t)
 	fronteggEnv(t, mock)
-	mock.mu.Lock()
-	mock.expiresIn = 1 // renewed at 80%: after 0.8 s
-	mock.mu.Unlock()
+	mock.SetVendorTokenLifetime(1) // renewed at 80%: after 0.8 s
 	config := CreateConfig()
 	config.RefreshInterval = "1s"
 	config.MinRefreshInterval = "0s"
@@ -401,17 +304,17 @@ func TestFronteggKeptKeyAndVendorTokenRenewal(t *testing.T) {
 		t.Fatalf("first request: status %d; want 200", got)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	mock.setFault("500")
+	mock.SetFault(fronteggmock.FaultStatus)
 	if got := status(); got != 200 {
 		t.Fatalf("API failing after the key was obtained: status %d; want 200 from the kept key", got)
 	}
-	mock.setFault("")
+	mock.SetFault(fronteggmock.NoFault)
 	deadline := time.Now().Add(3 * time.Second)
-	for mock.vendorAuths.Load() < 2 && time.Now().Before(deadline) {
+	for mock.VendorAuths.Load() < 2 && time.Now().Before(deadline) {
 		status()
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := mock.vendorAuths.Load(); got < 2 {
+	if got := mock.VendorAuths.Load(); got < 2 {
 		t.Fatalf("vendor token with expiresIn 1 was obtained %d times; want it renewed", got)
 	}
 }
