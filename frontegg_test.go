@@ -79,6 +79,19 @@ func fronteggToken(t testing.TB, tokenType string, changes map[string]interface{
 	return signRS256(t, privateKey(t, "key-1"), rs256Header("frontegg-kid-xyz"), claims)
 }
 
+// fronteggRequest carries token as Frontegg's clients send it: in Authorization as a bearer
+// token, or in x-api-key for access tokens; header "" sends no credentials.
+func fronteggRequest(path, header, token string) *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "http://backend.example"+path, nil)
+	switch header {
+	case "Authorization":
+		req.Header.Set("Authorization", "Bearer "+token)
+	case "X-Api-Key":
+		req.Header.Set("x-api-key", token)
+	}
+	return req
+}
+
 // guideRoutes are the routes of Frontegg's "SDK Backend Protection" guide.
 var guideRoutes = []struct {
 	path        string
@@ -138,15 +151,8 @@ func TestFronteggGuideRoutesFromEnvironmentOnly(t *testing.T) {
 	}
 	for _, tc := range cases {
 		for path, want := range tc.want {
-			req := httptest.NewRequest(http.MethodGet, "http://backend.example"+path, nil)
-			switch tc.header {
-			case "Authorization":
-				req.Header.Set("Authorization", "Bearer "+tc.token)
-			case "X-Api-Key":
-				req.Header.Set("x-api-key", tc.token)
-			}
 			rec := httptest.NewRecorder()
-			handlers[path].ServeHTTP(rec, req)
+			handlers[path].ServeHTTP(rec, fronteggRequest(path, tc.header, tc.token))
 			if rec.Code != want {
 				t.Errorf("%s on %s: status %d (body %s); want %d", tc.name, path, rec.Code, strings.TrimSpace(rec.Body.String()), want)
 			}
@@ -174,13 +180,8 @@ func TestFronteggUserContext(t *testing.T) {
 	}
 	for _, tc := range cases {
 		next := &upstream{}
-		req := httptest.NewRequest(http.MethodGet, "http://backend.example/shift", nil)
+		req := fronteggRequest("/shift", tc.header, tc.token)
 		req.Header.Set("X-Auth-Claims", "spoofed")
-		if tc.header == "Authorization" {
-			req.Header.Set("Authorization", "Bearer "+tc.token)
-		} else {
-			req.Header.Set("x-api-key", tc.token)
-		}
 		rec := httptest.NewRecorder()
 		newHandler(t, config, next).ServeHTTP(rec, req)
 		if rec.Code != 200 {
@@ -213,10 +214,8 @@ func TestFronteggRevokedAccessTokenRefusedWithinTheCheckWindow(t *testing.T) {
 	handler := newHandler(t, CreateConfig(), &upstream{})
 	token := fronteggToken(t, "userAccessToken", nil)
 	status := func() int {
-		req := httptest.NewRequest(http.MethodGet, "http://backend.example/shift", nil)
-		req.Header.Set("x-api-key", token)
 		rec := httptest.NewRecorder()
-		handler.ServeHTTP(rec, req)
+		handler.ServeHTTP(rec, fronteggRequest("/shift", "X-Api-Key", token))
 		return rec.Code
 	}
 	for i := 0; i < 5; i++ {
@@ -246,13 +245,9 @@ func TestFronteggAPIFaultsNeverLetARequestThrough(t *testing.T) {
 			config.MinRefreshInterval = "0s"
 			next := &upstream{}
 			handler := newHandler(t, config, next)
-			for _, header := range []string{"Authorization", "X-Api-Key"} {
-				req := httptest.NewRequest(http.MethodGet, "http://backend.example/shift", nil)
-				if header == "Authorization" {
-					req.Header.Set("Authorization", "Bearer "+fronteggToken(t, "userToken", nil))
-				} else {
-					req.Header.Set("x-api-key", fronteggToken(t, "userAccessToken", nil))
-				}
+			tokens := map[string]string{"Authorization": fronteggToken(t, "userToken", nil), "X-Api-Key": fronteggToken(t, "userAccessToken", nil)}
+			for header, token := range tokens {
+				req := fronteggRequest("/shift", header, token)
 				start := time.Now()
 				rec := httptest.NewRecorder()
 				handler.ServeHTTP(rec, req)
@@ -263,13 +258,8 @@ func TestFronteggAPIFaultsNeverLetARequestThrough(t *testing.T) {
 			}
 			// The API recovers: the key is obtained and access tokens are checked again.
 			mock.SetFault(fronteggmock.NoFault)
-			for _, header := range []string{"Authorization", "X-Api-Key"} {
-				req := httptest.NewRequest(http.MethodGet, "http://backend.example/shift", nil)
-				if header == "Authorization" {
-					req.Header.Set("Authorization", "Bearer "+fronteggToken(t, "userToken", nil))
-				} else {
-					req.Header.Set("x-api-key", fronteggToken(t, "userAccessToken", nil))
-				}
+			for header, token := range tokens {
+				req := fronteggRequest("/shift", header, token)
 				var code int
 				for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 					rec := httptest.NewRecorder()

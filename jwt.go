@@ -144,23 +144,11 @@ func (r claimRules) validate(claims map[string]interface{}, now float64) (float6
 	if now > exp+r.skew {
 		return 0, errExpired
 	}
-	if v, present := claims["nbf"]; present {
-		nbf, ok := v.(float64)
-		if !ok {
-			return 0, errBadTimeClaim
-		}
-		if now+r.skew < nbf {
-			return 0, errNotYetValid
-		}
+	if err := notLaterThan(claims, "nbf", now+r.skew, errNotYetValid); err != nil {
+		return 0, err
 	}
-	if v, present := claims["iat"]; present {
-		iat, ok := v.(float64)
-		if !ok {
-			return 0, errBadTimeClaim
-		}
-		if now+r.skew < iat {
-			return 0, errIssuedInFuture
-		}
+	if err := notLaterThan(claims, "iat", now+r.skew, errIssuedInFuture); err != nil {
+		return 0, err
 	}
 	if r.issuer != "" {
 		if iss, _ := claims["iss"].(string); iss != r.issuer {
@@ -171,6 +159,22 @@ func (r claimRules) validate(claims map[string]interface{}, now float64) (float6
 		return 0, errAudience
 	}
 	return exp, nil
+}
+
+// notLaterThan checks an optional NumericDate claim against limit, failing with tooLate.
+func notLaterThan(claims map[string]interface{}, name string, limit float64, tooLate error) error {
+	value, present := claims[name]
+	if !present {
+		return nil
+	}
+	date, ok := value.(float64)
+	if !ok {
+		return errBadTimeClaim
+	}
+	if date > limit {
+		return tooLate
+	}
+	return nil
 }
 
 // audienceMatches accepts aud as a string or an array of strings (RFC 7519 section 4.1.3).
