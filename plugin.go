@@ -600,20 +600,19 @@ func bearerToken(values []string) (token, problem string) {
 	return token, ""
 }
 
-// rejectToken answers a token that failed verification.
+// rejectToken answers a token that failed verification: 401, or 503 when it could not be
+// verified for want of keys or of an answer from Frontegg.
 func (m *Middleware) rejectToken(rw http.ResponseWriter, err error) {
-	if err == errCheckUnavailable {
-		rw.Header().Set("Retry-After", "1")
-		writeError(rw, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error(), "")
+	if err != errKeysUnavailable && err != errCheckUnavailable {
+		writeChallenge(rw, http.StatusUnauthorized, "invalid_token", err.Error())
 		return
 	}
+	wait := time.Second
 	if err == errKeysUnavailable {
-		seconds := int64(m.keys.retryAfter()/time.Second) + 1
-		rw.Header().Set("Retry-After", strconv.FormatInt(seconds, 10))
-		writeError(rw, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error(), "")
-		return
+		wait = m.keys.retryAfter()
 	}
-	writeChallenge(rw, http.StatusUnauthorized, "invalid_token", err.Error())
+	rw.Header().Set("Retry-After", strconv.FormatInt(int64(wait/time.Second)+1, 10))
+	writeError(rw, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error(), "")
 }
 
 // writeChallenge answers with an RFC 6750 WWW-Authenticate challenge; code "" is the bare
