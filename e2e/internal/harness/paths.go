@@ -1,0 +1,144 @@
+// Package harness runs the withauth plugin inside a real Traefik binary: it lays the plugin out
+// as a Traefik local plugin in a temporary directory, writes the static and dynamic
+// configuration, starts Traefik on free 127.0.0.1 ports and stops it again.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Module is the plugin's Go module path (its moduleName in Traefik's static configuration).
+const Module = "github.com/seed0ec25cca/withauth"
+
+// PluginName is the plugin's key under experimental.localPlugins and in middleware configs.
+const PluginName = "withauth"
+
+// RepoRoot finds the plugin repository: $WITHAUTH_ROOT, or the nearest parent of the working
+// directory whose go.mod declares the plugin module.
+func RepoRoot() (string, error) {
+	if dir := os.Getenv("WITHAUTH_ROOT"); dir != "" {
+		return filepath.Abs(dir)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && modulePath(data) == Module {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no parent directory has a go.mod for module %s (set WITHAUTH_ROOT)", Module)
+		}
+		dir = parent
+	}
+}
+
+func modulePath(gomod []byte) string {
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`)
+		}
+	}
+	return ""
+}
+
+// TraefikBinary returns $TRAEFIK_BIN, or the cached Traefik built by e2e/scripts/build-traefik.sh
+// (which builds it the first time, for about 13 minutes; `make traefik` does that ahead of tests).
+// progress receives the script's messages; it may be nil.
+func TraefikBinary(ctx context.Context, root string, progress io.Writer) (string, error) {
+	if bin := os.Getenv("TRAEFIK_BIN"); bin != "" {
+		return bin, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 40*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "e2e", "scripts", "build-traefik.sh"))
+	cmd.Dir = root
+	cmd.Stdout = &out
+	if progress == nil {
+		progress = io.Discard
+	}
+	cmd.Stderr = progress
+	// Its own process group, so that cancelling also ends the go build it runs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("e2e/scripts/build-traefik.sh: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	bin := lines[len(lines)-1]
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("build-traefik.sh printed %q, which is not a file: %w", bin, err)
+	}
+	return bin, nil
+}
+
+// PluginFiles lists the files Traefik interprets: .traefik.yml, go.mod and the root package's
+// non-test .go files.
+func PluginFiles(root string) ([]string, error) {
+	names := []string{".traefik.yml", "go.mod"}
+	matches, err := filepath.Glob(filepath.Join(root, "*.go"))
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range matches {
+		if name := filepath.Base(m); !strings.HasSuffix(name, "_test.go") {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 2 {
+		return nil, fmt.Errorf("%s holds no plugin .go files", root)
+	}
+	return names, nil
+}
+
+// CopyPlugin lays the plugin out as Traefik expects a local plugin:
+// <workDir>/plugins-local/src/<Module>/{.traefik.yml,go.mod,*.go}.
+func CopyPlugin(root, workDir string) error {
+	names, err := PluginFiles(root)
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(workDir, "plugins-local", "src", filepath.FromSlash(Module))
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, name := range names {
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			return fmt.Errorf("plugin file: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		return 0, errors.New("not a TCP address")
+	}
+	return addr.Port, nil
+}
