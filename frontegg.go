@@ -326,7 +326,9 @@ func (c *answerCache) load(a *answer, timeout time.Duration, load func(ctx conte
 			ttl = failedCheckTTL
 		}
 		c.mu.Lock()
-		a.err, a.expires = err, time.Now().Add(ttl)
+		// Separate assignments: Yaegi v0.16.1 drops a.err in "a.err, a.expires = …".
+		a.err = err
+		a.expires = time.Now().Add(ttl)
 		c.mu.Unlock()
 		close(a.ready)
 	}()

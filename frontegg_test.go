@@ -338,3 +338,26 @@ func TestFronteggConfiguration(t *testing.T) {
 		t.Errorf("clientId and apiKey in the configuration, default gateway: New error %v; want none", err)
 	}
 }
+
+func TestFronteggAccessTokenCheckFailingAfterTheKeyWasObtained(t *testing.T) {
+	for _, fault := range []fronteggmock.Fault{fronteggmock.FaultStatus, fronteggmock.FaultJunk} {
+		mock := newMockFrontegg(t)
+		fronteggEnv(t, mock)
+		config := CreateConfig()
+		config.Roles = []string{"admin"}
+		next := &upstream{}
+		handler := newHandler(t, config, next)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, fronteggRequest("/admin", "Authorization", fronteggToken(t, "userToken", nil)))
+		if rec.Code != 200 {
+			t.Fatalf("user token before the fault: status %d; want 200", rec.Code)
+		}
+		mock.SetFault(fault)
+		rec = httptest.NewRecorder()
+		handler.ServeHTTP(rec, fronteggRequest("/admin", "X-Api-Key", fronteggToken(t, "userAccessToken", nil)))
+		if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || next.calls != 1 {
+			t.Fatalf("access token while the API answers %q: status %d (%s), Retry-After %q; want 503 with Retry-After, upstream not reached",
+				fault, rec.Code, strings.TrimSpace(rec.Body.String()), rec.Header().Get("Retry-After"))
+		}
+	}
+}

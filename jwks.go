@@ -191,7 +191,8 @@ func (r *remoteKeys) runFetch(call *fetchCall) {
 	defer func() {
 		// A panic here would take all of Traefik down: turn it into a failed fetch.
 		if p := recover(); p != nil {
-			set, err = nil, fmt.Errorf("panic while fetching keys: %v", p)
+			set = nil
+			err = fmt.Errorf("panic while fetching keys: %v", p)
 		}
 		r.finishFetch(call, set, err)
 	}()

@@ -95,7 +95,8 @@ type requirement struct {
 func New(_ context.Context, next http.Handler, config *Config, name string) (handler http.Handler, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			handler, err = nil, fmt.Errorf("withauth %s: invalid configuration: %v", name, p)
+			handler = nil
+			err = fmt.Errorf("withauth %s: invalid configuration: %v", name, p)
 		}
 	}()
 	if config == nil {
@@ -622,7 +623,8 @@ func writeChallenge(rw http.ResponseWriter, status int, code, description string
 	if code != "" {
 		challenge += `, error="` + code + `", error_description="` + description + `"`
 	} else {
-		code, description = "unauthorized", "a bearer token is required"
+		code = "unauthorized"
+		description = "a bearer token is required"
 	}
 	writeError(rw, status, code, description, challenge)
 }
