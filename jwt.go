@@ -22,6 +22,7 @@ var (
 	errBadHeader       = errors.New("the token header is not a JSON object")
 	errAlgorithm       = errors.New("the token is not signed with RS256")
 	errCritical        = errors.New("the token header lists critical extensions, which are not supported")
+	errKidType         = errors.New("the token header kid is not a string")
 	errBadSignature    = errors.New("the token signature is invalid")
 	errBadClaims       = errors.New("the token claims are not a JSON object")
 	errNoExpiry        = errors.New("the token has no numeric exp claim")
@@ -83,7 +84,11 @@ func parseToken(token string) (rawToken, error) {
 	if _, ok := header["crit"]; ok {
 		return rawToken{}, errCritical
 	}
-	kid, _ := header["kid"].(string)
+	// A kid of another type is not treated as absent: that would select a JWKS's only key.
+	kid, isString := header["kid"].(string)
+	if _, present := header["kid"]; present && !isString {
+		return rawToken{}, errKidType
+	}
 
 	signature, err := decodeSegment(rest[second+1:])
 	if err != nil || len(signature) == 0 {
