@@ -1,0 +1,194 @@
+// Command memcache fills withauth's verified-token cache with distinct typical (Frontegg-shaped)
+// tokens and reports the heap it grew by: runtime.ReadMemStats after runtime.GC, before and after
+// the fill, with everything else the measurement holds allocated before the first reading. It
+// measures the compiled plugin (the root module, through a replace directive) and the plugin as
+// Traefik runs it, interpreted by Yaegi.
+//
+// Run from bench/: go run ./cmd/memcache
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/mitchellh/mapstructure"
+	"github.com/seed0ec25cca/withauth"
+	"github.com/seed0ec25cca/withauth/bench/internal/tokens"
+	"github.com/seed0ec25cca/withauth/bench/internal/yaegiplugin"
+)
+
+type recorder struct {
+	h    http.Header
+	code int
+}
+
+func (r *recorder) Header() http.Header { return r.h }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = 200
+	}
+	return len(b), nil
+}
+func (r *recorder) WriteHeader(c int) {
+	if r.code == 0 {
+		r.code = c
+	}
+}
+
+var okNext = http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusOK) })
+
+func heap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+type result struct {
+	name                 string
+	before, after        uint64
+	fill, recent, cyclic time.Duration
+	fillBad, recentBad   int
+	cyclicBad            int
+}
+
+// measure sends every token once (a fresh request and header string each, as from the network)
+// and reads the heap before and after. Then, for timing only: the most recent 1000 tokens again
+// (any cache of this size holds them: hits), and all tokens again in the same order.
+func measure(name string, h http.Handler, toks []string) result {
+	send := func(toks []string) (time.Duration, int) {
+		bad := 0
+		start := time.Now()
+		for _, t := range toks {
+			req, _ := http.NewRequest(http.MethodGet, "http://bench.local/api", nil)
+			req.Header["Authorization"] = []string{"Bearer " + t}
+			rw := &recorder{h: http.Header{}}
+			h.ServeHTTP(rw, req)
+			if rw.code != 0 && rw.code != http.StatusOK {
+				bad++
+			}
+		}
+		return time.Since(start) / time.Duration(len(toks)), bad
+	}
+	r := result{name: name}
+	r.before = heap()
+	r.fill, r.fillBad = send(toks)
+	r.after = heap()
+	r.recent, r.recentBad = send(toks[len(toks)-min(1000, len(toks)):])
+	r.cyclic, r.cyclicBad = send(toks)
+	runtime.KeepAlive(h)
+	runtime.KeepAlive(toks)
+	return r
+}
+
+func decode(config map[string]any, target any) error {
+	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		DecodeHook:       mapstructure.StringToSliceHookFunc(","),
+		WeaklyTypedInput: true,
+		Result:           target,
+	})
+	if err != nil {
+		return err
+	}
+	return d.Decode(config)
+}
+
+func main() {
+	n := flag.Int("tokens", 10000, "distinct tokens to fill the cache with")
+	cacheSize := flag.Int("cachesize", 10000, "the plugin's cacheSize")
+	keyFile := flag.String("key", "testdata/bench-key.pem", "RSA private key that signs the tokens")
+	pluginDir := flag.String("plugin", "..", "withauth source directory, for the Yaegi measurement")
+	skipYaegi := flag.Bool("no-yaegi", false, "measure the compiled plugin only")
+	flag.Parse()
+	if err := run(*n, *cacheSize, *keyFile, *pluginDir, *skipYaegi); err != nil {
+		fmt.Fprintln(os.Stderr, "memcache:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n, cacheSize int, keyFile, pluginDir string, skipYaegi bool) error {
+	m, err := tokens.Load(keyFile)
+	if err != nil {
+		return err
+	}
+	toks, err := m.Pool(n)
+	if err != nil {
+		return err
+	}
+	total := 0
+	for _, t := range toks {
+		total += len(t)
+	}
+	config := map[string]any{
+		"publicKey":   m.PublicPEM,
+		"issuer":      tokens.Issuer,
+		"audience":    tokens.Audience,
+		"roles":       tokens.Role,
+		"permissions": tokens.Permission,
+		"cacheSize":   fmt.Sprint(cacheSize),
+	}
+	var results []result
+
+	cfg := withauth.CreateConfig()
+	if err := decode(config, cfg); err != nil {
+		return err
+	}
+	h, err := withauth.New(context.Background(), okNext, cfg, "memcache")
+	if err != nil {
+		return err
+	}
+	results = append(results, measure("compiled", h, toks))
+
+	if !skipYaegi {
+		tmp, err := os.MkdirTemp("", "withauth-memcache-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		p, err := yaegiplugin.StageAndLoad(pluginDir, tmp, "github.com/seed0ec25cca/withauth", yaegiplugin.Options{Stderr: os.Stderr})
+		if err != nil {
+			return err
+		}
+		// A first handler warms the interpreter (lazily built method wrappers and the like) so
+		// that the measured one's growth is its cache.
+		if warm, err := p.New(context.Background(), okNext, config, "warm"); err == nil {
+			measure("warm-up", warm, toks[:min(100, len(toks))])
+		}
+		yh, err := p.New(context.Background(), okNext, config, "memcache")
+		if err != nil {
+			return err
+		}
+		results = append(results, measure("Yaegi v0.16.1 (as Traefik runs it)", yh, toks))
+	}
+
+	fmt.Printf("### Token cache memory\n\n")
+	fmt.Printf("%d distinct typical Frontegg-shaped tokens (%d bytes each on average; claims as in shared/examples/frontegg-user-token.json), cacheSize %d. "+
+		"Heap growth: HeapAlloc after runtime.GC() following the fill, minus before it; the requests are built as the fill runs, so what the plugin keeps of them counts. "+
+		"Timings include building each request.\n\n", n, total/n, cacheSize)
+	fmt.Printf("| plugin | heap growth | per token | fill µs/req (misses) | last 1000 again µs/req (hits) | all again, same order, µs/req | non-200 |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+	for _, r := range results {
+		growth := int64(r.after) - int64(r.before)
+		fmt.Printf("| %s | %.2f MB | %.0f B | %.1f | %.1f | %.1f | %d |\n", r.name, float64(growth)/1e6, float64(growth)/float64(n),
+			us(r.fill), us(r.recent), us(r.cyclic), r.fillBad+r.recentBad+r.cyclicBad)
+	}
+	fmt.Println()
+	verdict := "met"
+	worst := int64(0)
+	for _, r := range results {
+		if g := int64(r.after) - int64(r.before); g > worst {
+			worst = g
+		}
+	}
+	if worst >= 30e6 {
+		verdict = fmt.Sprintf("MISSED by %.1f MB", float64(worst-30e6)/1e6)
+	}
+	fmt.Printf("| target | measured | verdict |\n|---|---|---|\n| full cache of %d typical tokens < 30 MB | %.1f MB (largest above) | %s |\n\n", n, float64(worst)/1e6, verdict)
+	return nil
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark of the Performance issue, printed as BENCHMARKS.md-ready markdown
+# (also saved to $WITHAUTH_CACHE/bench-latest.md, default ~/.cache/withauth). Progress and raw
+# output go to stderr. Benchmarks report numbers; a step fails only if it could not measure.
+#
+# Knobs (environment): BENCH_COUNT (in-process runs, interleaved, default 5), BENCH_TIME (-benchtime
+# of each, default 1s), BENCH_ROUNDS (Traefik rounds, default 5), BENCH_DURATION (measured seconds
+# per Traefik run, default 5s), BENCH_CONNS (default 32), BENCH_SKIP (space-separated steps to
+# skip: yaegi constructs memory traefik), TRAEFIK (a Traefik binary instead of building v3.6.12).
+set -uo pipefail
+cd "$(dirname "$0")"
+cache="${WITHAUTH_CACHE:-$HOME/.cache/withauth}"
+count="${BENCH_COUNT:-5}"
+benchtime="${BENCH_TIME:-1s}"
+rounds="${BENCH_ROUNDS:-5}"
+duration="${BENCH_DURATION:-5s}"
+conns="${BENCH_CONNS:-32}"
+skip=" ${BENCH_SKIP:-} "
+mkdir -p "$cache"
+out="$cache/bench-latest.md"
+: >"$out"
+status=0
+emit() { tee -a "$out"; }
+skipped() { [[ "$skip" == *" $1 "* ]]; }
+fail() { echo "bench: $1 failed" >&2; status=1; }
+
+rev=$(git -C .. rev-parse --short HEAD 2>/dev/null || echo none)
+[ -n "$(git -C .. status --porcelain -- '*.go' 2>/dev/null)" ] && rev="$rev + uncommitted changes"
+{
+  echo "## Latest run"
+  echo
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); plugin: $rev"
+  echo "- Machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r)"
+  echo "- Go $(go env GOVERSION | sed "s/^go//"), Yaegi v0.16.1, Traefik v3.6.12"
+  echo "- Settings: BENCH_COUNT=$count BENCH_TIME=$benchtime BENCH_ROUNDS=$rounds BENCH_DURATION=$duration BENCH_CONNS=$conns"
+  echo
+} | emit
+
+testbin="$cache/bench.test"
+if ! go test -c -o "$testbin" . >&2; then
+  fail "building the benchmarks"
+  exit 1
+fi
+
+if ! skipped yaegi; then
+  raw="$cache/bench-yaegi.txt"
+  : >"$raw"
+  echo "bench: in-process Yaegi benchmarks, $count interleaved runs of -benchtime $benchtime (raw: $raw)" >&2
+  for i in $(seq "$count"); do
+    "$testbin" -test.run '^$' -test.bench '^Benchmark(Direct|YaegiNoop|YaegiWithauth.*|RSAVerifyPKCS1v15)$' \
+      -test.benchtime "$benchtime" -test.benchmem 2>&1 | tee -a "$raw" >&2 || fail "in-process run $i"
+  done
+  go run ./cmd/benchreport <"$raw" | emit
+fi
+
+if ! skipped constructs; then
+  raw="$cache/bench-constructs.txt"
+  echo "bench: Yaegi construct costs (raw: $raw)" >&2
+  "$testbin" -test.run '^$' -test.bench '^BenchmarkYaegiConstructs$' -test.benchtime 300ms -test.count 3 -test.benchmem 2>&1 |
+    tee "$raw" >&2 || fail "constructs"
+  go run ./cmd/benchreport -constructs-only <"$raw" | emit
+fi
+
+if ! skipped memory; then
+  echo "bench: token cache memory" >&2
+  go run ./cmd/memcache | emit || fail "memory"
+fi
+
+if ! skipped traefik; then
+  traefik="${TRAEFIK:-}"
+  if [ -z "$traefik" ]; then
+    traefik=$(../e2e/scripts/build-traefik.sh) || { fail "building Traefik"; traefik=""; }
+  fi
+  if [ -n "$traefik" ]; then
+    echo "bench: real Traefik ($traefik)" >&2
+    go run ./cmd/traefikbench -traefik "$traefik" -rounds "$rounds" -duration "$duration" -conns "$conns" | emit ||
+      fail "traefik"
+  fi
+fi
+
+echo "bench: markdown saved to $out" >&2
+exit $status
