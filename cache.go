@@ -8,74 +8,76 @@ import (
 // grant is what a middleware concluded from one verified token: kept in its cache so that the
 // token is not parsed, verified or decoded again until it expires.
 type grant struct {
-	kid     string
-	key     *rsa.PublicKey
-	expires int64 // Unix nanoseconds, clock skew included
+	kid string
+	key *rsa.PublicKey
+	// generation is the key epoch's generation when the token was verified; a grant of an
+	// older generation is verified anew, so tokens of keys that left the set are dropped.
+	generation int64
+	expires    int64 // Unix nanoseconds, clock skew included
+	// usableUntil is expires, or earlier the time the key set is due for a refresh: past it
+	// the grant is checked against the key source again.
+	usableUntil int64
 	// allowed tells whether the token meets this middleware's roles and permissions.
 	allowed bool
-	// headerValues are the values of the forwarded headers, in the middleware's order; "" for absent claims.
-	headerValues []string
+	// headerValues are the forwarded headers' values in the middleware's order, nil for an
+	// absent claim. They are shared by every request with the token, never modified.
+	headerValues [][]string
 }
 
-// tokenCache maps token strings to grants. It holds two generations of at most half its size
-// each: a lookup promotes a hit from the older one, and when the newer is full the older is
-// dropped whole. Memory stays bounded without per-entry bookkeeping.
+// tokenCache maps credentials (the Authorization header's value) to grants, for at most size
+// of them. When it is full, an eighth of it, taken in Go's random map order, makes room: no
+// per-entry bookkeeping on the request path, and a token reused in a cycle longer than the
+// cache still hits in proportion to what fits.
 type tokenCache struct {
-	mu         sync.Mutex
-	generation int
-	recent     map[string]*grant
-	older      map[string]*grant
+	mu     sync.Mutex
+	size   int
+	grants map[string]*grant
 }
 
 func newTokenCache(size int) *tokenCache {
 	if size <= 0 {
 		return nil
 	}
-	generation := size / 2
-	if generation < 1 {
-		generation = 1
-	}
-	return &tokenCache{generation: generation, recent: make(map[string]*grant)}
+	return &tokenCache{size: size, grants: make(map[string]*grant)}
 }
 
-func (c *tokenCache) get(token string) *grant {
+func (c *tokenCache) get(key string) *grant {
 	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
-	g := c.recent[token]
-	if g == nil {
-		if g = c.older[token]; g != nil {
-			c.addLocked(token, g)
-		}
-	}
+	g := c.grants[key]
 	c.mu.Unlock()
 	return g
 }
 
-func (c *tokenCache) add(token string, g *grant) {
+func (c *tokenCache) add(key string, g *grant) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
-	c.addLocked(token, g)
+	if len(c.grants) >= c.size {
+		c.evictLocked()
+	}
+	c.grants[key] = g
 	c.mu.Unlock()
 }
 
-func (c *tokenCache) addLocked(token string, g *grant) {
-	if len(c.recent) >= c.generation {
-		c.older = c.recent
-		c.recent = make(map[string]*grant)
+func (c *tokenCache) evictLocked() {
+	room := c.size/8 + 1
+	for key := range c.grants {
+		delete(c.grants, key)
+		if room--; room == 0 {
+			return
+		}
 	}
-	c.recent[token] = g
 }
 
-func (c *tokenCache) remove(token string) {
+func (c *tokenCache) remove(key string) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
-	delete(c.recent, token)
-	delete(c.older, token)
+	delete(c.grants, key)
 	c.mu.Unlock()
 }

@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,11 +32,24 @@ type keySource interface {
 	// lookup returns the key for kid. It fails with errKeysUnavailable while no key was ever
 	// obtained, and with errUnknownKey when the source has no key for kid.
 	lookup(ctx context.Context, kid string) (*rsa.PublicKey, error)
-	// holds reports whether key is still the source's key for kid, so that tokens cached
-	// after verification are dropped once their key leaves the set.
-	holds(kid string, key *rsa.PublicKey) bool
 	// retryAfter is how long a client should wait after errKeysUnavailable.
 	retryAfter() time.Duration
+	// epoch tells cached grants whether their key set is still current.
+	epoch() *keyEpoch
+}
+
+// keyEpoch lets the request path judge a cached grant with two atomic loads, no call into the
+// key source: a grant is good while the set it was verified against has not changed and no
+// refresh is due.
+type keyEpoch struct {
+	generation atomic.Int64 // bumped whenever the key set changes
+	refreshDue atomic.Int64 // Unix nanoseconds; past it, requests pass through the key source
+}
+
+func newStaticEpoch() *keyEpoch {
+	e := &keyEpoch{}
+	e.refreshDue.Store(math.MaxInt64)
+	return e
 }
 
 // keySet is an immutable snapshot of usable keys.
@@ -56,7 +71,8 @@ func (s *keySet) find(kid string) *rsa.PublicKey {
 
 // staticKeys is a key source fixed by the configuration.
 type staticKeys struct {
-	set *keySet
+	set    *keySet
+	epochs *keyEpoch
 }
 
 func (s staticKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
@@ -66,9 +82,9 @@ func (s staticKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, err
 	return nil, errUnknownKey
 }
 
-func (s staticKeys) holds(kid string, key *rsa.PublicKey) bool { return true }
-
 func (s staticKeys) retryAfter() time.Duration { return 0 }
+
+func (s staticKeys) epoch() *keyEpoch { return s.epochs }
 
 func singleKeySet(key *rsa.PublicKey) *keySet {
 	return &keySet{single: key, singleForAnyKid: true}
@@ -89,12 +105,18 @@ type remoteKeys struct {
 	timeout            time.Duration
 	refreshInterval    time.Duration
 	minRefreshInterval time.Duration
+	epochs             *keyEpoch
 
 	mu        sync.Mutex
 	set       *keySet // nil until a fetch succeeds
 	fetchedAt time.Time
 	triedAt   time.Time
 	inflight  *fetchCall
+}
+
+func newRemoteKeys(fetcher keyFetcher, refreshInterval, minRefreshInterval, timeout time.Duration) *remoteKeys {
+	return &remoteKeys{fetcher: fetcher, timeout: timeout, refreshInterval: refreshInterval,
+		minRefreshInterval: minRefreshInterval, epochs: &keyEpoch{}}
 }
 
 // fetchCall is one fetch in progress; done is closed when it ends.
@@ -127,10 +149,7 @@ func (r *remoteKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, er
 	return nil, errUnknownKey
 }
 
-func (r *remoteKeys) holds(kid string, key *rsa.PublicKey) bool {
-	set := r.current()
-	return set != nil && set.find(kid) == key
-}
+func (r *remoteKeys) epoch() *keyEpoch { return r.epochs }
 
 func (r *remoteKeys) retryAfter() time.Duration {
 	r.mu.Lock()
@@ -203,14 +222,21 @@ func (r *remoteKeys) runFetch(call *fetchCall) {
 
 func (r *remoteKeys) finishFetch(call *fetchCall, set *keySet, err error) {
 	r.mu.Lock()
+	now := time.Now()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "withauth: fetching keys from %s failed (keeping the last good keys): %v\n", r.fetcher.describe(), err)
+		r.epochs.refreshDue.Store(now.Add(r.minRefreshInterval).UnixNano())
 	} else {
-		r.set = keepKeyIdentity(r.set, set)
-		r.fetchedAt = time.Now()
+		set = keepKeyIdentity(r.set, set)
+		if !sameKeySet(r.set, set) {
+			r.epochs.generation.Add(1)
+		}
+		r.set = set
+		r.fetchedAt = now
+		r.epochs.refreshDue.Store(now.Add(r.refreshInterval).UnixNano())
 	}
 	// Throttling counts from the end of the fetch, so a slow endpoint is not hammered.
-	r.triedAt = time.Now()
+	r.triedAt = now
 	r.inflight = nil
 	r.mu.Unlock()
 	close(call.done)
@@ -234,6 +260,19 @@ func keepKeyIdentity(previous, next *keySet) *keySet {
 		}
 	}
 	return next
+}
+
+// sameKeySet reports whether next holds exactly the keys of previous (after keepKeyIdentity).
+func sameKeySet(previous, next *keySet) bool {
+	if previous == nil || previous.single != next.single || len(previous.byKid) != len(next.byKid) {
+		return false
+	}
+	for kid, key := range next.byKid {
+		if previous.byKid[kid] != key {
+			return false
+		}
+	}
+	return true
 }
 
 func sameKey(a, b *rsa.PublicKey) bool {

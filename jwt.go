@@ -139,9 +139,9 @@ type claimRules struct {
 	skew      float64 // seconds
 }
 
-// validate checks exp (required), nbf, iat, iss and aud at time now (Unix seconds).
+// validateClaims checks exp (required), nbf, iat, iss and aud at time now (Unix seconds).
 // It returns the expiry, which bounds how long the verified token may be cached.
-func (r claimRules) validate(claims map[string]interface{}, now float64) (float64, error) {
+func validateClaims(r claimRules, claims map[string]interface{}, now float64) (float64, error) {
 	exp, ok := claims["exp"].(float64)
 	if !ok {
 		return 0, errNoExpiry
@@ -160,7 +160,7 @@ func (r claimRules) validate(claims map[string]interface{}, now float64) (float6
 			return 0, errIssuer
 		}
 	}
-	if len(r.audiences) > 0 && !r.audienceMatches(claims["aud"]) {
+	if len(r.audiences) > 0 && !audienceMatches(r.audiences, claims["aud"]) {
 		return 0, errAudience
 	}
 	return exp, nil
@@ -183,13 +183,13 @@ func notLaterThan(claims map[string]interface{}, name string, limit float64, too
 }
 
 // audienceMatches accepts aud as a string or an array of strings (RFC 7519 section 4.1.3).
-func (r claimRules) audienceMatches(aud interface{}) bool {
+func audienceMatches(audiences map[string]bool, aud interface{}) bool {
 	switch v := aud.(type) {
 	case string:
-		return r.audiences[v]
+		return audiences[v]
 	case []interface{}:
 		for _, item := range v {
-			if s, ok := item.(string); ok && r.audiences[s] {
+			if s, ok := item.(string); ok && audiences[s] {
 				return true
 			}
 		}
@@ -208,7 +208,7 @@ func newClaimPath(name string) claimPath {
 	return claimPath{name: name, parts: strings.Split(name, ".")}
 }
 
-func (p claimPath) lookup(claims map[string]interface{}) (interface{}, bool) {
+func lookupClaim(p claimPath, claims map[string]interface{}) (interface{}, bool) {
 	if v, ok := claims[p.name]; ok {
 		return v, true
 	}

@@ -65,11 +65,12 @@ type Middleware struct {
 	next                 http.Handler
 	name                 string
 	keys                 keySource
+	epoch                *keyEpoch
 	rules                claimRules
 	roles                requirement
 	permissions          requirement
 	forward              []forwardedHeader
-	strip                []string
+	forwardNames         []string // the names of forward, each deleted from incoming requests
 	forwardAuthorization bool
 	skipPreflight        bool
 	cache                *tokenCache
@@ -141,6 +142,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		next:                 next,
 		name:                 name,
 		keys:                 keys,
+		epoch:                keys.epoch(),
 		rules:                claimRules{issuer: config.Issuer, audiences: toSet(audiences), skew: skew.Seconds()},
 		roles:                roles,
 		permissions:          permissions,
@@ -151,7 +153,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		frontegg:             frontegg,
 	}
 	for _, h := range forward {
-		m.strip = append(m.strip, h.name)
+		m.forwardNames = append(m.forwardNames, h.name)
 	}
 	return m, nil
 }
@@ -168,7 +170,7 @@ func newKeySource(config *Config) (keySource, *fronteggAPI, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("publicKey: %v; give an RSA public key of at least 2048 bits in PEM (-----BEGIN PUBLIC KEY-----)", err)
 		}
-		return staticKeys{set: singleKeySet(key)}, nil, nil
+		return staticKeys{set: singleKeySet(key), epochs: newStaticEpoch()}, nil, nil
 	}
 	timing, err := parseFetchTiming(config)
 	if err != nil {
@@ -230,7 +232,7 @@ func (t fetchTiming) id(kind, endpoint string) string {
 }
 
 func (t fetchTiming) remoteKeys(fetcher keyFetcher) *remoteKeys {
-	return &remoteKeys{fetcher: fetcher, timeout: t.timeout, refreshInterval: t.refresh, minRefreshInterval: t.minRefresh}
+	return newRemoteKeys(fetcher, t.refresh, t.minRefresh, t.timeout)
 }
 
 func checkEndpointURL(raw string) error {
@@ -289,13 +291,13 @@ func newRequirement(key string, values []string, claimKey, claim string) (requir
 	return requirement{claim: newClaimPath(claim), anyOf: toSet(names)}, nil
 }
 
-// met reports whether the claim is a list holding any of the names. A claim of another type
+// meets reports whether the claim is a list holding any of the names. A claim of another type
 // (a string, say) never matches: no substring or splitting guesswork.
-func (r requirement) met(claims map[string]interface{}) bool {
+func meets(r requirement, claims map[string]interface{}) bool {
 	if len(r.anyOf) == 0 {
 		return true
 	}
-	value, _ := r.claim.lookup(claims)
+	value, _ := lookupClaim(r.claim, claims)
 	list, _ := value.([]interface{})
 	for _, item := range list {
 		if name, ok := item.(string); ok && r.anyOf[name] {
@@ -359,9 +361,40 @@ func isHeaderName(name string) bool {
 	return true
 }
 
+// ServeHTTP admits a request whose credentials are cached as allowed with two map lookups and
+// an atomic load; everything else takes serveUncached. Under Yaegi every call and every
+// local costs, so this path stays in one small function.
 func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	header := req.Header
+	credentials := header["Authorization"]
+	if len(credentials) == 1 && m.cache != nil {
+		m.cache.mu.Lock()
+		g := m.cache.grants[credentials[0]]
+		m.cache.mu.Unlock()
+		if g != nil && g.allowed {
+			if time.Now().UnixNano() <= g.usableUntil && g.generation == m.epoch.generation.Load() {
+				for i, name := range m.forwardNames {
+					if values := g.headerValues[i]; values != nil {
+						header[name] = values
+					} else {
+						delete(header, name)
+					}
+				}
+				if !m.forwardAuthorization {
+					delete(header, "Authorization")
+					delete(header, "X-Api-Key")
+				}
+				m.next.ServeHTTP(rw, req)
+				return
+			}
+		}
+	}
+	m.serveUncached(rw, req)
+}
+
+func (m *Middleware) serveUncached(rw http.ResponseWriter, req *http.Request) {
 	// Whatever happens next, the upstream must only see identity headers set here.
-	for _, name := range m.strip {
+	for _, name := range m.forwardNames {
 		delete(req.Header, name)
 	}
 	if m.skipPreflight && req.Method == http.MethodOptions &&
@@ -400,16 +433,16 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 		return false
 	}
 
-	// Access tokens are cached apart: the same string is judged by other rules in x-api-key.
-	cacheKey := token
-	if viaAPIKey {
-		cacheKey = "x-api-key " + token
+	// The cache is keyed by the credentials as sent, which is what ServeHTTP looks up. Access
+	// tokens are kept apart: the same string is judged by other rules in x-api-key.
+	cacheKey := "x-api-key " + token
+	if !viaAPIKey {
+		cacheKey = req.Header["Authorization"][0]
 	}
 	now := time.Now().UnixNano()
 	g := m.cache.get(cacheKey)
-	if g != nil && (now > g.expires || !m.keys.holds(g.kid, g.key)) {
-		m.cache.remove(cacheKey)
-		g = nil
+	if g != nil && (now > g.usableUntil || g.generation != m.epoch.generation.Load()) {
+		g = m.revalidate(req.Context(), cacheKey, g, now)
 	}
 	if g == nil {
 		var err error
@@ -424,12 +457,40 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 		writeChallenge(rw, http.StatusForbidden, "insufficient_scope", "the token lacks the roles or permissions this route requires")
 		return false
 	}
-	for i, h := range m.forward {
-		if value := g.headerValues[i]; value != "" {
-			req.Header[h.name] = []string{value}
+	for i, name := range m.forwardNames {
+		if values := g.headerValues[i]; values != nil {
+			req.Header[name] = values
 		}
 	}
 	return true
+}
+
+// revalidate decides on a grant past its usableUntil: dropped once expired or when its key is
+// no longer the source's (asking the source also starts the due refresh), otherwise cached
+// again until the next refresh is due.
+func (m *Middleware) revalidate(ctx context.Context, cacheKey string, g *grant, now int64) *grant {
+	generation := m.epoch.generation.Load()
+	if now > g.expires || g.generation != generation {
+		m.cache.remove(cacheKey)
+		return nil
+	}
+	if key, err := m.keys.lookup(ctx, g.kid); err != nil || key != g.key {
+		m.cache.remove(cacheKey)
+		return nil
+	}
+	renewed := *g
+	renewed.usableUntil = usableUntil(g.expires, m.epoch)
+	m.cache.add(cacheKey, &renewed)
+	return &renewed
+}
+
+// usableUntil bounds a grant's use without asking the key source: its expiry, or the key
+// set's next refresh if that comes first.
+func usableUntil(expires int64, epoch *keyEpoch) int64 {
+	if due := epoch.refreshDue.Load(); due < expires {
+		return due
+	}
+	return expires
 }
 
 // credentials finds the token: a bearer token in Authorization or, in Frontegg vendor mode,
@@ -457,6 +518,8 @@ func (m *Middleware) verify(ctx context.Context, token string, viaAPIKey bool, n
 	if err != nil {
 		return nil, err
 	}
+	// Read before the lookup: a key set replaced meanwhile leaves this grant outdated, not wrong.
+	generation := m.epoch.generation.Load()
 	key, err := m.keys.lookup(ctx, raw.kid)
 	if err != nil {
 		return nil, err
@@ -468,7 +531,7 @@ func (m *Middleware) verify(ctx context.Context, token string, viaAPIKey bool, n
 	if err != nil {
 		return nil, err
 	}
-	exp, err := m.rules.validate(claims, float64(now)/1e9)
+	exp, err := validateClaims(m.rules, claims, float64(now)/1e9)
 	if err != nil {
 		return nil, err
 	}
@@ -493,15 +556,21 @@ func (m *Middleware) verify(ctx context.Context, token string, viaAPIKey bool, n
 	g := &grant{
 		kid:          raw.kid,
 		key:          key,
+		generation:   generation,
 		expires:      expires,
-		allowed:      m.roles.met(claims) && m.permissions.met(claims),
-		headerValues: make([]string, len(m.forward)),
+		usableUntil:  usableUntil(expires, m.epoch),
+		allowed:      meets(m.roles, claims) && meets(m.permissions, claims),
+		headerValues: make([][]string, len(m.forward)),
 	}
 	for i, h := range m.forward {
+		var value string
 		if h.allClaims {
-			g.headerValues[i] = encodeClaims(claims)
-		} else if value, ok := h.claim.lookup(claims); ok {
-			g.headerValues[i] = headerValue(value)
+			value = encodeClaims(claims)
+		} else if claim, ok := lookupClaim(h.claim, claims); ok {
+			value = headerValue(claim)
+		}
+		if value != "" {
+			g.headerValues[i] = []string{value}
 		}
 	}
 	return g, nil
@@ -552,7 +621,11 @@ func headerValue(value interface{}) string {
 	case []interface{}:
 		parts := make([]string, 0, len(v))
 		for _, item := range v {
-			parts = append(parts, headerValue(item))
+			if text, ok := item.(string); ok {
+				parts = append(parts, text)
+			} else {
+				parts = append(parts, headerValue(item))
+			}
 		}
 		s = strings.Join(parts, ",")
 	default:
