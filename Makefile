@@ -33,6 +33,23 @@ yaegi-test: $(YAEGI)
 	cp -r $(PLUGIN_FILES) $(CACHE)/yaegi-gopath/src/$(MODULE)/
 	cd $(CACHE)/yaegi-gopath/src/$(MODULE) && GOPATH=$(CACHE)/yaegi-gopath GO111MODULE=off $(YAEGI) test -v . > $(CACHE)/yaegi-test.log 2>&1; rc=$$?; grep -E '^(--- FAIL|FAIL|ok|PASS)' $(CACHE)/yaegi-test.log; [ $$rc -eq 0 ] || tail -n 60 $(CACHE)/yaegi-test.log; echo "yaegi: $$(grep -c -- '--- PASS' $(CACHE)/yaegi-test.log) passed, $$(grep -c -- '--- FAIL' $(CACHE)/yaegi-test.log) failed"; exit $$rc
 
+# Fuzzing (fuzz_test.go): each target for FUZZTIME, printing the executions run; a failing
+# input lands in testdata/fuzz/<target>/, which `make unit` replays from then on. Longer runs:
+# make fuzz FUZZTIME=10m, or one target: go test -run='^$$' -fuzz='^FuzzToken$$' -fuzztime=1h .
+# New-coverage inputs are not minimized in short runs (minimizing them stalls a 5 s run).
+FUZZTIME ?= 5s
+FUZZMINIMIZETIME ?= 0
+FUZZ_TARGETS := FuzzToken FuzzSignedClaims FuzzBearerToken FuzzParseJWKS FuzzParsePublicKeyPEM
+fuzz:
+	@mkdir -p $(CACHE)
+	@for target in $(FUZZ_TARGETS); do \
+		log=$(CACHE)/fuzz-$$target.log; \
+		if ! go test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) . > $$log 2>&1; then \
+			tail -n 40 $$log; echo "fuzz: $$target failed; the input is in testdata/fuzz/$$target/"; exit 1; \
+		fi; \
+		echo "fuzz: $$target: $$(grep -o 'execs: [0-9]*' $$log | tail -n 1 | cut -d' ' -f2) executions in $(FUZZTIME)"; \
+	done
+
 traefik:
 	@e2e/scripts/build-traefik.sh >/dev/null
 

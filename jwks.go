@@ -23,8 +23,10 @@ import (
 const (
 	// maxKeyResponseBytes bounds what is read from a key endpoint; real key sets are a few KiB.
 	maxKeyResponseBytes = 1 << 20
-	// minRSABits refuses keys too short to be safe.
+	// minRSABits refuses keys too short to be safe; maxRSABits keys that would make every
+	// verification needlessly slow.
 	minRSABits = 2048
+	maxRSABits = 16384
 )
 
 // keySource hands out the RSA key that verifies a token.
@@ -221,6 +223,9 @@ func (r *remoteKeys) runFetch(call *fetchCall) {
 }
 
 func (r *remoteKeys) finishFetch(call *fetchCall, set *keySet, err error) {
+	if err == nil && set == nil {
+		err = errors.New("the key source returned no keys")
+	}
 	r.mu.Lock()
 	now := time.Now()
 	if err != nil {
@@ -389,8 +394,8 @@ func rsaKeyFromJWK(n, e string) (*rsa.PublicKey, error) {
 }
 
 func checkRSAKey(key *rsa.PublicKey) (*rsa.PublicKey, error) {
-	if key.N.BitLen() < minRSABits {
-		return nil, fmt.Errorf("the RSA key has %d bits; at least %d are required", key.N.BitLen(), minRSABits)
+	if bits := key.N.BitLen(); bits < minRSABits || bits > maxRSABits {
+		return nil, fmt.Errorf("the RSA key has %d bits; %d to %d are accepted", bits, minRSABits, maxRSABits)
 	}
 	if key.E < 3 || key.E%2 == 0 || int64(key.E) > 1<<31-1 {
 		return nil, errors.New("the RSA key has an invalid public exponent")

@@ -62,15 +62,19 @@ const realm = "withauth"
 
 // Middleware enforces the configuration on every request.
 type Middleware struct {
-	next                 http.Handler
-	name                 string
-	keys                 keySource
-	epoch                *keyEpoch
-	rules                claimRules
-	roles                requirement
-	permissions          requirement
-	forward              []forwardedHeader
-	forwardNames         []string // the names of forward, each deleted from incoming requests
+	next         http.Handler
+	name         string
+	keys         keySource
+	epoch        *keyEpoch
+	rules        claimRules
+	roles        requirement
+	permissions  requirement
+	forward      []forwardedHeader
+	forwardNames []string // the names of forward, each deleted from incoming requests
+	// underscoreAliases are forwardNames spelled with underscores (X_user_id, as Go
+	// canonicalizes X_User_Id): CGI-style servers (WSGI, PHP, Rack) read them as the
+	// forwarded header itself, HTTP_X_USER_ID, so they are deleted from every request too.
+	underscoreAliases    map[string]bool
 	forwardAuthorization bool
 	skipPreflight        bool
 	cache                *tokenCache
@@ -155,6 +159,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	for _, h := range forward {
 		m.forwardNames = append(m.forwardNames, h.name)
 	}
+	m.underscoreAliases = underscoreAliases(m.forwardNames)
 	return m, nil
 }
 
@@ -196,7 +201,8 @@ func newKeySource(config *Config) (keySource, *fronteggAPI, error) {
 		return nil, nil, fmt.Errorf("no key source: set jwksUrl (your identity provider's JWKS endpoint), issuer (keys from <issuer>/.well-known/jwks.json), publicKey (a PEM RSA public key), or clientId and apiKey for Frontegg (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY in Traefik's environment)")
 	}
 	api := &fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: &http.Client{Timeout: timing.timeout}}
-	keys := sharedRemoteKeys(timing.id("frontegg", gateway+" "+clientID+" "+apiKey), timing.remoteKeys(api))
+	endpoint := strconv.Quote(gateway) + " " + strconv.Quote(clientID) + " " + strconv.Quote(apiKey)
+	keys := sharedRemoteKeys(timing.id("frontegg", endpoint), timing.remoteKeys(api))
 	return keys, keys.fetcher.(*fronteggAPI), nil
 }
 
@@ -346,6 +352,29 @@ func newForwardedHeaders(configured map[string]string, rolesClaim, permissionsCl
 	return headers, nil
 }
 
+// underscoreAliases lists every spelling of names with some dashes turned into underscores,
+// in the canonical form Go's server gives header names.
+func underscoreAliases(names []string) map[string]bool {
+	aliases := make(map[string]bool)
+	for _, name := range names {
+		parts := strings.Split(name, "-")
+		spellings := []string{parts[0]}
+		for _, part := range parts[1:] {
+			var longer []string
+			for _, prefix := range spellings {
+				longer = append(longer, prefix+"-"+part, prefix+"_"+part)
+			}
+			spellings = longer
+		}
+		for _, spelling := range spellings {
+			if canonical := http.CanonicalHeaderKey(spelling); canonical != name {
+				aliases[canonical] = true
+			}
+		}
+	}
+	return aliases
+}
+
 // isHeaderName reports whether name is an RFC 9110 token.
 func isHeaderName(name string) bool {
 	if name == "" {
@@ -366,6 +395,11 @@ func isHeaderName(name string) bool {
 // local costs, so this path stays in one small function.
 func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	header := req.Header
+	for name := range header {
+		if m.underscoreAliases[name] {
+			delete(header, name)
+		}
+	}
 	credentials := header["Authorization"]
 	if len(credentials) == 1 && m.cache != nil {
 		m.cache.mu.Lock()
@@ -433,14 +467,22 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 		return false
 	}
 
-	// The cache is keyed by the credentials as sent, which is what ServeHTTP looks up. Access
-	// tokens are kept apart: the same string is judged by other rules in x-api-key.
-	cacheKey := "x-api-key " + token
+	// The cache is keyed by the credentials as ServeHTTP looks them up: "Bearer <token>"
+	// exactly (other spellings are verified every time, so one token cannot fill the cache).
+	// Access tokens are kept apart under a key no Authorization value can equal, since the
+	// same string is judged by other rules in x-api-key.
+	cacheKey := "\x00x-api-key " + token
 	if !viaAPIKey {
-		cacheKey = req.Header["Authorization"][0]
+		cacheKey = "Bearer " + token
+		if cacheKey != req.Header["Authorization"][0] {
+			cacheKey = ""
+		}
 	}
 	now := time.Now().UnixNano()
-	g := m.cache.get(cacheKey)
+	var g *grant
+	if cacheKey != "" {
+		g = m.cache.get(cacheKey)
+	}
 	if g != nil && (now > g.usableUntil || g.generation != m.epoch.generation.Load()) {
 		g = m.revalidate(req.Context(), cacheKey, g, now)
 	}
@@ -450,7 +492,9 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 			m.rejectToken(rw, err)
 			return false
 		}
-		m.cache.add(cacheKey, g)
+		if cacheKey != "" {
+			m.cache.add(cacheKey, g)
+		}
 	}
 
 	if !g.allowed {
@@ -669,7 +713,7 @@ func bearerToken(values []string) (token, problem string) {
 	}
 	token = strings.TrimLeft(value[7:], " ")
 	if token == "" || strings.IndexByte(token, ' ') >= 0 {
-		return "", "the Authorization header is not \"Bearer <token>\""
+		return "", "the Authorization header is not Bearer followed by one token"
 	}
 	return token, ""
 }
@@ -683,7 +727,9 @@ func (m *Middleware) rejectToken(rw http.ResponseWriter, err error) {
 	}
 	wait := time.Second
 	if err == errKeysUnavailable {
-		wait = m.keys.retryAfter()
+		if d := m.keys.retryAfter(); d > 0 {
+			wait = d
+		}
 	}
 	rw.Header().Set("Retry-After", strconv.FormatInt(int64(wait/time.Second)+1, 10))
 	writeError(rw, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error(), "")

@@ -1,0 +1,737 @@
+package withauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Fuzzing. Each Fuzz function checks properties, not only the absence of panics, and so does
+// TestFuzzCorpora over the seed corpora in testdata/fuzz/<FuzzName>/: `yaegi test` runs Test
+// functions only, so that test is how the properties run interpreted.
+//
+//	make fuzz                                    # every target for 5 s
+//	make fuzz FUZZTIME=10m                       # longer
+//	go test -run='^$' -fuzz='^FuzzToken$' -fuzztime=1h .   # one target
+//
+// A failing input is written to testdata/fuzz/<FuzzName>/ and replayed by `go test` from then
+// on. WITHAUTH_WRITE_FUZZ_CORPUS=1 go test -run TestWriteFuzzCorpus . rewrites the seeds.
+
+const (
+	// fuzzIssuedAt and fuzzExpiry fix the seed tokens' times, so that RSA's deterministic
+	// signatures make them the same bytes on every run: valid until 2100.
+	fuzzIssuedAt = 1700000000
+	fuzzExpiry   = 4102444800
+	// fuzzTimeLimit bounds one execution: the work on any input is meant to be small.
+	fuzzTimeLimit = time.Second
+)
+
+// fuzzClaims are the claims of the seed tokens, with changes applied (nil removes a claim).
+func fuzzClaims(changes map[string]interface{}) map[string]interface{} {
+	claims := map[string]interface{}{
+		"sub": "fuzz-user", "email": "fuzz@example.com", "tenantId": "fuzz-tenant", "type": "userToken",
+		"roles": []interface{}{"admin", "read-only"}, "permissions": []interface{}{"uploadFile"},
+		"iss": "https://app-demo.frontegg.com", "aud": "fuzz-client", "iat": fuzzIssuedAt, "exp": fuzzExpiry,
+	}
+	for name, value := range changes {
+		if value == nil {
+			delete(claims, name)
+		} else {
+			claims[name] = value
+		}
+	}
+	return claims
+}
+
+// fuzzValidToken is a token that fuzzHandler admits (200) or refuses for want of a role (403).
+type fuzzValidToken struct {
+	name   string
+	token  string
+	status int
+}
+
+// fuzzValidTokens are the only tokens fuzzHandler may answer 200 or 403: the fuzzers mutate
+// them, and no mutation may be accepted.
+func fuzzValidTokens(t testing.TB) []fuzzValidToken {
+	key := privateKey(t, "key-1")
+	return []fuzzValidToken{
+		{"valid-admin", signRS256(t, key, rs256Header("key-1"), fuzzClaims(nil)), 200},
+		{"valid-no-kid", signRS256(t, key, map[string]interface{}{"alg": "RS256"}, fuzzClaims(map[string]interface{}{"sub": "other"})), 200},
+		{"valid-reader", signRS256(t, key, rs256Header("key-1"), fuzzClaims(map[string]interface{}{"roles": []interface{}{"read-only"}})), 403},
+		{"valid-nested", signRS256(t, key, rs256Header("key-1"), fuzzClaims(map[string]interface{}{
+			"aud": []interface{}{"a", "b"}, "nbf": fuzzIssuedAt, "metadata": map[string]interface{}{"plan": "pro", "n": 1.5}, "email_verified": true,
+		})), 200},
+	}
+}
+
+// fuzzHandler is the handler the token fuzzers go through: key-1 as PEM, role admin required,
+// all claims forwarded as well.
+func fuzzHandler(t testing.TB) (http.Handler, *fuzzUpstream) {
+	config := pemConfig(t)
+	config.Roles = []string{"admin"}
+	config.ClaimsHeader = "X-Auth-Claims"
+	next := &fuzzUpstream{}
+	return newHandler(t, config, next), next
+}
+
+// fuzzUpstream records the last request that reached it; the fuzzers run one input at a time.
+type fuzzUpstream struct {
+	calls  int
+	header http.Header
+}
+
+func (u *fuzzUpstream) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	u.calls++
+	u.header = req.Header
+	rw.WriteHeader(http.StatusOK)
+}
+
+// bounded runs fn and fails if it takes longer than fuzzTimeLimit or allocates more than
+// limit bytes.
+func bounded(t testing.TB, what string, limit uint64, fn func()) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	fn()
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if elapsed > fuzzTimeLimit {
+		t.Fatalf("%s took %v; want at most %v", what, elapsed, fuzzTimeLimit)
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > limit {
+		t.Fatalf("%s allocated %d bytes; want at most %d", what, allocated, limit)
+	}
+}
+
+// allocationLimit is what handling an input of n bytes may allocate: a generous multiple of
+// the input (and the interpreter's overhead under Yaegi), plus a constant for the rest.
+func allocationLimit(n int) uint64 {
+	return 16<<20 + 64*uint64(n)
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0
+}
+
+// tokenChecker is the property of FuzzToken: through the real handler, a token is admitted
+// (200) or refused for want of a role (403) only if it is byte for byte one of the valid
+// tokens; anything else is a 401 (or a 400 for a malformed Authorization header), never 5xx,
+// and never reaches the upstream.
+type tokenChecker struct {
+	handler http.Handler
+	next    *fuzzUpstream
+	valid   map[string]int
+}
+
+func newTokenChecker(t testing.TB) *tokenChecker {
+	handler, next := fuzzHandler(t)
+	c := &tokenChecker{handler: handler, next: next, valid: map[string]int{}}
+	for _, v := range fuzzValidTokens(t) {
+		c.valid[v.token] = v.status
+	}
+	return c
+}
+
+func (c *tokenChecker) check(t testing.TB, token string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "http://backend.example/", nil)
+	req.Header["Authorization"] = []string{"Bearer " + token}
+	rec := httptest.NewRecorder()
+	calls := c.next.calls
+	bounded(t, "a request with a token of "+strconv.Itoa(len(token))+" bytes", allocationLimit(len(token)), func() {
+		c.handler.ServeHTTP(rec, req)
+	})
+	reached := c.next.calls - calls
+	// The header's grammar allows more than one space after "Bearer".
+	want, isValid := c.valid[strings.TrimLeft(token, " ")]
+	switch {
+	case isValid && rec.Code != want:
+		t.Fatalf("valid token %q: status %d (%s); want %d", token, rec.Code, rec.Body.String(), want)
+	case !isValid && rec.Code != http.StatusUnauthorized && rec.Code != http.StatusBadRequest:
+		t.Fatalf("token %q, not one of the valid tokens: status %d (%s); want 401 or 400", token, rec.Code, rec.Body.String())
+	case (rec.Code == http.StatusOK) != (reached == 1) || reached > 1:
+		t.Fatalf("token %q: status %d and the upstream reached %d times; want it reached once exactly for a 200", token, rec.Code, reached)
+	}
+	if rec.Code == http.StatusOK {
+		for name, values := range c.next.header {
+			for _, value := range values {
+				if hasControl(value) {
+					t.Fatalf("upstream header %s = %q holds a control character", name, value)
+				}
+			}
+		}
+	}
+}
+
+func FuzzToken(f *testing.F) {
+	for _, v := range fuzzValidTokens(f) {
+		f.Add(v.token)
+	}
+	checker := newTokenChecker(f)
+	f.Fuzz(func(t *testing.T, token string) {
+		checker.check(t, token)
+	})
+}
+
+// claimsChecker is the property of FuzzSignedClaims: whatever claims the issuer signs, the
+// answer is 200, 401 or 403, never 5xx; 200 and 403 only for a JSON object whose numeric exp,
+// nbf and iat hold, 200 exactly when its roles list holds "admin"; and forwarded header
+// values never hold a control character.
+type claimsChecker struct {
+	handler http.Handler
+	next    *fuzzUpstream
+	sign    func(t testing.TB, claims string) string
+}
+
+func newClaimsChecker(t testing.TB) *claimsChecker {
+	handler, next := fuzzHandler(t)
+	key := privateKey(t, "key-1")
+	return &claimsChecker{handler: handler, next: next, sign: func(t testing.TB, claims string) string {
+		return signRaw(t, key, `{"alg":"RS256","kid":"key-1"}`, claims)
+	}}
+}
+
+// expectation says what a token with these claims must get from fuzzHandler, or 0 when it
+// depends on more than this oracle knows (it then only has to be 200, 401 or 403).
+func claimsExpectation(claims string, now float64) int {
+	var decoded map[string]interface{}
+	if err := json.Unmarshal([]byte(claims), &decoded); err != nil || decoded == nil {
+		return http.StatusUnauthorized
+	}
+	exp, ok := decoded["exp"].(float64)
+	if !ok || exp+30 < now-5 {
+		return http.StatusUnauthorized
+	}
+	if exp+30 < now+5 {
+		return 0 // expires about now
+	}
+	for _, name := range []string{"nbf", "iat"} {
+		value, present := decoded[name]
+		date, numeric := value.(float64)
+		if present && (!numeric || date-30 > now+5) {
+			return http.StatusUnauthorized
+		}
+		if present && date-30 > now-5 {
+			return 0
+		}
+	}
+	if value, present := decoded["type"]; present {
+		if kind, _ := value.(string); kind != "userToken" && kind != "userApiToken" && kind != "tenantApiToken" {
+			return http.StatusUnauthorized
+		}
+	}
+	roles, _ := decoded["roles"].([]interface{})
+	for _, role := range roles {
+		if role == "admin" {
+			return http.StatusOK
+		}
+	}
+	return http.StatusForbidden
+}
+
+func (c *claimsChecker) check(t testing.TB, claims string) {
+	t.Helper()
+	token := c.sign(t, claims)
+	req := httptest.NewRequest(http.MethodGet, "http://backend.example/", nil)
+	req.Header["Authorization"] = []string{"Bearer " + token}
+	rec := httptest.NewRecorder()
+	calls := c.next.calls
+	bounded(t, "a request with claims of "+strconv.Itoa(len(claims))+" bytes", allocationLimit(len(token)), func() {
+		c.handler.ServeHTTP(rec, req)
+	})
+	reached := c.next.calls - calls
+	want := claimsExpectation(claims, float64(time.Now().Unix()))
+	if len(token) > maxTokenBytes {
+		want = http.StatusUnauthorized
+	}
+	switch {
+	case want != 0 && rec.Code != want:
+		t.Fatalf("claims %q: status %d (%s); want %d", claims, rec.Code, rec.Body.String(), want)
+	case rec.Code != http.StatusOK && rec.Code != http.StatusUnauthorized && rec.Code != http.StatusForbidden:
+		t.Fatalf("claims %q: status %d (%s); want 200, 401 or 403", claims, rec.Code, rec.Body.String())
+	case (rec.Code == http.StatusOK) != (reached == 1) || reached > 1:
+		t.Fatalf("claims %q: status %d and the upstream reached %d times; want it reached once exactly for a 200", claims, rec.Code, reached)
+	}
+	if rec.Code != http.StatusOK {
+		return
+	}
+	for name, values := range c.next.header {
+		for _, value := range values {
+			if hasControl(value) {
+				t.Fatalf("claims %q: upstream header %s = %q holds a control character", claims, name, value)
+			}
+		}
+	}
+	all, err := base64.RawURLEncoding.DecodeString(c.next.header.Get("X-Auth-Claims"))
+	var object map[string]interface{}
+	if err != nil || json.Unmarshal(all, &object) != nil || object == nil {
+		t.Fatalf("claims %q: X-Auth-Claims %q is not base64url JSON of an object", claims, c.next.header.Get("X-Auth-Claims"))
+	}
+}
+
+func FuzzSignedClaims(f *testing.F) {
+	for _, changes := range []map[string]interface{}{
+		nil, {"roles": "admin"}, {"exp": 1e300}, {"exp": "4102444800"}, {"nbf": 1e300}, {"type": "userAccessToken"},
+		{"email": "a\r\nX-Admin: yes"}, {"roles": []interface{}{[]interface{}{"admin"}}}, {"metadata": map[string]interface{}{"a": []interface{}{nil, true, 1e-300}}},
+	} {
+		data, _ := json.Marshal(fuzzClaims(changes))
+		f.Add(string(data))
+	}
+	checker := newClaimsChecker(f)
+	f.Fuzz(func(t *testing.T, claims string) {
+		checker.check(t, claims)
+	})
+}
+
+// checkJWKS is the property of FuzzParseJWKS: parsing is bounded; a key set is returned only
+// for valid JSON, never empty, holding only RSA keys fit for RS256 (2048 bits or more, an odd
+// exponent from 3 to 2^31-1), the single key set exactly when there is one; and parsing is
+// deterministic.
+func checkJWKS(t testing.TB, body []byte) {
+	t.Helper()
+	var set *keySet
+	var err error
+	bounded(t, "parseJWKS of "+strconv.Itoa(len(body))+" bytes", allocationLimit(len(body)), func() {
+		set, err = parseJWKS(body)
+	})
+	if err != nil {
+		if set != nil {
+			t.Fatalf("parseJWKS returned a key set and the error %v", err)
+		}
+		return
+	}
+	if set == nil || len(set.byKid) == 0 {
+		t.Fatalf("parseJWKS(%q) returned no error and no key", body)
+	}
+	if !json.Valid(body) {
+		t.Fatalf("parseJWKS accepted invalid JSON %q", body)
+	}
+	for kid, key := range set.byKid {
+		if key == nil || key.N.BitLen() < minRSABits || key.E < 3 || key.E%2 == 0 || int64(key.E) > 1<<31-1 {
+			t.Fatalf("parseJWKS(%q) kept an unfit key for kid %q", body, kid)
+		}
+		if set.find(kid) != key {
+			t.Fatalf("parseJWKS(%q): find(%q) is not the key of kid %q", body, kid, kid)
+		}
+	}
+	if (set.single != nil) != (len(set.byKid) == 1) || set.singleForAnyKid {
+		t.Fatalf("parseJWKS(%q): single key %v with %d keys (any kid: %v); want it exactly when there is one key, for tokens without kid", body, set.single != nil, len(set.byKid), set.singleForAnyKid)
+	}
+	again, err := parseJWKS(body)
+	if err != nil || len(again.byKid) != len(set.byKid) {
+		t.Fatalf("parseJWKS(%q) is not deterministic: %d keys, then %d (%v)", body, len(set.byKid), len(again.byKid), err)
+	}
+	for kid, key := range set.byKid {
+		if other := again.byKid[kid]; other == nil || !sameKey(key, other) {
+			t.Fatalf("parseJWKS(%q) is not deterministic for kid %q", body, kid)
+		}
+	}
+}
+
+func FuzzParseJWKS(f *testing.F) {
+	f.Add(readFixture(f, "keys/jwks.json"))
+	f.Add([]byte(`{"keys":[]}`))
+	f.Add(unusableJWKS)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		checkJWKS(t, body)
+	})
+}
+
+// checkPEM is the property of FuzzParsePublicKeyPEM: parsing is bounded; a key is returned
+// only if it is fit for RS256; New accepts exactly the keys parsePublicKeyPEM accepts; and
+// escaping the newlines (as labels and environment variables do) changes nothing.
+func checkPEM(t testing.TB, text string) {
+	t.Helper()
+	var key *rsa.PublicKey
+	var err error
+	bounded(t, "parsePublicKeyPEM of "+strconv.Itoa(len(text))+" bytes", allocationLimit(len(text)), func() {
+		key, err = parsePublicKeyPEM(text)
+	})
+	if err == nil && (key == nil || key.N.BitLen() < minRSABits || key.E < 3 || key.E%2 == 0) {
+		t.Fatalf("parsePublicKeyPEM(%q) returned an unfit key", text)
+	}
+	if strings.TrimSpace(text) != "" {
+		config := CreateConfig()
+		config.PublicKey = text
+		_, newErr := New(context.Background(), &upstream{}, config, "fuzz")
+		if (newErr == nil) != (err == nil) {
+			t.Fatalf("publicKey %q: New error %v, parsePublicKeyPEM error %v; want both to accept or both to refuse", text, newErr, err)
+		}
+	}
+	if err == nil && !strings.Contains(text, `\`) {
+		escaped, eerr := parsePublicKeyPEM(strings.ReplaceAll(text, "\n", `\n`))
+		if eerr != nil || !sameKey(escaped, key) {
+			t.Fatalf("parsePublicKeyPEM(%q) accepts a key but not its escaped-newline spelling (%v)", text, eerr)
+		}
+	}
+}
+
+// pkcs1PEM is key-1's public key as an "RSA PUBLIC KEY" (PKCS #1) PEM block.
+func pkcs1PEM(t testing.TB) string {
+	key := privateKey(t, "key-1")
+	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&key.PublicKey)}))
+}
+
+func FuzzParsePublicKeyPEM(f *testing.F) {
+	for _, name := range []string{"keys/key-1.pub.pem", "keys/rogue.pub.pem", "keys/ec.pub.pem", "keys/key-1.key.pem"} {
+		f.Add(string(readFixture(f, name)))
+	}
+	f.Add(strings.ReplaceAll(string(readFixture(f, "keys/key-2.pub.pem")), "\n", `\n`))
+	f.Add(pkcs1PEM(f))
+	f.Fuzz(func(t *testing.T, text string) {
+		checkPEM(t, text)
+	})
+}
+
+// checkBearer is the property of FuzzBearerToken: bearerToken extracts exactly the token of
+// one "Bearer <token>" header (scheme in any case, one or more spaces, no space in the token),
+// says "no token" for anything that is not the bearer scheme and names the problem otherwise;
+// the handler answers 401 without a token, 400 for a malformed header, and judges the token
+// as FuzzToken's property says.
+func checkBearer(t testing.TB, tokens *tokenChecker, value string, copies uint8) {
+	t.Helper()
+	values := make([]string, int(copies%4))
+	for i := range values {
+		values[i] = value
+	}
+	var token, problem string
+	bounded(t, "bearerToken of "+strconv.Itoa(len(value))+" bytes", allocationLimit(len(value)), func() {
+		token, problem = bearerToken(values)
+	})
+	isBearer := len(value) >= 7 && strings.EqualFold(value[:7], "bearer ")
+	switch {
+	case len(values) == 0 && problem != problemNoToken:
+		t.Fatalf("no Authorization header: problem %q; want %q", problem, problemNoToken)
+	case len(values) > 1 && (problem == "" || problem == problemNoToken):
+		t.Fatalf("%d Authorization headers %q: token %q, problem %q; want a problem", len(values), value, token, problem)
+	case len(values) == 1 && !isBearer && problem != problemNoToken:
+		t.Fatalf("Authorization %q is not the bearer scheme: token %q, problem %q; want %q", value, token, problem, problemNoToken)
+	case len(values) == 1 && isBearer && problem == "" && (token == "" || strings.Contains(token, " ") || token != strings.TrimLeft(value[7:], " ")):
+		t.Fatalf("Authorization %q: token %q; want the non-empty credentials after \"Bearer \" without spaces", value, token)
+	case len(values) == 1 && isBearer && problem != "" && problem != problemNoToken && strings.TrimLeft(value[7:], " ") != "" && !strings.Contains(strings.TrimLeft(value[7:], " "), " "):
+		t.Fatalf("Authorization %q: problem %q; want the token %q", value, problem, strings.TrimLeft(value[7:], " "))
+	case problem != "" && token != "":
+		t.Fatalf("Authorization %q: token %q with problem %q; want no token when there is a problem", value, token, problem)
+	}
+
+	req := httptest.NewRequest(http.MethodGet, "http://backend.example/", nil)
+	if len(values) > 0 {
+		req.Header["Authorization"] = values
+	}
+	rec := httptest.NewRecorder()
+	calls := tokens.next.calls
+	tokens.handler.ServeHTTP(rec, req)
+	switch {
+	case problem == problemNoToken && (rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") != `Bearer realm="withauth"`):
+		t.Fatalf("Authorization %q ×%d, no bearer token: status %d, challenge %q; want 401 with the bare challenge", value, len(values), rec.Code, rec.Header().Get("WWW-Authenticate"))
+	case problem != "" && problem != problemNoToken && rec.Code != http.StatusBadRequest:
+		t.Fatalf("Authorization %q ×%d (%s): status %d; want 400", value, len(values), problem, rec.Code)
+	case problem == "":
+		want, isValid := tokens.valid[token]
+		if !isValid {
+			want = http.StatusUnauthorized
+		}
+		if rec.Code != want {
+			t.Fatalf("Authorization %q: status %d (%s); want %d", value, rec.Code, rec.Body.String(), want)
+		}
+	}
+	if reached := tokens.next.calls - calls; (rec.Code == http.StatusOK) != (reached == 1) {
+		t.Fatalf("Authorization %q: status %d, upstream reached %d times", value, rec.Code, reached)
+	}
+}
+
+func FuzzBearerToken(f *testing.F) {
+	valid := fuzzValidTokens(f)[0].token
+	for _, value := range []string{"Bearer " + valid, "bearer   " + valid, "BEARER x.y.z", "Bearer ", "Basic YWRhOnB3", "Bearer a b", "Bearer\tx", "Bearerx"} {
+		f.Add(value, uint8(1))
+	}
+	f.Add("Bearer "+valid, uint8(2))
+	f.Add("", uint8(0))
+	checker := newTokenChecker(f)
+	f.Fuzz(func(t *testing.T, value string, copies uint8) {
+		checkBearer(t, checker, value, copies)
+	})
+}
+
+// corpusEntry is one input of a seed corpus file.
+type corpusEntry struct {
+	file   string
+	values []interface{} // string, []byte or uint8
+}
+
+// readCorpus reads testdata/fuzz/<name>/ in the "go test fuzz v1" format.
+func readCorpus(t testing.TB, name string) []corpusEntry {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", name)
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("seed corpus %s: %v", dir, err)
+	}
+	var entries []corpusEntry
+	for _, file := range files {
+		data, err := os.ReadFile(filepath.Join(dir, file.Name()))
+		if err != nil {
+			t.Fatalf("seed corpus: %v", err)
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		if len(lines) < 2 || lines[0] != "go test fuzz v1" {
+			t.Fatalf("%s/%s is not a \"go test fuzz v1\" file", dir, file.Name())
+		}
+		entry := corpusEntry{file: file.Name()}
+		for _, line := range lines[1:] {
+			open := strings.IndexByte(line, '(')
+			if open < 0 || !strings.HasSuffix(line, ")") {
+				t.Fatalf("%s/%s: cannot read %q", dir, file.Name(), line)
+			}
+			kind, literal := line[:open], line[open+1:len(line)-1]
+			unquoted, uerr := strconv.Unquote(literal)
+			switch {
+			case kind == "string" && uerr == nil:
+				entry.values = append(entry.values, unquoted)
+			case kind == "[]byte" && uerr == nil:
+				entry.values = append(entry.values, []byte(unquoted))
+			case (kind == "byte" || kind == "uint8") && uerr == nil && len(unquoted) == 1:
+				entry.values = append(entry.values, unquoted[0])
+			case kind == "uint8":
+				n, perr := strconv.ParseUint(literal, 10, 8)
+				if perr != nil {
+					t.Fatalf("%s/%s: cannot read %q", dir, file.Name(), line)
+				}
+				entry.values = append(entry.values, uint8(n))
+			default:
+				t.Fatalf("%s/%s: cannot read %q", dir, file.Name(), line)
+			}
+		}
+		entries = append(entries, entry)
+	}
+	if len(entries) == 0 {
+		t.Fatalf("seed corpus %s is empty", dir)
+	}
+	return entries
+}
+
+func corpusString(t testing.TB, entry corpusEntry, i int) string {
+	t.Helper()
+	if i < len(entry.values) {
+		switch v := entry.values[i].(type) {
+		case string:
+			return v
+		case []byte:
+			return string(v)
+		}
+	}
+	t.Fatalf("%s: value %d is not a string", entry.file, i)
+	return ""
+}
+
+// TestFuzzCorpora checks every fuzzer's property on its seed corpus, the way `go test` does
+// for Fuzz functions, so that the properties also hold under Yaegi; and that the token corpus
+// still holds the valid tokens the fuzzers start from.
+func TestFuzzCorpora(t *testing.T) {
+	tokens := newTokenChecker(t)
+	t.Run("FuzzToken", func(t *testing.T) {
+		seen := map[string]bool{}
+		for _, entry := range readCorpus(t, "FuzzToken") {
+			token := corpusString(t, entry, 0)
+			seen[token] = true
+			tokens.check(t, token)
+		}
+		for _, v := range fuzzValidTokens(t) {
+			if !seen[v.token] {
+				t.Errorf("testdata/fuzz/FuzzToken lacks the valid token %s; regenerate the seeds (WITHAUTH_WRITE_FUZZ_CORPUS=1 go test -run TestWriteFuzzCorpus .)", v.name)
+			}
+		}
+	})
+	t.Run("FuzzSignedClaims", func(t *testing.T) {
+		claims := newClaimsChecker(t)
+		for _, entry := range readCorpus(t, "FuzzSignedClaims") {
+			claims.check(t, corpusString(t, entry, 0))
+		}
+	})
+	t.Run("FuzzParseJWKS", func(t *testing.T) {
+		for _, entry := range readCorpus(t, "FuzzParseJWKS") {
+			checkJWKS(t, []byte(corpusString(t, entry, 0)))
+		}
+	})
+	t.Run("FuzzParsePublicKeyPEM", func(t *testing.T) {
+		for _, entry := range readCorpus(t, "FuzzParsePublicKeyPEM") {
+			checkPEM(t, corpusString(t, entry, 0))
+		}
+	})
+	t.Run("FuzzBearerToken", func(t *testing.T) {
+		for _, entry := range readCorpus(t, "FuzzBearerToken") {
+			copies, ok := uint8(1), len(entry.values) == 2
+			if ok {
+				copies, ok = entry.values[1].(uint8)
+			}
+			if !ok {
+				t.Fatalf("%s: want a string and a uint8", entry.file)
+			}
+			checkBearer(t, tokens, corpusString(t, entry, 0), copies)
+		}
+	})
+}
+
+// TestWriteFuzzCorpus writes the seed corpora when WITHAUTH_WRITE_FUZZ_CORPUS=1.
+func TestWriteFuzzCorpus(t *testing.T) {
+	if os.Getenv("WITHAUTH_WRITE_FUZZ_CORPUS") != "1" {
+		t.Skip("set WITHAUTH_WRITE_FUZZ_CORPUS=1 to rewrite testdata/fuzz")
+	}
+	key := privateKey(t, "key-1")
+	valid := fuzzValidTokens(t)
+	parts := strings.Split(valid[0].token, ".")
+	claims := func(changes map[string]interface{}) string {
+		data, _ := json.Marshal(fuzzClaims(changes))
+		return string(data)
+	}
+	signed := func(header, claims string) string { return signRaw(t, key, header, claims) }
+	corpora := map[string]map[string][]interface{}{
+		"FuzzToken": {
+			"alg-none":         {segment(t, map[string]string{"alg": "none"}) + "." + parts[1] + "."},
+			"alg-none-signed":  {segment(t, map[string]string{"alg": "none", "kid": "key-1"}) + "." + parts[1] + "." + parts[2]},
+			"hs256-pem":        {hmacSigned(t, "HS256", "key-1", readFixture(t, "keys/key-1.pub.pem"))},
+			"expired":          {signed(`{"alg":"RS256","kid":"key-1"}`, claims(map[string]interface{}{"exp": fuzzIssuedAt + 60}))},
+			"no-exp":           {signed(`{"alg":"RS256","kid":"key-1"}`, claims(map[string]interface{}{"exp": nil}))},
+			"access-token":     {signed(`{"alg":"RS256","kid":"key-1"}`, claims(map[string]interface{}{"type": "tenantAccessToken"}))},
+			"duplicate-alg":    {signed(`{"alg":"RS256","alg":"none","kid":"key-1"}`, claims(nil))},
+			"crit":             {signed(`{"alg":"RS256","crit":["b64"],"b64":false}`, claims(nil))},
+			"signature-padded": {valid[0].token + "=="},
+			"tampered":         {parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(claims(map[string]interface{}{"roles": []interface{}{"owner", "admin"}}))) + "." + parts[2]},
+			"jwe":              {"eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.AAAA.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA"},
+			"four-parts":       {valid[0].token + ".e30"},
+			"leading-spaces":   {"   " + valid[0].token},
+			"empty":            {""},
+		},
+		"FuzzSignedClaims": {
+			"exp-huge":      {claims(map[string]interface{}{"exp": 1e300})},
+			"exp-string":    {claims(map[string]interface{}{"exp": "4102444800"})},
+			"exp-past":      {claims(map[string]interface{}{"exp": fuzzIssuedAt})},
+			"roles-string":  {claims(map[string]interface{}{"roles": "admin"})},
+			"roles-nested":  {claims(map[string]interface{}{"roles": []interface{}{[]interface{}{"admin"}}})},
+			"control-chars": {claims(map[string]interface{}{"email": "a\r\nX-Admin: yes\x00\x7f"})},
+			"deep":          {claims(nil)[:len(claims(nil))-1] + `,"deep":` + strings.Repeat(`{"a":`, 200) + "1" + strings.Repeat("}", 200) + "}"},
+			"duplicate-exp": {claims(nil)[:len(claims(nil))-1] + `,"exp":1}`},
+			"not-object":    {`["admin"]`},
+			"null":          {`null`},
+			"type-access":   {claims(map[string]interface{}{"type": "userAccessToken"})},
+		},
+		"FuzzParseJWKS": {
+			"fixture":       {readFixture(t, "keys/jwks.json")},
+			"unusable":      {unusableJWKS},
+			"empty":         {[]byte(`{"keys":[]}`)},
+			"single":        {jwksOf(t, jwkOf(&key.PublicKey, "key-1"))},
+			"padded-n":      {[]byte(strings.Replace(string(jwksOf(t, jwkOf(&key.PublicKey, ""))), `","kty"`, `==","kty"`, 1))},
+			"duplicate":     {jwksOf(t, jwkOf(&key.PublicKey, "k"), jwkOf(&privateKey(t, "key-2").PublicKey, "k"))},
+			"exponent":      {[]byte(`{"keys":[{"kty":"RSA","e":"AQAAAAE","n":"` + base64.RawURLEncoding.EncodeToString(key.N.Bytes()) + `"}]}`)},
+			"not-an-object": {[]byte(`[{"keys":[]}]`)},
+		},
+		"FuzzParsePublicKeyPEM": {
+			"key-1":      {string(readFixture(t, "keys/key-1.pub.pem"))},
+			"escaped":    {strings.ReplaceAll(string(readFixture(t, "keys/key-2.pub.pem")), "\n", `\n`)},
+			"ec":         {string(readFixture(t, "keys/ec.pub.pem"))},
+			"private":    {string(readFixture(t, "keys/key-1.key.pem"))},
+			"pkcs1":      {pkcs1PEM(t)},
+			"two-blocks": {string(readFixture(t, "keys/rogue.pub.pem")) + string(readFixture(t, "keys/key-1.pub.pem"))},
+			"garbage":    {"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"},
+		},
+		"FuzzBearerToken": {
+			"valid":          {"Bearer " + valid[0].token, uint8(1)},
+			"valid-spaces":   {"bearer    " + valid[0].token, uint8(1)},
+			"two-headers":    {"Bearer " + valid[0].token, uint8(2)},
+			"none":           {"", uint8(0)},
+			"basic":          {"Basic YWRhOnB3", uint8(1)},
+			"empty-token":    {"Bearer ", uint8(1)},
+			"space-inside":   {"Bearer a b", uint8(1)},
+			"tab":            {"Bearer\tx.y.z", uint8(1)},
+			"no-separator":   {"Bearerx.y.z", uint8(1)},
+			"unicode-scheme": {"BEARER\u00a0x.y.z", uint8(1)},
+		},
+	}
+	for name, corpus := range corpora {
+		dir := filepath.Join("testdata", "fuzz", name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if name == "FuzzToken" {
+			for _, v := range valid {
+				corpus[v.name] = []interface{}{v.token}
+			}
+		}
+		var names []string
+		for file := range corpus {
+			names = append(names, file)
+		}
+		sort.Strings(names)
+		for _, file := range names {
+			var b bytes.Buffer
+			b.WriteString("go test fuzz v1\n")
+			for _, value := range corpus[file] {
+				switch v := value.(type) {
+				case string:
+					fmt.Fprintf(&b, "string(%q)\n", v)
+				case []byte:
+					fmt.Fprintf(&b, "[]byte(%q)\n", v)
+				case uint8:
+					fmt.Fprintf(&b, "byte(%q)\n", v)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(dir, file), b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestParsingIsBounded feeds each parser the largest inputs it can meet and checks the time
+// and memory spent, as the fuzzers do for the inputs they make up.
+func TestParsingIsBounded(t *testing.T) {
+	checker := newTokenChecker(t)
+	for _, token := range []string{
+		strings.Repeat("A", 1<<20),
+		strings.Repeat("eyJh.", 1<<18),
+		segment(t, map[string]interface{}{"alg": "RS256", "x": strings.Repeat("x", 45000)}) + ".e30.AAAA",
+		base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","x":`+strings.Repeat("[", 48000)+`}`)) + ".e30.AAAA",
+	} {
+		checker.check(t, token)
+	}
+
+	// A key set of 1 MiB, as many RSA keys as fit.
+	key := jwkOf(&privateKey(t, "key-1").PublicKey, "")
+	var keys []map[string]interface{}
+	for i := 0; len(keys)*420 < 1<<20-1024; i++ {
+		k := map[string]interface{}{}
+		for name, value := range key {
+			k[name] = value
+		}
+		k["kid"] = "key-" + strconv.Itoa(i)
+		keys = append(keys, k)
+	}
+	body := jwksOf(t, keys...)
+	if len(body) > maxKeyResponseBytes || len(body) < maxKeyResponseBytes*9/10 {
+		t.Fatalf("test bug: key set of %d bytes; want close to the read limit", len(body))
+	}
+	checkJWKS(t, body)
+	checkJWKS(t, bytes.Repeat([]byte("["), 1<<20))
+
+	checkPEM(t, "-----BEGIN PUBLIC KEY-----\n"+strings.Repeat("QUFB", 1<<18)+"\n-----END PUBLIC KEY-----\n")
+	checkPEM(t, strings.Repeat(`\n`, 1<<19))
+
+	checkBearer(t, checker, "Bearer "+strings.Repeat("A", 1<<20), 1)
+	checkBearer(t, checker, "Bearer "+strings.Repeat(" ", 1<<20), 3)
+}
