@@ -819,3 +819,24 @@ func BenchmarkCacheMiss(b *testing.B) {
 func BenchmarkRejectedToken(b *testing.B) {
 	serveBenchmark(b, benchmarkHandler(b, 10000), []string{tamperedPayload(b)}, 401)
 }
+
+func TestOnlyCanonicalBearerSpellingsAreCached(t *testing.T) {
+	handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
+	token := validToken(t)
+	for _, spelling := range []string{"bearer " + token, "Bearer  " + token, "BEARER " + token} {
+		req := request("")
+		req.Header.Set("Authorization", spelling)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("%.10q…: status %d; want 200", spelling, rec.Code)
+		}
+	}
+	if n := len(handler.cache.grants); n != 0 {
+		t.Fatalf("non-canonical spellings of one token left %d cache entries; want none, so one token cannot fill the cache", n)
+	}
+	handler.ServeHTTP(httptest.NewRecorder(), request(token))
+	if handler.cache.get("Bearer "+token) == nil {
+		t.Fatalf("\"Bearer <token>\" was not cached")
+	}
+}
