@@ -48,14 +48,7 @@ func fuzzClaims(changes map[string]interface{}) map[string]interface{} {
 		"roles": []interface{}{"admin", "read-only"}, "permissions": []interface{}{"uploadFile"},
 		"iss": "https://app-demo.frontegg.com", "aud": "fuzz-client", "iat": fuzzIssuedAt, "exp": fuzzExpiry,
 	}
-	for name, value := range changes {
-		if value == nil {
-			delete(claims, name)
-		} else {
-			claims[name] = value
-		}
-	}
-	return claims
+	return changeClaims(claims, changes)
 }
 
 // fuzzValidToken is a token that fuzzHandler admits (200) or refuses for want of a role (403).

@@ -57,6 +57,11 @@ func userClaims(t testing.TB, changes map[string]interface{}) map[string]interfa
 	now := time.Now().Unix()
 	claims["iat"] = now
 	claims["exp"] = now + 3600
+	return changeClaims(claims, changes)
+}
+
+// changeClaims applies changes to claims: a nil value removes the claim.
+func changeClaims(claims, changes map[string]interface{}) map[string]interface{} {
 	for name, value := range changes {
 		if value == nil {
 			delete(claims, name)

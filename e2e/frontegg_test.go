@@ -448,18 +448,9 @@ func TestFronteggGuideFromEnvironment(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), fgHangClientTimeout)
-				defer cancel()
-				start := time.Now()
-				r, err := harness.Do(ctx, url, c, nil)
-				elapsed := time.Since(start)
-				if err != nil {
-					t.Errorf("GET %s with %s while Frontegg hangs: no answer after %s: %v; want 503 within httpTimeout (%s) plus a margin",
-						c.Path, c.Who, elapsed.Round(time.Millisecond), err, fgHTTPTimeout)
-					return
+				if r, ok := doWhileFronteggHangs(t, url, c); ok {
+					checkUnavailable(t, c, r)
 				}
-				t.Logf("GET %s with %s while Frontegg hangs: %s after %s", c.Path, c.Who, r.Outcome(), elapsed.Round(time.Millisecond))
-				checkUnavailable(t, c, r)
 			}()
 		}
 		// Meanwhile requests that need no call to Frontegg are answered at once.
@@ -542,17 +533,10 @@ func TestFronteggKeyUnobtainable(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), fgHangClientTimeout)
-			defer cancel()
-			start := time.Now()
-			r, err := harness.Do(ctx, url, c, nil)
-			elapsed := time.Since(start)
-			if err != nil {
-				t.Errorf("GET %s with %s while Frontegg hangs: no answer after %s: %v; want 503 within httpTimeout (%s) plus a margin",
-					c.Path, c.Who, elapsed.Round(time.Millisecond), err, fgHTTPTimeout)
+			r, ok := doWhileFronteggHangs(t, url, c)
+			if !ok {
 				return
 			}
-			t.Logf("GET %s with %s while Frontegg hangs: %s after %s", c.Path, c.Who, r.Outcome(), elapsed.Round(time.Millisecond))
 			seconds := checkUnavailable(t, c, r)
 			mu.Lock()
 			if seconds > retryAfter {
@@ -591,4 +575,21 @@ func fronteggMissing(done map[string]time.Duration) []string {
 		}
 	}
 	return missing
+}
+
+// doWhileFronteggHangs sends c while Frontegg's API hangs; ok is false (and the test failed)
+// when no answer came within httpTimeout plus a margin.
+func doWhileFronteggHangs(t *testing.T, url string, c harness.Case) (r harness.Result, ok bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), fgHangClientTimeout)
+	defer cancel()
+	start := time.Now()
+	r, err := harness.Do(ctx, url, c, nil)
+	elapsed := time.Since(start).Round(time.Millisecond)
+	if err != nil {
+		t.Errorf("GET %s with %s while Frontegg hangs: no answer after %s: %v; want 503 within httpTimeout (%s) plus a margin",
+			c.Path, c.Who, elapsed, err, fgHTTPTimeout)
+		return r, false
+	}
+	t.Logf("GET %s with %s while Frontegg hangs: %s after %s", c.Path, c.Who, r.Outcome(), elapsed)
+	return r, true
 }
