@@ -173,7 +173,7 @@ func newKeySource(config *Config) (keySource, *fronteggAPI, error) {
 	if strings.TrimSpace(config.PublicKey) != "" {
 		key, err := parsePublicKeyPEM(config.PublicKey)
 		if err != nil {
-			return nil, nil, fmt.Errorf("publicKey: %v; give an RSA public key of at least 2048 bits in PEM (-----BEGIN PUBLIC KEY-----)", err)
+			return nil, nil, fmt.Errorf("publicKey: %v; give an RSA public key of 2048 to 16384 bits in PEM (-----BEGIN PUBLIC KEY-----)", err)
 		}
 		return staticKeys{set: singleKeySet(key), epochs: newStaticEpoch()}, nil, nil
 	}
@@ -222,6 +222,9 @@ func parseFetchTiming(config *Config) (fetchTiming, error) {
 	}
 	if t.timeout, err = parseDuration("httpTimeout", config.HTTPTimeout); err != nil {
 		return t, err
+	}
+	if t.refresh <= 0 {
+		return t, fmt.Errorf("refreshInterval: must be positive, such as \"10m\", or keys would be fetched on every request")
 	}
 	if t.timeout <= 0 {
 		return t, fmt.Errorf("httpTimeout: must be positive, such as \"5s\", so that a slow key endpoint cannot hang requests")
