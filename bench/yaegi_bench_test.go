@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/seed0ec25cca/withauth/bench/internal/statuswriter"
 	"github.com/seed0ec25cca/withauth/bench/internal/tokens"
 	"github.com/seed0ec25cca/withauth/bench/internal/yaegiplugin"
 )
@@ -90,37 +91,12 @@ func loadPlugin(tb testing.TB, module, dir string) *yaegiplugin.Plugin {
 // okNext is the backend: a compiled handler answering 200.
 var okNext = http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusOK) })
 
-// recorder is a ResponseWriter that keeps only the status, so the benchmark measures the middleware.
-type recorder struct {
-	h    http.Header
-	code int
-}
-
-func (r *recorder) Header() http.Header { return r.h }
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return len(b), nil
-}
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-}
-
 // withauthConfig is the dynamic configuration of the benchmarked middleware, as Traefik passes
 // it from labels (strings; mapstructure's WeakDecode and StringToSliceHookFunc do the rest).
 func withauthConfig(m *tokens.Minter, cacheSize string) map[string]any {
-	cfg := map[string]any{
-		"publicKey":   m.PublicPEM,
-		"issuer":      tokens.Issuer,
-		"audience":    tokens.Audience,
-		"roles":       tokens.Role,
-		"permissions": tokens.Permission,
-	}
-	if cacheSize != "" {
-		cfg["cacheSize"] = cacheSize
+	cfg := map[string]any{}
+	for key, value := range m.PluginConfig(cacheSize) {
+		cfg[key] = value
 	}
 	return cfg
 }
@@ -142,22 +118,22 @@ func serve(b *testing.B, h http.Handler, auth func(i int) string, want int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rw := &recorder{h: http.Header{}}
+	rw := statuswriter.New()
 	check := func(i int) {
 		clear(req.Header)
 		if a := auth(i); a != "" {
 			req.Header["Authorization"] = []string{a}
 		}
-		clear(rw.h)
-		rw.code = 0
+		clear(rw.Header())
+		rw.Code = 0
 		h.ServeHTTP(rw, req)
-		if rw.code == 0 {
-			rw.code = http.StatusOK
+		if rw.Code == 0 {
+			rw.Code = http.StatusOK
 		}
 	}
 	check(0)
-	if rw.code != want {
-		b.Fatalf("first request answered %d, want %d", rw.code, want)
+	if rw.Code != want {
+		b.Fatalf("first request answered %d, want %d", rw.Code, want)
 	}
 	b.ReportAllocs()
 	cpu0 := processCPU()
@@ -167,8 +143,8 @@ func serve(b *testing.B, h http.Handler, auth func(i int) string, want int) {
 		if a := auth(i); a != "" {
 			req.Header["Authorization"] = []string{a}
 		}
-		clear(rw.h)
-		rw.code = 0
+		clear(rw.Header())
+		rw.Code = 0
 		h.ServeHTTP(rw, req)
 	}
 	b.StopTimer()
@@ -330,13 +306,13 @@ func TestHarness(t *testing.T) {
 		if c.auth != "" {
 			req.Header.Set("Authorization", c.auth)
 		}
-		rw := &recorder{h: http.Header{}}
+		rw := statuswriter.New()
 		c.h.ServeHTTP(rw, req)
-		if rw.code == 0 {
-			rw.code = http.StatusOK
+		if rw.Code == 0 {
+			rw.Code = http.StatusOK
 		}
-		if rw.code != c.want {
-			t.Errorf("%s: answered %d, want %d", c.name, rw.code, c.want)
+		if rw.Code != c.want {
+			t.Errorf("%s: answered %d, want %d", c.name, rw.Code, c.want)
 		}
 	}
 }

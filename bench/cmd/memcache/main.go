@@ -18,27 +18,10 @@ import (
 
 	"github.com/mitchellh/mapstructure"
 	"github.com/seed0ec25cca/withauth"
+	"github.com/seed0ec25cca/withauth/bench/internal/statuswriter"
 	"github.com/seed0ec25cca/withauth/bench/internal/tokens"
 	"github.com/seed0ec25cca/withauth/bench/internal/yaegiplugin"
 )
-
-type recorder struct {
-	h    http.Header
-	code int
-}
-
-func (r *recorder) Header() http.Header { return r.h }
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = 200
-	}
-	return len(b), nil
-}
-func (r *recorder) WriteHeader(c int) {
-	if r.code == 0 {
-		r.code = c
-	}
-}
 
 var okNext = http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusOK) })
 
@@ -68,9 +51,9 @@ func measure(name string, h http.Handler, toks []string) result {
 		for _, t := range toks {
 			req, _ := http.NewRequest(http.MethodGet, "http://bench.local/api", nil)
 			req.Header["Authorization"] = []string{"Bearer " + t}
-			rw := &recorder{h: http.Header{}}
+			rw := statuswriter.New()
 			h.ServeHTTP(rw, req)
-			if rw.code != 0 && rw.code != http.StatusOK {
+			if rw.Code != 0 && rw.Code != http.StatusOK {
 				bad++
 			}
 		}

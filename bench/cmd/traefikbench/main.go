@@ -105,19 +105,7 @@ func mainErr(bin string, rounds int, duration, warmup time.Duration, conns, dist
 	} else {
 		defer os.RemoveAll(work)
 	}
-	authCfg := func(cacheSize string) map[string]string {
-		c := map[string]string{
-			"publicKey":   m.PublicPEM,
-			"issuer":      tokens.Issuer,
-			"audience":    tokens.Audience,
-			"roles":       tokens.Role,
-			"permissions": tokens.Permission,
-		}
-		if cacheSize != "" {
-			c["cacheSize"] = cacheSize
-		}
-		return c
-	}
+	authCfg := m.PluginConfig
 	setup := traefikrun.Setup{
 		Binary:  bin,
 		WorkDir: work,

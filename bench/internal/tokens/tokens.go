@@ -119,6 +119,22 @@ func (m *Minter) Token(i int) (string, error) {
 	return m.Sign(Claims(i, time.Now().Add(-time.Minute), 24*time.Hour))
 }
 
+// PluginConfig is the dynamic configuration of the benchmarked withauth middleware, as Traefik
+// passes it from labels: strings only. cacheSize "" leaves the default.
+func (m *Minter) PluginConfig(cacheSize string) map[string]string {
+	c := map[string]string{
+		"publicKey":   m.PublicPEM,
+		"issuer":      Issuer,
+		"audience":    Audience,
+		"roles":       Role,
+		"permissions": Permission,
+	}
+	if cacheSize != "" {
+		c["cacheSize"] = cacheSize
+	}
+	return c
+}
+
 // BadSignature returns tok with one signature byte changed.
 func BadSignature(tok string) string {
 	dot := strings.LastIndexByte(tok, '.')
