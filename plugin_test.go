@@ -800,10 +800,14 @@ func (w *statusWriter) WriteHeader(status int) { w.status = status }
 func serveBenchmark(b *testing.B, handler http.Handler, tokens []string, wantStatus int) {
 	req := request(tokens[0])
 	rw := &statusWriter{header: http.Header{}}
+	credentials := make([][]string, len(tokens))
+	for i, token := range tokens {
+		credentials[i] = []string{"Bearer " + token}
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		req.Header["Authorization"] = []string{"Bearer " + tokens[i%len(tokens)]}
+		req.Header["Authorization"] = credentials[i%len(tokens)]
 		rw.status = http.StatusOK
 		handler.ServeHTTP(rw, req)
 	}
