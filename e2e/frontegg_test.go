@@ -83,19 +83,8 @@ type fronteggSetup struct {
 // backend and Traefik, and waits for the guide's routers.
 func startFronteggTraefik(t *testing.T, prepare func(*fronteggmock.API)) *fronteggSetup {
 	t.Helper()
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := idp.LoadKey(filepath.Join(root, "testdata", "keys", "key-1.key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	publicPEM, err := os.ReadFile(filepath.Join(root, "testdata", "keys", "key-1.pub.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mock := fronteggmock.New(fgClientID, fgAPIKey, string(publicPEM))
+	key, publicPEM := fronteggKey(t)
+	mock := fronteggmock.New(fgClientID, fgAPIKey, publicPEM)
 	if prepare != nil {
 		prepare(mock)
 	}
@@ -122,6 +111,25 @@ func startFronteggTraefik(t *testing.T, prepare func(*fronteggmock.API)) *fronte
 		t.Errorf("Frontegg's API was called %d times before any request carried a token; want none (no I/O when middlewares are built)", n)
 	}
 	return &fronteggSetup{mock: mock, key: key, tr: tr}
+}
+
+// fronteggKey loads Frontegg's signing key for the tests (testdata/keys/key-1) and the PEM
+// public key the mock serves.
+func fronteggKey(t *testing.T) (*rsa.PrivateKey, string) {
+	t.Helper()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := idp.LoadKey(filepath.Join(root, "testdata", "keys", "key-1.key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	publicPEM, err := os.ReadFile(filepath.Join(root, "testdata", "keys", "key-1.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, string(publicPEM)
 }
 
 // token signs a Frontegg token of tokenType with Frontegg's key, as Frontegg's identity service
