@@ -57,7 +57,7 @@ traefik:
 # docker-compose). Docker tests skip without an engine, except under CI=true.
 e2e: traefik
 	@command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose; }
-	cd e2e && go test -count=1 -timeout 15m -v ./...
+	cd e2e && go test -count=1 -timeout 15m -v ./cmd/... ./internal/... .
 
 # The local demo: Traefik with withauth on 127.0.0.1, a demo IdP and backend; DEMO_EXIT=1 exits after the table.
 demo: traefik
