@@ -58,21 +58,7 @@ func TestKubernetesExamples(t *testing.T) {
 			t.Errorf("middleware %s: jwksUrl resolved to %q, want %q (from the Secret)", mw.Name, got, want)
 		}
 	}
-	dynamic, err := m.FileConfig(map[string]string{"withauth-demo/backend:80": s.backendURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := startTraefik(t, harness.Options{Dynamic: map[string]string{"kubernetes.yml": dynamic}})
-	routers, err := tr.WaitProviderRouters(context.Background(), 60*time.Second, "file")
-	if err != nil {
-		t.Fatalf("%v\nconverted configuration:\n%s", err, dynamic)
-	}
-	if len(routers) != 4 {
-		t.Errorf("routers %v, want the IngressRoute's 4 routes", routers)
-	}
-	if err := tr.WaitHTTP(context.Background(), 30*time.Second, "/shift", func(s int) bool { return s != http.StatusNotFound }); err != nil {
-		t.Fatal(err)
-	}
+	tr := startIngressRoute(t, m, s.backendURL, "kubernetes.yml")
 	runCases(t, tr.URL, harness.GuideCases(), s.mint())
 }
 
@@ -178,22 +164,8 @@ func TestKubernetesFronteggExample(t *testing.T) {
 	})
 	mockSrv.Start()
 
-	dynamic, err := m.FileConfig(map[string]string{"withauth-demo/backend:80": backendSrv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// No Env: Traefik's environment is PATH and HOME only, so no FRONTEGG_* fallback.
-	tr := startTraefik(t, harness.Options{Dynamic: map[string]string{"kubernetes-frontegg.yml": dynamic}})
-	routers, err := tr.WaitProviderRouters(context.Background(), 60*time.Second, "file")
-	if err != nil {
-		t.Fatalf("%v\nconverted configuration:\n%s", err, dynamic)
-	}
-	if len(routers) != 4 {
-		t.Errorf("routers %v, want the IngressRoute's 4 routes", routers)
-	}
-	if err := tr.WaitHTTP(context.Background(), 30*time.Second, "/shift", func(s int) bool { return s != http.StatusNotFound }); err != nil {
-		t.Fatal(err)
-	}
+	tr := startIngressRoute(t, m, backendSrv.URL, "kubernetes-frontegg.yml")
 	if n := mock.VendorAuths.Load() + mock.KeyFetches.Load() + mock.Checks.Load(); n != 0 {
 		t.Errorf("Frontegg's API was called %d times before any request carried a token; want none", n)
 	}
@@ -263,4 +235,26 @@ func TestCRDPluginConversion(t *testing.T) {
 	if _, err := m.PluginConfig(harness.Object{Name: "mw", Nsp: "elsewhere", Spec: other}); err == nil {
 		t.Error("a Secret of another namespace was used; Traefik reads only the Middleware's namespace")
 	}
+}
+
+// startIngressRoute runs the converted manifests m in a real Traefik (file provider, no
+// environment) with the backend Service at backendURL, and waits for the IngressRoute's 4 routes.
+func startIngressRoute(t *testing.T, m *harness.Manifests, backendURL, file string) *harness.Traefik {
+	t.Helper()
+	dynamic, err := m.FileConfig(map[string]string{"withauth-demo/backend:80": backendURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := startTraefik(t, harness.Options{Dynamic: map[string]string{file: dynamic}})
+	routers, err := tr.WaitProviderRouters(context.Background(), 60*time.Second, "file")
+	if err != nil {
+		t.Fatalf("%v\nconverted configuration:\n%s", err, dynamic)
+	}
+	if len(routers) != 4 {
+		t.Errorf("routers %v, want the IngressRoute's 4 routes", routers)
+	}
+	if err := tr.WaitHTTP(context.Background(), 30*time.Second, "/shift", func(s int) bool { return s != http.StatusNotFound }); err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }
