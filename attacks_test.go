@@ -409,7 +409,7 @@ func TestAttacksOnClaimTypes(t *testing.T) {
 		refused("exp as a float in the past", rawClaim("exp", strconv.FormatInt(now-40, 10)+".5"), "expired"),
 		{name: "exp huge (1e300)", token: rawClaim("exp", "1e300"), wantStatus: 200},
 		refused("exp hugely negative (-1e300)", rawClaim("exp", "-1e300"), "expired"),
-		refused("exp beyond float64 (1e400)", rawClaim("exp", "1e400"), "claims are not a JSON object"),
+		refused("exp beyond float64 (1e400)", rawClaim("exp", "1e400"), "no numeric exp"),
 		refused("exp as a numeric string", rawClaim("exp", `"`+strconv.FormatInt(now+3600, 10)+`"`), "no numeric exp"),
 		refused("exp as a date string", rawClaim("exp", `"2999-01-01T00:00:00Z"`), "no numeric exp"),
 		refused("exp true", rawClaim("exp", "true"), "no numeric exp"),

@@ -31,8 +31,10 @@ var accessTokenCheckTTL = 10 * time.Second
 
 var (
 	errTokenType        = errors.New("the token type is not accepted in this header")
+	errNoTokenType      = errors.New("the token has no Frontegg token type (type claim)")
 	errAccessRevoked    = errors.New("the access token is not active")
 	errCheckUnavailable = errors.New("the access token could not be checked with Frontegg; try again shortly")
+	errAccessDisabled   = errors.New("access tokens are disabled for this Frontegg account")
 )
 
 // Token types accepted per header, as Frontegg's SDKs accept them.
@@ -179,7 +181,11 @@ func accessTokenKind(tokenType string) string {
 // activeAccessTokens lists the IDs of the active access tokens of a kind.
 func (f *fronteggAPI) activeAccessTokens(kind string) (*answer, error) {
 	return f.answers.get("active "+kind, f.client.Timeout, func(ctx context.Context, a *answer) error {
-		body, _, err := f.get(ctx, "/identity/resources/vendor-only/"+kind+"/access-tokens/v1/active")
+		body, status, err := f.get(ctx, "/identity/resources/vendor-only/"+kind+"/access-tokens/v1/active")
+		if status == http.StatusForbidden {
+			noteAccessDisabled(a, body)
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -192,12 +198,24 @@ func (f *fronteggAPI) activeAccessTokens(kind string) (*answer, error) {
 	})
 }
 
+// noteAccessDisabled records Frontegg's 403 on its access-token endpoints, its answer when the
+// vendor turned access tokens off: the SDKs take it as "not authenticated", so it is a 401
+// cached like any answer, not a 503 that clients would retry forever.
+func noteAccessDisabled(a *answer, body []byte) {
+	fmt.Fprintf(os.Stderr, "withauth: Frontegg refused the access token check (403 %.200s); access tokens are refused while it does\n", body)
+	a.disabled = true
+}
+
 // accessTokenGrants fetches the roles and permissions Frontegg holds for an access token;
 // the answer's grants stay nil for a token Frontegg no longer knows.
 func (f *fronteggAPI) accessTokenGrants(kind, id string) (*answer, error) {
 	return f.answers.get(kind+" "+id, f.client.Timeout, func(ctx context.Context, a *answer) error {
 		body, status, err := f.get(ctx, "/identity/resources/vendor-only/"+kind+"/access-tokens/v1/"+url.PathEscape(id))
 		if status == http.StatusNotFound {
+			return nil
+		}
+		if status == http.StatusForbidden {
+			noteAccessDisabled(a, body)
 			return nil
 		}
 		if err != nil {
@@ -230,6 +248,9 @@ func (f *fronteggAPI) checkAccessToken(claims map[string]interface{}, needsGrant
 		if err != nil {
 			return time.Time{}, errCheckUnavailable
 		}
+		if a.disabled {
+			return a.expires, errAccessDisabled
+		}
 		if !a.active[sub] {
 			return a.expires, errAccessRevoked
 		}
@@ -238,6 +259,9 @@ func (f *fronteggAPI) checkAccessToken(claims map[string]interface{}, needsGrant
 	a, err := f.accessTokenGrants(kind, sub)
 	if err != nil {
 		return time.Time{}, errCheckUnavailable
+	}
+	if a.disabled {
+		return a.expires, errAccessDisabled
 	}
 	if a.grants == nil {
 		return a.expires, errAccessRevoked
@@ -284,11 +308,13 @@ type answerCache struct {
 
 // answer is one answer of the API: the field its loader fills, or err.
 type answer struct {
-	ready   chan struct{}
-	active  map[string]bool
-	grants  *accessTokenData
-	err     error
-	expires time.Time
+	ready  chan struct{}
+	active map[string]bool
+	grants *accessTokenData
+	// disabled: Frontegg answered 403, access tokens are turned off.
+	disabled bool
+	err      error
+	expires  time.Time
 }
 
 func (c *answerCache) get(key string, timeout time.Duration, load func(ctx context.Context, a *answer) error) (*answer, error) {

@@ -56,7 +56,8 @@ func setenv(t *testing.T, name, value string) {
 }
 
 // fronteggToken signs a Frontegg token of a type (with key-1, the mock's key), as Frontegg's
-// identity service would; kid is Frontegg's own and means nothing to the vendor's key.
+// identity service would, with changes applied (a nil value removes the claim); kid is
+// Frontegg's own and means nothing to the vendor's key.
 func fronteggToken(t testing.TB, tokenType string, changes map[string]interface{}) string {
 	claims := userClaims(t, map[string]interface{}{"type": tokenType})
 	switch tokenType {
@@ -73,9 +74,7 @@ func fronteggToken(t testing.TB, tokenType string, changes map[string]interface{
 		delete(claims, "roles")
 		delete(claims, "permissions")
 	}
-	for name, value := range changes {
-		claims[name] = value
-	}
+	changeClaims(claims, changes)
 	return signRS256(t, privateKey(t, "key-1"), rs256Header("frontegg-kid-xyz"), claims)
 }
 
@@ -242,6 +241,7 @@ func TestFronteggAPIFaultsNeverLetARequestThrough(t *testing.T) {
 			mock.SetFault(fronteggmock.Fault(fault))
 			config := CreateConfig()
 			config.HTTPTimeout = "300ms"
+			withoutRefreshFloor(t)
 			config.MinRefreshInterval = "0s"
 			next := &upstream{}
 			handler := newHandler(t, config, next)
@@ -282,6 +282,7 @@ func TestFronteggKeptKeyAndVendorTokenRenewal(t *testing.T) {
 	mock.SetVendorTokenLifetime(1) // renewed at 80%: after 0.8 s
 	config := CreateConfig()
 	config.RefreshInterval = "1s"
+	withoutRefreshFloor(t)
 	config.MinRefreshInterval = "0s"
 	handler := newHandler(t, config, &upstream{})
 	token := fronteggToken(t, "userToken", nil)
@@ -359,5 +360,95 @@ func TestFronteggAccessTokenCheckFailingAfterTheKeyWasObtained(t *testing.T) {
 			t.Fatalf("access token while the API answers %q: status %d (%s), Retry-After %q; want 503 with Retry-After, upstream not reached",
 				fault, rec.Code, strings.TrimSpace(rec.Body.String()), rec.Header().Get("Retry-After"))
 		}
+	}
+}
+
+// TestFronteggVendorModeRefusesUntypedTokens: every token verified in vendor mode is signed by
+// the vendor's Frontegg key, and Frontegg always sets type; the SDKs refuse one without it.
+// Tokens of other issuers may have no type.
+func TestFronteggVendorModeRefusesUntypedTokens(t *testing.T) {
+	mock := newMockFrontegg(t)
+	fronteggEnv(t, mock)
+	next := &upstream{}
+	rec, _ := serve(newHandler(t, CreateConfig(), next), fronteggRequest("/shift", "Authorization", fronteggToken(t, "userToken", map[string]interface{}{"type": nil})))
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(errorDescription(rec), "no Frontegg token type") || next.calls != 0 {
+		t.Fatalf("vendor mode, token without type: status %d (%s), upstream called %d times; want 401 \"no Frontegg token type\", upstream never",
+			rec.Code, errorDescription(rec), next.calls)
+	}
+	if rec, _ := serve(newHandler(t, pemConfig(t), &upstream{}), request(tokenWith(map[string]interface{}{"type": nil})(t))); rec.Code != http.StatusOK {
+		t.Fatalf("another issuer's token without type: status %d (%s); want 200", rec.Code, errorDescription(rec))
+	}
+}
+
+// TestFronteggAccessTokensDisabledIsAnInvalidToken: Frontegg answers 403 "Api tokens are
+// disabled" once a vendor turns access tokens off; the SDKs take that as not authenticated.
+// withauth answered 503 with Retry-After, so clients retried forever.
+func TestFronteggAccessTokensDisabledIsAnInvalidToken(t *testing.T) {
+	for _, roles := range [][]string{nil, {"admin"}} { // the active list, then the token's grants
+		mock := newMockFrontegg(t)
+		fronteggEnv(t, mock)
+		config := CreateConfig()
+		config.Roles = roles
+		next := &upstream{}
+		handler := newHandler(t, config, next)
+		mock.SetFault(fronteggmock.FaultAccessDisabled)
+		token := fronteggToken(t, "userAccessToken", nil)
+		for i := 0; i < 3; i++ {
+			rec, _ := serve(handler, fronteggRequest("/admin", "X-Api-Key", token))
+			if rec.Code != http.StatusUnauthorized || rec.Header().Get("Retry-After") != "" || !strings.Contains(errorDescription(rec), "access tokens are disabled") || next.calls != 0 {
+				t.Fatalf("roles %v, access tokens disabled, request %d: status %d (%s), Retry-After %q, upstream called %d times; want 401 \"access tokens are disabled\", no Retry-After, upstream never",
+					roles, i+1, rec.Code, errorDescription(rec), rec.Header().Get("Retry-After"), next.calls)
+			}
+		}
+		if got := mock.Checks.Load(); got != 1 {
+			t.Errorf("roles %v: 3 requests asked Frontegg %d times; want 1 (the 403 cached like any answer)", roles, got)
+		}
+	}
+}
+
+// TestFronteggAccessTokenGrantsHaveTheirOwnCache: access-token grants were cached under a key
+// prefix, "\x00x-api-key <token>", which an Authorization value spelled that way found.
+func TestFronteggAccessTokenGrantsHaveTheirOwnCache(t *testing.T) {
+	mock := newMockFrontegg(t)
+	fronteggEnv(t, mock)
+	next := &upstream{}
+	handler := newHandler(t, CreateConfig(), next)
+	token := fronteggToken(t, "userAccessToken", nil)
+	for i := 0; i < 2; i++ {
+		if rec, _ := serve(handler, fronteggRequest("/shift", "X-Api-Key", token)); rec.Code != http.StatusOK {
+			t.Fatalf("access token in x-api-key, request %d: status %d; want 200", i+1, rec.Code)
+		}
+	}
+	next.calls = 0
+	req := fronteggRequest("/shift", "", "")
+	req.Header["Authorization"] = []string{"\x00x-api-key " + token}
+	if rec, _ := serve(handler, req); rec.Code != http.StatusUnauthorized || next.calls != 0 {
+		t.Fatalf("Authorization %q: status %d, upstream called %d times; want 401, upstream never", "\\x00x-api-key <token>", rec.Code, next.calls)
+	}
+}
+
+// TestFronteggRedirectsAreNotFollowed: a gateway answering with a redirect must not hand the
+// vendor's x-access-token to the host it names.
+func TestFronteggRedirectsAreNotFollowed(t *testing.T) {
+	elsewhere := newTrapServer(t)
+	mock := newMockFrontegg(t)
+	gateway := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/auth/vendor" {
+			mock.API.ServeHTTP(rw, req)
+			return
+		}
+		http.Redirect(rw, req, elsewhere.server.URL+req.URL.Path, http.StatusFound)
+	}))
+	t.Cleanup(gateway.Close)
+	setenv(t, "FRONTEGG_CLIENT_ID", mock.ClientID)
+	setenv(t, "FRONTEGG_API_KEY", mock.APIKey)
+	setenv(t, "FRONTEGG_API_GATEWAY_URL", gateway.URL)
+	next := &upstream{}
+	rec, _ := serve(newHandler(t, CreateConfig(), next), fronteggRequest("/shift", "Authorization", fronteggToken(t, "userToken", nil)))
+	if rec.Code != http.StatusServiceUnavailable || next.calls != 0 {
+		t.Fatalf("gateway redirecting the key request: status %d, upstream called %d times; want 503, upstream never", rec.Code, next.calls)
+	}
+	if got := elsewhere.requests.Load(); got != 0 {
+		t.Fatalf("the redirect's target received %d requests; want none (redirects are not followed)", got)
 	}
 }

@@ -109,11 +109,10 @@ type remoteKeys struct {
 	minRefreshInterval time.Duration
 	epochs             *keyEpoch
 
-	mu        sync.Mutex
-	set       *keySet // nil until a fetch succeeds
-	fetchedAt time.Time
-	triedAt   time.Time
-	inflight  *fetchCall
+	mu       sync.Mutex
+	set      *keySet // nil until a fetch succeeds
+	triedAt  time.Time
+	inflight *fetchCall
 }
 
 func newRemoteKeys(fetcher keyFetcher, refreshInterval, minRefreshInterval, timeout time.Duration) *remoteKeys {
@@ -164,8 +163,8 @@ func (r *remoteKeys) retryAfter() time.Duration {
 func (r *remoteKeys) current() *keySet {
 	r.mu.Lock()
 	set := r.set
-	if set != nil && r.inflight == nil && time.Since(r.fetchedAt) >= r.refreshInterval &&
-		time.Since(r.triedAt) >= r.minRefreshInterval {
+	// refreshDue is refreshInterval after a success and minRefreshInterval after a failure.
+	if set != nil && r.inflight == nil && time.Now().UnixNano() >= r.epochs.refreshDue.Load() {
 		r.startFetchLocked()
 	}
 	r.mu.Unlock()
@@ -237,7 +236,6 @@ func (r *remoteKeys) finishFetch(call *fetchCall, set *keySet, err error) {
 			r.epochs.generation.Add(1)
 		}
 		r.set = set
-		r.fetchedAt = now
 		r.epochs.refreshDue.Store(now.Add(r.refreshInterval).UnixNano())
 	}
 	// Throttling counts from the end of the fetch, so a slow endpoint is not hammered.
@@ -300,6 +298,17 @@ func (e jwksEndpoint) fetch(ctx context.Context) (*keySet, error) {
 	return parseJWKS(body)
 }
 
+// newHTTPClient is the client of every key endpoint and of Frontegg's API. It follows no
+// redirect: none of them needs one, and following would hand the request (Frontegg's
+// x-access-token with it) to whatever host a compromised or misconfigured endpoint names.
+func newHTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, CheckRedirect: refuseRedirect}
+}
+
+func refuseRedirect(req *http.Request, via []*http.Request) error {
+	return fmt.Errorf("redirected to %s, which withauth does not follow; configure the final URL", req.URL.Redacted())
+}
+
 // getBounded GETs url and returns a 200 response's body, read up to maxKeyResponseBytes.
 func getBounded(ctx context.Context, client *http.Client, url string, header http.Header) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -318,16 +327,18 @@ func getBounded(ctx context.Context, client *http.Client, url string, header htt
 	return readBounded(resp)
 }
 
+// readBounded reads a response's body up to maxKeyResponseBytes; a status other than 200 is an
+// error, returned with the body read.
 func readBounded(resp *http.Response) ([]byte, error) {
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("unexpected status %s", resp.Status)
-	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeyResponseBytes+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(body) > maxKeyResponseBytes {
 		return nil, fmt.Errorf("response larger than %d bytes", maxKeyResponseBytes)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return body, fmt.Errorf("unexpected status %s", resp.Status)
 	}
 	return body, nil
 }

@@ -1,12 +1,14 @@
 package withauth
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 )
 
@@ -118,18 +120,35 @@ func verifySignature(t rawToken, key *rsa.PublicKey) error {
 	return nil
 }
 
-// decodeClaims decodes the payload of a token whose signature has been verified.
+// decodeClaims decodes the payload of a token whose signature has been verified. Numbers stay
+// json.Number, so that an id beyond 2^53 reaches the upstream with its own digits.
 // Duplicate member names resolve to the last one, as RFC 7519 section 4 allows.
 func decodeClaims(t rawToken) (map[string]interface{}, error) {
 	payload, err := decodeSegment(t.payload)
 	if err != nil {
 		return nil, errMalformed
 	}
+	decoder := json.NewDecoder(bytes.NewReader(payload))
+	decoder.UseNumber()
 	var claims map[string]interface{}
-	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {
+	if err := decoder.Decode(&claims); err != nil || claims == nil {
+		return nil, errBadClaims
+	}
+	// As json.Unmarshal would: nothing but white space may follow the object.
+	if _, err := decoder.Token(); err != io.EOF {
 		return nil, errBadClaims
 	}
 	return claims, nil
+}
+
+// numericDate reads a NumericDate claim (RFC 7519 section 2) as Unix seconds.
+func numericDate(value interface{}) (float64, bool) {
+	number, ok := value.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	seconds, err := number.Float64()
+	return seconds, err == nil
 }
 
 // claimRules are the registered-claim checks of one middleware, fixed in New.
@@ -142,7 +161,7 @@ type claimRules struct {
 // validateClaims checks exp (required), nbf, iat, iss and aud at time now (Unix seconds).
 // It returns the expiry, which bounds how long the verified token may be cached.
 func validateClaims(r claimRules, claims map[string]interface{}, now float64) (float64, error) {
-	exp, ok := claims["exp"].(float64)
+	exp, ok := numericDate(claims["exp"])
 	if !ok {
 		return 0, errNoExpiry
 	}
@@ -172,7 +191,7 @@ func notLaterThan(claims map[string]interface{}, name string, limit float64, too
 	if !present {
 		return nil
 	}
-	date, ok := value.(float64)
+	date, ok := numericDate(value)
 	if !ok {
 		return errBadTimeClaim
 	}

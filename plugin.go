@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -40,6 +39,9 @@ type Config struct {
 	ClientID             string
 	APIKey               string
 	APIGatewayURL        string
+	// Unknown collects the keys that match no field above (mapstructure's remain tag, under
+	// Traefik's own decoder); New refuses them, since Traefik would otherwise drop them.
+	Unknown map[string]interface{} `mapstructure:",remain"`
 }
 
 // CreateConfig returns the defaults. ForwardHeaders stays empty: Traefik merges the configured
@@ -70,23 +72,20 @@ type Middleware struct {
 	roles        requirement
 	permissions  requirement
 	forward      []forwardedHeader
-	forwardNames []string // the names of forward, each deleted from incoming requests
-	// underscoreAliases are forwardNames spelled with underscores (X_user_id, as Go
-	// canonicalizes X_User_Id): CGI-style servers (WSGI, PHP, Rack) read them as the
-	// forwarded header itself, HTTP_X_USER_ID, so they are deleted from every request too.
-	underscoreAliases    map[string]bool
+	forwardNames []string // the names of forward, in its order
+	// ownedKeys are the headerKey of every identity header (forwarded and default), and
+	// ownedLengths[n] tells whether one of them is n bytes long: every spelling of them is
+	// deleted from every request.
+	ownedKeys            map[string]bool
+	ownedLengths         []bool
 	forwardAuthorization bool
 	skipPreflight        bool
-	cache                *tokenCache
+	// cache holds grants of Authorization values, apiKeyCache of x-api-key values: one string
+	// is judged by other rules in each header, so neither can find the other's grants.
+	cache       *tokenCache
+	apiKeyCache *tokenCache
 	// frontegg checks access tokens in x-api-key; nil outside Frontegg vendor mode.
 	frontegg *fronteggAPI
-}
-
-// forwardedHeader sets a request header for the upstream from a claim, or from all of them.
-type forwardedHeader struct {
-	name      string // canonical form
-	claim     claimPath
-	allClaims bool
 }
 
 // requirement is an any-of set of names expected in a list claim; empty means none required.
@@ -115,6 +114,9 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (han
 }
 
 func newMiddleware(next http.Handler, config *Config, name string) (*Middleware, error) {
+	if err := checkUnknownKeys(config.Unknown); err != nil {
+		return nil, err
+	}
 	skew, err := parseDuration("clockSkew", config.ClockSkew)
 	if err != nil {
 		return nil, err
@@ -156,10 +158,13 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		cache:                newTokenCache(config.CacheSize),
 		frontegg:             frontegg,
 	}
+	if frontegg != nil {
+		m.apiKeyCache = newTokenCache(config.CacheSize)
+	}
 	for _, h := range forward {
 		m.forwardNames = append(m.forwardNames, h.name)
 	}
-	m.underscoreAliases = underscoreAliases(m.forwardNames)
+	m.ownedKeys, m.ownedLengths = ownedHeaders(forward)
 	return m, nil
 }
 
@@ -190,7 +195,7 @@ func newKeySource(config *Config) (keySource, *fronteggAPI, error) {
 		if err := checkEndpointURL(jwksURL); err != nil {
 			return nil, nil, fmt.Errorf("%s: %v", key, err)
 		}
-		fetcher := jwksEndpoint{url: jwksURL, client: &http.Client{Timeout: timing.timeout}}
+		fetcher := jwksEndpoint{url: jwksURL, client: newHTTPClient(timing.timeout)}
 		return sharedRemoteKeys(timing.id("jwks", jwksURL), timing.remoteKeys(fetcher)), nil, nil
 	}
 	gateway, clientID, apiKey, ok, err := fronteggSettings(config)
@@ -200,104 +205,10 @@ func newKeySource(config *Config) (keySource, *fronteggAPI, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("no key source: set jwksUrl (your identity provider's JWKS endpoint), issuer (keys from <issuer>/.well-known/jwks.json), publicKey (a PEM RSA public key), or clientId and apiKey for Frontegg (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY in Traefik's environment)")
 	}
-	api := &fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: &http.Client{Timeout: timing.timeout}}
+	api := &fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: newHTTPClient(timing.timeout)}
 	endpoint := strconv.Quote(gateway) + " " + strconv.Quote(clientID) + " " + strconv.Quote(apiKey)
 	keys := sharedRemoteKeys(timing.id("frontegg", endpoint), timing.remoteKeys(api))
 	return keys, keys.fetcher.(*fronteggAPI), nil
-}
-
-// fetchTiming holds the durations that govern a remote key source.
-type fetchTiming struct {
-	refresh, minRefresh, timeout time.Duration
-}
-
-func parseFetchTiming(config *Config) (fetchTiming, error) {
-	var t fetchTiming
-	var err error
-	if t.refresh, err = parseDuration("refreshInterval", config.RefreshInterval); err != nil {
-		return t, err
-	}
-	if t.minRefresh, err = parseDuration("minRefreshInterval", config.MinRefreshInterval); err != nil {
-		return t, err
-	}
-	if t.timeout, err = parseDuration("httpTimeout", config.HTTPTimeout); err != nil {
-		return t, err
-	}
-	if t.refresh <= 0 {
-		return t, fmt.Errorf("refreshInterval: must be positive, such as \"10m\", or keys would be fetched on every request")
-	}
-	if t.timeout <= 0 {
-		return t, fmt.Errorf("httpTimeout: must be positive, such as \"5s\", so that a slow key endpoint cannot hang requests")
-	}
-	if t.refresh < t.minRefresh {
-		return t, fmt.Errorf("refreshInterval (%s) is shorter than minRefreshInterval (%s); raise refreshInterval", t.refresh, t.minRefresh)
-	}
-	return t, nil
-}
-
-// id names a shared remote key source: middlewares with the same endpoint and timing share it.
-func (t fetchTiming) id(kind, endpoint string) string {
-	return kind + " " + endpoint + " " + t.refresh.String() + " " + t.minRefresh.String() + " " + t.timeout.String()
-}
-
-func (t fetchTiming) remoteKeys(fetcher keyFetcher) *remoteKeys {
-	return newRemoteKeys(fetcher, t.refresh, t.minRefresh, t.timeout)
-}
-
-func checkEndpointURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL; give an absolute URL such as https://app.example.com/.well-known/jwks.json", raw)
-	}
-	return nil
-}
-
-func parseDuration(key, value string) (time.Duration, error) {
-	d, err := time.ParseDuration(strings.TrimSpace(value))
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%s: %q is not a duration; use a non-negative Go duration such as \"30s\" or \"10m\"", key, value)
-	}
-	return d, nil
-}
-
-// splitList trims list items and splits those that arrive as one comma-separated string, as
-// lists do from Docker labels. An empty item is an error: dropping it could turn "roles: ,"
-// into no requirement at all.
-func splitList(key string, values []string) ([]string, error) {
-	var items []string
-	for _, value := range values {
-		for _, item := range strings.Split(value, ",") {
-			item = strings.TrimSpace(item)
-			if item == "" {
-				return nil, fmt.Errorf("%s: %q has an empty item; remove the stray comma or give the names", key, strings.Join(values, ","))
-			}
-			items = append(items, item)
-		}
-	}
-	return items, nil
-}
-
-func toSet(items []string) map[string]bool {
-	if len(items) == 0 {
-		return nil
-	}
-	set := make(map[string]bool, len(items))
-	for _, item := range items {
-		set[item] = true
-	}
-	return set
-}
-
-func newRequirement(key string, values []string, claimKey, claim string) (requirement, error) {
-	names, err := splitList(key, values)
-	if err != nil {
-		return requirement{}, err
-	}
-	claim = strings.TrimSpace(claim)
-	if claim == "" {
-		return requirement{}, fmt.Errorf("%s: must name a claim, such as %q", claimKey, key)
-	}
-	return requirement{claim: newClaimPath(claim), anyOf: toSet(names)}, nil
 }
 
 // meets reports whether the claim is a list holding any of the names. A claim of another type
@@ -316,90 +227,16 @@ func meets(r requirement, claims map[string]interface{}) bool {
 	return false
 }
 
-// headersNotForwardable are headers whose meaning to the upstream or to HTTP itself a claim
-// must not replace.
-var headersNotForwardable = map[string]bool{
-	"Authorization": true, "Host": true, "Content-Length": true, "Content-Type": true,
-	"Transfer-Encoding": true, "Connection": true, "Cookie": true, "Te": true, "Upgrade": true,
-}
-
-func newForwardedHeaders(configured map[string]string, rolesClaim, permissionsClaim, claimsHeader string) ([]forwardedHeader, error) {
-	if len(configured) == 0 {
-		configured = map[string]string{
-			"X-User-Id":          "id",
-			"X-Tenant-Id":        "tenantId",
-			"X-User-Email":       "email",
-			"X-User-Roles":       strings.TrimSpace(rolesClaim),
-			"X-User-Permissions": strings.TrimSpace(permissionsClaim),
-		}
-	}
-	var headers []forwardedHeader
-	for header, claim := range configured {
-		name := http.CanonicalHeaderKey(strings.TrimSpace(header))
-		if !isHeaderName(name) || headersNotForwardable[name] {
-			return nil, fmt.Errorf("forwardHeaders: %q cannot carry a claim; use a header name of your own such as X-User-Id", header)
-		}
-		claim = strings.TrimSpace(claim)
-		if claim == "" {
-			return nil, fmt.Errorf("forwardHeaders.%s: names no claim; give a claim such as sub", header)
-		}
-		headers = append(headers, forwardedHeader{name: name, claim: newClaimPath(claim)})
-	}
-	if claimsHeader = strings.TrimSpace(claimsHeader); claimsHeader != "" {
-		name := http.CanonicalHeaderKey(claimsHeader)
-		if !isHeaderName(name) || headersNotForwardable[name] {
-			return nil, fmt.Errorf("claimsHeader: %q cannot carry the claims; use a header name of your own such as X-Auth-Claims", claimsHeader)
-		}
-		headers = append(headers, forwardedHeader{name: name, allClaims: true})
-	}
-	return headers, nil
-}
-
-// underscoreAliases lists every spelling of names with some dashes turned into underscores,
-// in the canonical form Go's server gives header names.
-func underscoreAliases(names []string) map[string]bool {
-	aliases := make(map[string]bool)
-	for _, name := range names {
-		parts := strings.Split(name, "-")
-		spellings := []string{parts[0]}
-		for _, part := range parts[1:] {
-			var longer []string
-			for _, prefix := range spellings {
-				longer = append(longer, prefix+"-"+part, prefix+"_"+part)
-			}
-			spellings = longer
-		}
-		for _, spelling := range spellings {
-			if canonical := http.CanonicalHeaderKey(spelling); canonical != name {
-				aliases[canonical] = true
-			}
-		}
-	}
-	return aliases
-}
-
-// isHeaderName reports whether name is an RFC 9110 token.
-func isHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		alnum := c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-		if !alnum && !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
-			return false
-		}
-	}
-	return true
-}
-
-// ServeHTTP admits a request whose credentials are cached as allowed with two map lookups and
-// an atomic load; everything else takes serveUncached. Under Yaegi every call and every
-// local costs, so this path stays in one small function.
+// ServeHTTP admits a request whose credentials are cached as allowed with a few map lookups
+// and an atomic load; everything else takes serveUncached. Under Yaegi every call and every
+// local costs, so this path stays in one small function; its grant application is the
+// documented inline copy of authorize's.
 func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	header := req.Header
+	// Every spelling of every identity header goes, before anything can be let through. Only
+	// names of an owned length can be one (see ownedHeaders).
 	for name := range header {
-		if m.underscoreAliases[name] {
+		if n := len(name); n < len(m.ownedLengths) && m.ownedLengths[n] && m.ownedKeys[headerKey(name)] {
 			delete(header, name)
 		}
 	}
@@ -413,8 +250,6 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 				for i, name := range m.forwardNames {
 					if values := g.headerValues[i]; values != nil {
 						header[name] = values
-					} else {
-						delete(header, name)
 					}
 				}
 				if !m.forwardAuthorization {
@@ -430,12 +265,13 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 }
 
 func (m *Middleware) serveUncached(rw http.ResponseWriter, req *http.Request) {
-	// Whatever happens next, the upstream must only see identity headers set here.
-	for _, name := range m.forwardNames {
-		delete(req.Header, name)
-	}
+	// ServeHTTP stripped the identity headers already.
 	if m.skipPreflight && req.Method == http.MethodOptions &&
 		req.Header.Get("Origin") != "" && req.Header.Get("Access-Control-Request-Method") != "" {
+		// Browsers send no credentials on a preflight: whatever a "preflight" carries was not
+		// verified, so the upstream must not see it.
+		delete(req.Header, "Authorization")
+		delete(req.Header, "X-Api-Key")
 		m.next.ServeHTTP(rw, req)
 		return
 	}
@@ -470,24 +306,25 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 		return false
 	}
 
-	// The cache is keyed by the credentials as ServeHTTP looks them up: "Bearer <token>"
-	// exactly (other spellings are verified every time, so one token cannot fill the cache).
-	// Access tokens are kept apart under a key no Authorization value can equal, since the
-	// same string is judged by other rules in x-api-key.
-	cacheKey := "\x00x-api-key " + token
+	// The Authorization cache is keyed by the header's value as ServeHTTP looks it up:
+	// "Bearer <token>" exactly (other spellings are verified every time, so one token cannot
+	// fill the cache). Access tokens have a cache of their own.
+	cache := m.apiKeyCache
+	cacheKey := token
 	if !viaAPIKey {
+		cache = m.cache
 		cacheKey = "Bearer " + token
 		if cacheKey != req.Header["Authorization"][0] {
-			cacheKey = ""
+			cache = nil
 		}
 	}
 	now := time.Now().UnixNano()
 	var g *grant
-	if cacheKey != "" {
-		g = m.cache.get(cacheKey)
+	if cache != nil {
+		g = cache.get(cacheKey)
 	}
 	if g != nil && (now > g.usableUntil || g.generation != m.epoch.generation.Load()) {
-		g = m.revalidate(req.Context(), cacheKey, g, now)
+		g = m.revalidate(req.Context(), cache, cacheKey, g, now)
 	}
 	if g == nil {
 		var err error
@@ -495,8 +332,8 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 			m.rejectToken(rw, err)
 			return false
 		}
-		if cacheKey != "" {
-			m.cache.add(cacheKey, g)
+		if cache != nil {
+			cache.add(cacheKey, g)
 		}
 	}
 
@@ -515,19 +352,19 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 // revalidate decides on a grant past its usableUntil: dropped once expired or when its key is
 // no longer the source's (asking the source also starts the due refresh), otherwise cached
 // again until the next refresh is due.
-func (m *Middleware) revalidate(ctx context.Context, cacheKey string, g *grant, now int64) *grant {
+func (m *Middleware) revalidate(ctx context.Context, cache *tokenCache, cacheKey string, g *grant, now int64) *grant {
 	generation := m.epoch.generation.Load()
 	if now > g.expires || g.generation != generation {
-		m.cache.remove(cacheKey)
+		cache.remove(cacheKey)
 		return nil
 	}
 	if key, err := m.keys.lookup(ctx, g.kid); err != nil || key != g.key {
-		m.cache.remove(cacheKey)
+		cache.remove(cacheKey)
 		return nil
 	}
 	renewed := *g
 	renewed.usableUntil = usableUntil(g.expires, m.epoch)
-	m.cache.add(cacheKey, &renewed)
+	cache.add(cacheKey, &renewed)
 	return &renewed
 }
 
@@ -582,7 +419,7 @@ func (m *Middleware) verify(ctx context.Context, token string, viaAPIKey bool, n
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTokenType(claims, viaAPIKey); err != nil {
+	if err := checkTokenType(claims, viaAPIKey, m.frontegg != nil); err != nil {
 		return nil, err
 	}
 	expires := cacheExpiry(exp, m.rules.skew)
@@ -624,9 +461,13 @@ func (m *Middleware) verify(ctx context.Context, token string, viaAPIKey bool, n
 }
 
 // checkTokenType applies Frontegg's token types: access tokens only in x-api-key, the others
-// only in Authorization. A token without a type is a user token of another issuer.
-func checkTokenType(claims map[string]interface{}, viaAPIKey bool) error {
+// only in Authorization. Outside vendor mode a token without a type is a user token of
+// another issuer; in vendor mode every token is signed by Frontegg, which always sets one.
+func checkTokenType(claims map[string]interface{}, viaAPIKey, vendorMode bool) error {
 	value, present := claims["type"]
+	if !present && vendorMode {
+		return errNoTokenType
+	}
 	tokenType, _ := value.(string)
 	if viaAPIKey && !apiKeyTokenTypes[tokenType] || !viaAPIKey && present && !authorizationTokenTypes[tokenType] {
 		return errTokenType
@@ -655,49 +496,47 @@ func cacheExpiry(exp, skew float64) int64 {
 	return int64(limit)
 }
 
-// headerValue renders a claim for a request header: lists joined with ",", objects as JSON.
+// headerValue renders a claim for a request header: lists joined with ",", numbers with their
+// exact digits, objects as JSON. The upstream must never read a value withauth did not judge,
+// so a string it would read otherwise (control characters, which a proxy may drop, or
+// surrounding white space, which HTTP trims) is not forwarded, and neither is a list item
+// holding a comma, which would read as two items.
 func headerValue(value interface{}) string {
-	var s string
 	switch v := value.(type) {
 	case string:
-		s = v
-	case float64:
-		s = strconv.FormatFloat(v, 'f', -1, 64)
-	case bool:
-		s = strconv.FormatBool(v)
+		if !plainHeaderText(v) {
+			return ""
+		}
+		return v
 	case []interface{}:
 		parts := make([]string, 0, len(v))
 		for _, item := range v {
-			if text, ok := item.(string); ok {
+			if text := headerValue(item); text != "" && strings.IndexByte(text, ',') < 0 {
 				parts = append(parts, text)
-			} else {
-				parts = append(parts, headerValue(item))
 			}
 		}
-		s = strings.Join(parts, ",")
-	default:
-		encoded, err := json.Marshal(v)
-		if err != nil {
-			return ""
-		}
-		s = string(encoded)
+		return strings.Join(parts, ",")
+	case json.Number:
+		return v.String()
+	case bool:
+		return strconv.FormatBool(v)
 	}
-	// A control character would make the proxy refuse to send the request upstream.
-	if strings.ContainsAny(s, controlCharacters) {
-		s = strings.Map(dropControl, s)
+	// JSON escapes every control character.
+	encoded, err := json.Marshal(value)
+	if err != nil {
+		return ""
 	}
-	return s
+	return string(encoded)
+}
+
+// plainHeaderText reports whether s reaches the upstream as it is: no control character, no
+// white space at either end (HTTP trims SP and HTAB; many frameworks trim more).
+func plainHeaderText(s string) bool {
+	return strings.TrimSpace(s) == s && !strings.ContainsAny(s, controlCharacters)
 }
 
 const controlCharacters = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f" +
 	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"
-
-func dropControl(r rune) rune {
-	if r < 0x20 || r == 0x7f {
-		return -1
-	}
-	return r
-}
 
 const problemNoToken = "no bearer token"
 

@@ -142,6 +142,8 @@ func TestDockerLabels(t *testing.T) {
 	if backendService == "" {
 		t.Fatal("examples/docker-compose.yml: no service has the label traefik.enable=true")
 	}
+	// Beside the example's routes, two that labels must not weaken: each must be refused.
+	override[backendService].(map[string]any)["labels"] = refusedRouteLabels
 	overrideData, err := yaml.Marshal(map[string]any{"services": override})
 	if err != nil {
 		t.Fatal(err)
@@ -196,14 +198,57 @@ func TestDockerLabels(t *testing.T) {
 			delete(got, k)
 		}
 	}
+	for k := range refusedRouteLabels {
+		delete(got, k)
+	}
 	if !reflect.DeepEqual(got, backendLabels) {
-		t.Errorf("container %s labels\n%v\nwant the example's\n%v", backendService, got, backendLabels)
+		t.Errorf("container %s labels\n%v\nwant the example's (beside refusedRouteLabels)\n%v", backendService, got, backendLabels)
 	}
 
 	baseURL := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	mint := harness.HTTPMinter(fmt.Sprintf("http://127.0.0.1:%d", idpPort))
 	waitDocker(t, baseURL, mint)
 	runCases(t, baseURL, harness.GuideCases(), mint)
+
+	logs, err := compose.Run(ctx, time.Minute, "logs", "--no-color", "traefik")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range refusedRouteErrors {
+		r, err := harness.Do(ctx, baseURL, harness.Case{Path: path, Token: &harness.Alice}, mint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != http.StatusNotFound {
+			t.Errorf("GET %s with alice (read-only): status %d (%.200s); want Traefik's 404 (the router refused)", path, r.Status, r.Body)
+		}
+		if !strings.Contains(logs, want) {
+			t.Errorf("Traefik's log lacks New's refusal %q for %s", want, path)
+		}
+	}
+}
+
+// refusedRouteLabels configure two routes as labels can weaken them: an empty list value (an
+// unset ${ADMIN_ROLES} in docker-compose gives the same) and a misspelled key.
+var refusedRouteLabels = map[string]string{
+	"traefik.http.routers.fc-empty.rule":                             "PathPrefix(`/fc-empty`)",
+	"traefik.http.routers.fc-empty.entrypoints":                      "web",
+	"traefik.http.routers.fc-empty.middlewares":                      "fc-empty-auth",
+	"traefik.http.routers.fc-empty.service":                          "backend",
+	"traefik.http.middlewares.fc-empty-auth.plugin.withauth.jwksUrl": "http://idp:9000/.well-known/jwks.json",
+	"traefik.http.middlewares.fc-empty-auth.plugin.withauth.roles":   "",
+	"traefik.http.routers.fc-typo.rule":                              "PathPrefix(`/fc-typo`)",
+	"traefik.http.routers.fc-typo.entrypoints":                       "web",
+	"traefik.http.routers.fc-typo.middlewares":                       "fc-typo-auth",
+	"traefik.http.routers.fc-typo.service":                           "backend",
+	"traefik.http.middlewares.fc-typo-auth.plugin.withauth.jwksUrl":  "http://idp:9000/.well-known/jwks.json",
+	"traefik.http.middlewares.fc-typo-auth.plugin.withauth.role":     "admin",
+}
+
+// refusedRouteErrors are the paths of refusedRouteLabels and what New says of each.
+var refusedRouteErrors = map[string]string{
+	"/fc-empty": "withauth fc-empty-auth@docker: roles: is set but empty",
+	"/fc-typo":  `withauth fc-typo-auth@docker: unknown key \"role\" (did you mean roles?)`,
 }
 
 // localPluginCommand swaps the catalog plugin flags of the example's Traefik command for the

@@ -22,6 +22,9 @@ const (
 	FaultStatus Fault = "500"     // answer 500
 	FaultHang   Fault = "hang"    // never answer, until Close
 	FaultJunk   Fault = "garbage" // answer 200 with a body that is not JSON
+	// FaultAccessDisabled answers the access-token endpoints as Frontegg does once the vendor
+	// turned access tokens off: 403 {"errors":["Api tokens are disabled"]}. Keys still work.
+	FaultAccessDisabled Fault = "access-disabled"
 )
 
 // Grants are the roles and permissions Frontegg holds for an access token.
@@ -141,6 +144,12 @@ func (a *API) accessTokens(rw http.ResponseWriter, req *http.Request) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.fault == FaultAccessDisabled {
+		rw.Header().Set("Content-Type", "application/json")
+		rw.WriteHeader(http.StatusForbidden)
+		_, _ = rw.Write([]byte(`{"errors":["Api tokens are disabled"]}`))
+		return
+	}
 	if parts[3] == "active" {
 		ids := a.active[parts[0]]
 		if ids == nil {

@@ -35,8 +35,10 @@ func Handler(name string) http.Handler {
 	})
 }
 
-// IdentityHeader tells whether the backend reports a header (canonical form).
+// IdentityHeader tells whether the backend reports a header (canonical form): every spelling
+// of the identity headers, since CGI-style servers read X_User_Id as X-User-Id.
 func IdentityHeader(key string) bool {
+	key = strings.ReplaceAll(key, "_", "-")
 	return strings.HasPrefix(key, "X-User-") || strings.HasPrefix(key, "X-Tenant-")
 }
 

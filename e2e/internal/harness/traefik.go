@@ -247,6 +247,25 @@ func (t *Traefik) WaitRouters(ctx context.Context, timeout time.Duration, router
 	return nil
 }
 
+// WaitRefused waits until Traefik's API shows the router ("name@provider") disabled, and
+// returns its errors: what Traefik reports of a middleware whose New failed.
+func (t *Traefik) WaitRefused(ctx context.Context, timeout time.Duration, name string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var router apiStatus
+	err := t.poll(ctx, "router "+name+" disabled", func() (bool, error) {
+		found, err := t.apiGet(ctx, "/api/http/routers/"+url.PathEscape(name), &router)
+		if err != nil || !found {
+			return false, nil
+		}
+		if router.Status == "enabled" {
+			return false, fmt.Errorf("router %s is enabled; want it refused", name)
+		}
+		return len(router.Error) > 0, nil
+	})
+	return router.Error, err
+}
+
 func statusError(kind, name string, s apiStatus) error {
 	if s.Status == "disabled" || len(s.Error) > 0 {
 		return fmt.Errorf("%s %s is %s: %s", kind, name, s.Status, strings.Join(s.Error, "; "))

@@ -1,0 +1,135 @@
+package withauth
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// newError is New's error for config, or a test failure when New accepts it.
+func newError(t *testing.T, config *Config) string {
+	t.Helper()
+	handler, err := New(context.Background(), &upstream{}, config, "route")
+	if err == nil {
+		t.Fatalf("New accepted the configuration (handler %T); want an error", handler)
+	}
+	return err.Error()
+}
+
+// TestEmptyListValuesAreRefused: Traefik decodes "" (an empty label, an unset ${VARIABLE}, an
+// empty Secret value) into an empty list; taken as "nothing required" it opened /admin to
+// every signed-in user.
+func TestEmptyListValuesAreRefused(t *testing.T) {
+	for _, key := range []string{"roles", "permissions", "audience"} {
+		config := pemConfig(t)
+		switch key {
+		case "roles":
+			config.Roles = []string{}
+		case "permissions":
+			config.Permissions = []string{}
+		case "audience":
+			config.Audience = []string{}
+		}
+		got := newError(t, config)
+		if want := key + ": is set but empty"; !strings.Contains(got, want) || !strings.Contains(got, "remove the key to require nothing") {
+			t.Errorf("%s: []: New error %q; want it to contain %q and say to remove the key to require nothing", key, got, want)
+		}
+	}
+	// Absent (nil, as CreateConfig leaves it) still means nothing required.
+	rec, _ := serve(newHandler(t, pemConfig(t), &upstream{}), request(validToken(t)))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("no roles, permissions or audience configured: status %d; want 200", rec.Code)
+	}
+}
+
+// TestUnknownKeysAreRefusedWithTheClosestKey: Traefik drops keys that match no field, so a
+// misspelled requirement silently opened the route.
+func TestUnknownKeysAreRefusedWithTheClosestKey(t *testing.T) {
+	cases := []struct {
+		key, want string
+	}{
+		{"role", `unknown key "role" (did you mean roles?)`},
+		{"permission", `unknown key "permission" (did you mean permissions?)`},
+		{"audiences", `unknown key "audiences" (did you mean audience?)`},
+		{"roles ", `unknown key "roles " (did you mean roles?)`},
+		{"JWKS_URL", `unknown key "JWKS_URL" (did you mean jwksUrl?)`},
+		{"Roles", `unknown key "Roles" (did you mean roles?)`}, // a second spelling of a key Traefik already used
+		{"xyzzy", `unknown key "xyzzy": a misspelled key`},
+	}
+	for _, tc := range cases {
+		config := pemConfig(t)
+		config.Unknown = map[string]interface{}{tc.key: "admin"}
+		if got := newError(t, config); !strings.Contains(got, tc.want) || !strings.HasPrefix(got, "withauth route: ") {
+			t.Errorf("unknown key %q: New error %q; want it to start with \"withauth route: \" and contain %q", tc.key, got, tc.want)
+		}
+	}
+	config := pemConfig(t)
+	config.Unknown = map[string]interface{}{"role": "admin", "permision": "x"}
+	if got := newError(t, config); !strings.Contains(got, `"permision" (did you mean permissions?), "role" (did you mean roles?)`) {
+		t.Errorf("two unknown keys: New error %q; want both named, sorted, each with its closest key", got)
+	}
+}
+
+// TestConfigKeysNameEveryField keeps the suggestions' key list in step with Config.
+func TestConfigKeysNameEveryField(t *testing.T) {
+	fields := map[string]bool{}
+	configType := reflect.TypeOf(Config{})
+	for i := 0; i < configType.NumField(); i++ {
+		if name := configType.Field(i).Name; name != "Unknown" {
+			fields[strings.ToLower(name)] = true
+		}
+	}
+	for _, key := range configKeys {
+		if !fields[strings.ToLower(key)] {
+			t.Errorf("configKeys has %q, which matches no Config field", key)
+		}
+		delete(fields, strings.ToLower(key))
+	}
+	for field := range fields {
+		t.Errorf("Config field %q is missing from configKeys", field)
+	}
+}
+
+// TestMinRefreshIntervalHasAFloor: with "0s", 30 tokens naming made-up kids made 30 fetches.
+func TestMinRefreshIntervalHasAFloor(t *testing.T) {
+	for _, value := range []string{"0s", "500ms"} {
+		config := CreateConfig()
+		config.JWKSURL = "https://idp.example/jwks"
+		config.MinRefreshInterval = value
+		if got := newError(t, config); !strings.Contains(got, "minRefreshInterval: "+value+" is below 1s") {
+			t.Errorf("minRefreshInterval %q: New error %q; want \"minRefreshInterval: %s is below 1s\"", value, got, value)
+		}
+	}
+	config := CreateConfig()
+	config.JWKSURL = "https://idp.example/jwks"
+	config.MinRefreshInterval = "1s"
+	config.RefreshInterval = "500ms" // shorter than minRefreshInterval: a legitimate setting
+	if _, err := New(context.Background(), &upstream{}, config, "route"); err != nil {
+		t.Fatalf("minRefreshInterval 1s, refreshInterval 500ms: New error %v; want it accepted", err)
+	}
+}
+
+// TestRefreshIntervalShorterThanMinRefreshInterval: the scheduled refresh follows
+// refreshInterval; minRefreshInterval only throttles the fetches unknown kids cause.
+func TestRefreshIntervalShorterThanMinRefreshInterval(t *testing.T) {
+	server := newJWKSServer(t)
+	config := jwksConfig(server)
+	config.RefreshInterval = "100ms"
+	config.MinRefreshInterval = "1h"
+	handler := newHandler(t, config, &upstream{})
+	token := validToken(t)
+	if rec, _ := serve(handler, request(token)); rec.Code != http.StatusOK {
+		t.Fatalf("first request: status %d; want 200", rec.Code)
+	}
+	time.Sleep(150 * time.Millisecond)
+	serve(handler, request(token))
+	for deadline := time.Now().Add(2 * time.Second); server.requests.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := server.requests.Load(); got != 2 {
+		t.Fatalf("the JWKS was fetched %d times after refreshInterval (100ms) passed; want 2 (minRefreshInterval 1h must not delay the scheduled refresh)", got)
+	}
+}
