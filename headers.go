@@ -78,29 +78,53 @@ func newForwardedHeaders(configured map[string]string, rolesClaim, permissionsCl
 	return headers, nil
 }
 
-// ownedHeaders returns the headerKey of every header withauth owns (the forwarded ones and the
-// defaults), and which name lengths they have: headerKey keeps a name's length, so the
-// request path normalizes only names of an owned length.
-func ownedHeaders(forward []forwardedHeader) (map[string]bool, []bool) {
-	keys := make(map[string]bool)
-	longest := 0
-	add := func(name string) {
-		keys[headerKey(name)] = true
-		if len(name) > longest {
-			longest = len(name)
+// maxListedDashes bounds the spellings listed per owned name, 2^dashes of them. Listing them
+// keeps the request path at one map lookup a header: under Yaegi a call into headerKey costs
+// about 1 µs and 8 allocations, once for every header of every request.
+const maxListedDashes = 6
+
+// ownedHeaders returns the headerKey of every identity header withauth owns (the forwarded ones
+// and the defaults) and, when none has more than maxListedDashes dashes, every spelling of them
+// as Go's server canonicalizes it (X_user_id, X-User_id, ...), which is how Traefik's entry
+// points (HTTP/1 and HTTP/2 alike) hand header names on. Past that it returns no
+// spellings, and every request header name is normalized instead: linear in the names either way.
+func ownedHeaders(forward []forwardedHeader) (keys, spellings map[string]bool) {
+	names := append([]string{}, defaultForwardHeaders...)
+	for _, h := range forward {
+		names = append(names, h.name)
+	}
+	keys = make(map[string]bool)
+	spellings = make(map[string]bool)
+	for _, name := range names {
+		key := headerKey(name)
+		keys[key] = true
+		parts := strings.Split(key, "-")
+		if spellings == nil || len(parts)-1 > maxListedDashes {
+			spellings = nil
+			continue
+		}
+		for choice := 0; choice < 1<<(len(parts)-1); choice++ {
+			spelling := parts[0]
+			for i, part := range parts[1:] {
+				separator := "-"
+				if choice&(1<<i) != 0 {
+					separator = "_"
+				}
+				spelling += separator + part
+			}
+			spellings[http.CanonicalHeaderKey(spelling)] = true
 		}
 	}
-	for _, name := range defaultForwardHeaders {
-		add(name)
+	return keys, spellings
+}
+
+// stripNormalized deletes the headers whose headerKey is owned.
+func stripNormalized(owned map[string]bool, header http.Header) {
+	for name := range header {
+		if owned[headerKey(name)] {
+			delete(header, name)
+		}
 	}
-	for _, h := range forward {
-		add(h.name)
-	}
-	lengths := make([]bool, longest+1)
-	for key := range keys {
-		lengths[len(key)] = true
-	}
-	return keys, lengths
 }
 
 // isHeaderName reports whether name is an RFC 9110 token.

@@ -21,7 +21,8 @@ func serveTwice(t *testing.T, handler http.Handler, next *upstream, build func()
 }
 
 // TestNewIsLinearInHeaderNameLength: every spelling of a forwarded name was enumerated, 2^dashes
-// of them; a 45-character claimsHeader kept Traefik's configuration load busy 30 s.
+// of them; a 45-character claimsHeader kept Traefik's configuration load busy 30 s. Past
+// maxListedDashes names are normalized on each request instead.
 func TestNewIsLinearInHeaderNameLength(t *testing.T) {
 	long := "X" + strings.Repeat("-a", 99) // 99 dashes
 	config := pemConfig(t)
@@ -53,9 +54,10 @@ func TestEverySpellingOfAForwardedNameIsStripped(t *testing.T) {
 	next := &upstream{}
 	got := serveTwice(t, newHandler(t, config, next), next, func() *http.Request {
 		req := request(validToken(t))
-		req.Header["X-Auth-User"] = []string{"attacker"}
-		req.Header["X-auth_User"] = []string{"attacker"}
-		req.Header["x-auth-user"] = []string{"attacker"}
+		// As Go's server (Traefik's entry point) names what clients send.
+		for _, sent := range []string{"X-Auth-User", "x-auth_user", "X_Auth-User"} {
+			req.Header[http.CanonicalHeaderKey(sent)] = []string{"attacker"}
+		}
 		return req
 	})
 	for name, values := range got {

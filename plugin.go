@@ -73,11 +73,13 @@ type Middleware struct {
 	permissions  requirement
 	forward      []forwardedHeader
 	forwardNames []string // the names of forward, in its order
-	// ownedKeys are the headerKey of every identity header (forwarded and default), and
-	// ownedLengths[n] tells whether one of them is n bytes long: every spelling of them is
-	// deleted from every request.
+	// ownedKeys are the headerKey of every identity header (forwarded and default), whose
+	// every spelling is deleted from every request. ownedSpellings lists those spellings as
+	// Go's server canonicalizes header names; normalizeNames is set when there would be too
+	// many, and every request header name is then compared by its headerKey.
 	ownedKeys            map[string]bool
-	ownedLengths         []bool
+	ownedSpellings       map[string]bool
+	normalizeNames       bool
 	forwardAuthorization bool
 	skipPreflight        bool
 	// cache holds grants of Authorization values, apiKeyCache of x-api-key values: one string
@@ -164,7 +166,8 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	for _, h := range forward {
 		m.forwardNames = append(m.forwardNames, h.name)
 	}
-	m.ownedKeys, m.ownedLengths = ownedHeaders(forward)
+	m.ownedKeys, m.ownedSpellings = ownedHeaders(forward)
+	m.normalizeNames = m.ownedSpellings == nil
 	return m, nil
 }
 
@@ -233,12 +236,15 @@ func meets(r requirement, claims map[string]interface{}) bool {
 // documented inline copy of authorize's.
 func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	header := req.Header
-	// Every spelling of every identity header goes, before anything can be let through. Only
-	// names of an owned length can be one (see ownedHeaders).
+	// Every spelling of every identity header goes, before anything can be let through: one map
+	// lookup a header, unless an owned name is too long to list its spellings (see ownedHeaders).
 	for name := range header {
-		if n := len(name); n < len(m.ownedLengths) && m.ownedLengths[n] && m.ownedKeys[headerKey(name)] {
+		if m.ownedSpellings[name] {
 			delete(header, name)
 		}
+	}
+	if m.normalizeNames {
+		stripNormalized(m.ownedKeys, header)
 	}
 	credentials := header["Authorization"]
 	if len(credentials) == 1 && m.cache != nil {
