@@ -7,36 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"strings"
 )
 
 // maxTokenBytes bounds the work spent on one token; Frontegg tokens with many permissions stay far below.
 const maxTokenBytes = 64 << 10
-
-// Token errors: sentinels compared with ==, since errors.Is and errors.As do not work on
-// interpreted error types under Yaegi. Their text is the error_description clients see.
-var (
-	errTokenTooLarge   = errors.New("the token is larger than 64 KiB")
-	errMalformed       = errors.New("the token is not a compact JWS (three base64url parts)")
-	errEncrypted       = errors.New("encrypted tokens (JWE) are not accepted")
-	errBadHeader       = errors.New("the token header is not a JSON object")
-	errAlgorithm       = errors.New("the token is not signed with RS256")
-	errCritical        = errors.New("the token header lists critical extensions, which are not supported")
-	errKidType         = errors.New("the token header kid is not a string")
-	errBadSignature    = errors.New("the token signature is invalid")
-	errBadClaims       = errors.New("the token claims are not a JSON object")
-	errNoExpiry        = errors.New("the token has no numeric exp claim")
-	errExpired         = errors.New("the token has expired")
-	errNotYetValid     = errors.New("the token is not valid yet (nbf)")
-	errIssuedInFuture  = errors.New("the token was issued in the future (iat)")
-	errBadTimeClaim    = errors.New("the token has a non-numeric nbf or iat claim")
-	errIssuer          = errors.New("the token issuer (iss) is not the expected one")
-	errAudience        = errors.New("the token audience (aud) is not an expected one")
-	errUnknownKey      = errors.New("the token is signed by an unknown key (kid)")
-	errKeysUnavailable = errors.New("the signing keys could not be obtained yet; try again shortly")
-)
 
 // rawToken is a compact JWS split into its parts; nothing in it is trusted yet.
 type rawToken struct {
@@ -214,35 +190,4 @@ func audienceMatches(audiences map[string]bool, aud interface{}) bool {
 		}
 	}
 	return false
-}
-
-// claimPath locates a claim: the whole name as a top-level key first (namespaced claims such
-// as "https://example.com/roles" contain dots), else the dotted path into nested objects.
-type claimPath struct {
-	name  string
-	parts []string
-}
-
-func newClaimPath(name string) claimPath {
-	return claimPath{name: name, parts: strings.Split(name, ".")}
-}
-
-func lookupClaim(p claimPath, claims map[string]interface{}) (interface{}, bool) {
-	if v, ok := claims[p.name]; ok {
-		return v, true
-	}
-	if len(p.parts) < 2 {
-		return nil, false
-	}
-	var current interface{} = claims
-	for _, part := range p.parts {
-		object, ok := current.(map[string]interface{})
-		if !ok {
-			return nil, false
-		}
-		if current, ok = object[part]; !ok {
-			return nil, false
-		}
-	}
-	return current, true
 }

@@ -1,0 +1,113 @@
+package withauth
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// requirement is an any-of set of names expected in a list claim; empty means none required.
+type requirement struct {
+	claim claimPath
+	anyOf map[string]bool
+}
+
+// meets reports whether the claim is a list holding any of the names. A claim of another type
+// (a string, say) never matches: no substring or splitting guesswork.
+func meets(r requirement, claims map[string]interface{}) bool {
+	if len(r.anyOf) == 0 {
+		return true
+	}
+	value, _ := lookupClaim(r.claim, claims)
+	list, _ := value.([]interface{})
+	for _, item := range list {
+		if name, ok := item.(string); ok && r.anyOf[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// claimPath locates a claim: the whole name as a top-level key first (namespaced claims such
+// as "https://example.com/roles" contain dots), else the dotted path into nested objects.
+type claimPath struct {
+	name  string
+	parts []string
+}
+
+func newClaimPath(name string) claimPath {
+	return claimPath{name: name, parts: strings.Split(name, ".")}
+}
+
+func lookupClaim(p claimPath, claims map[string]interface{}) (interface{}, bool) {
+	if v, ok := claims[p.name]; ok {
+		return v, true
+	}
+	if len(p.parts) < 2 {
+		return nil, false
+	}
+	var current interface{} = claims
+	for _, part := range p.parts {
+		object, ok := current.(map[string]interface{})
+		if !ok {
+			return nil, false
+		}
+		if current, ok = object[part]; !ok {
+			return nil, false
+		}
+	}
+	return current, true
+}
+
+// headerValue renders a claim for a request header: lists joined with ",", numbers with their
+// exact digits, objects as JSON. The upstream must never read a value withauth did not judge,
+// so a string it would read otherwise (control characters, which a proxy may drop, or
+// surrounding white space, which HTTP trims) is not forwarded, and neither is a list item
+// holding a comma, which would read as two items.
+func headerValue(value interface{}) string {
+	switch v := value.(type) {
+	case string:
+		if !plainHeaderText(v) {
+			return ""
+		}
+		return v
+	case []interface{}:
+		parts := make([]string, 0, len(v))
+		for _, item := range v {
+			if text := headerValue(item); text != "" && strings.IndexByte(text, ',') < 0 {
+				parts = append(parts, text)
+			}
+		}
+		return strings.Join(parts, ",")
+	case json.Number:
+		return v.String()
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	// JSON escapes every control character.
+	encoded, err := json.Marshal(value)
+	if err != nil {
+		return ""
+	}
+	return string(encoded)
+}
+
+// plainHeaderText reports whether s reaches the upstream as it is: no control character, no
+// white space at either end (HTTP trims SP and HTAB; many frameworks trim more).
+func plainHeaderText(s string) bool {
+	return strings.TrimSpace(s) == s && !strings.ContainsAny(s, controlCharacters)
+}
+
+const controlCharacters = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f" +
+	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"
+
+// encodeClaims renders all verified claims as base64url JSON, for backends that rebuild the
+// user object of Frontegg's SDKs from one header.
+func encodeClaims(claims map[string]interface{}) string {
+	encoded, err := json.Marshal(claims)
+	if err != nil {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(encoded)
+}

@@ -1,0 +1,189 @@
+package withauth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+)
+
+// accessTokenCheckTTL is how long an answer about access tokens is trusted, as in the SDKs:
+// a revoked access token is refused within this time. A variable so tests need not wait.
+var accessTokenCheckTTL = 10 * time.Second
+
+// accessTokenKind is the API's path segment for an access token type.
+func accessTokenKind(tokenType string) string {
+	if tokenType == "userAccessToken" {
+		return "users"
+	}
+	return "tenants"
+}
+
+// activeAccessTokens lists the IDs of the active access tokens of a kind.
+func (f *fronteggAPI) activeAccessTokens(kind string) (*answer, error) {
+	return f.answers.get("active "+kind, f.client.Timeout, func(ctx context.Context, a *answer) error {
+		body, status, err := f.get(ctx, "/identity/resources/vendor-only/"+kind+"/access-tokens/v1/active")
+		if status == http.StatusForbidden {
+			noteAccessDisabled(a, body)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var ids []string
+		if err := json.Unmarshal(body, &ids); err != nil {
+			return fmt.Errorf("invalid active access tokens answer: %v", err)
+		}
+		a.active = toSet(ids)
+		return nil
+	})
+}
+
+// noteAccessDisabled records Frontegg's 403 on its access-token endpoints, its answer when the
+// vendor turned access tokens off: the SDKs take it as "not authenticated", so it is a 401
+// cached like any answer, not a 503 that clients would retry forever.
+func noteAccessDisabled(a *answer, body []byte) {
+	fmt.Fprintf(os.Stderr, "withauth: Frontegg refused the access token check (403 %.200s); access tokens are refused while it does\n", body)
+	a.disabled = true
+}
+
+// accessTokenGrants fetches the roles and permissions Frontegg holds for an access token;
+// the answer's grants stay nil for a token Frontegg no longer knows.
+func (f *fronteggAPI) accessTokenGrants(kind, id string) (*answer, error) {
+	return f.answers.get(kind+" "+id, f.client.Timeout, func(ctx context.Context, a *answer) error {
+		body, status, err := f.get(ctx, "/identity/resources/vendor-only/"+kind+"/access-tokens/v1/"+url.PathEscape(id))
+		if status == http.StatusNotFound {
+			return nil
+		}
+		if status == http.StatusForbidden {
+			noteAccessDisabled(a, body)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var data accessTokenData
+		if err := json.Unmarshal(body, &data); err != nil {
+			return fmt.Errorf("invalid access token answer: %v", err)
+		}
+		a.grants = &data
+		return nil
+	})
+}
+
+type accessTokenData struct {
+	Roles       []string `json:"roles"`
+	Permissions []string `json:"permissions"`
+}
+
+// checkAccessToken does what the SDKs do after verifying an access token: with no roles or
+// permissions required, the token must be listed as active; otherwise Frontegg's roles and
+// permissions for it replace the claims the requirements are checked against. It returns when
+// the answer stops being trusted.
+func (f *fronteggAPI) checkAccessToken(claims map[string]interface{}, needsGrants bool) (time.Time, error) {
+	tokenType, _ := claims["type"].(string)
+	sub, _ := claims["sub"].(string)
+	kind := accessTokenKind(tokenType)
+	if !needsGrants {
+		a, err := f.activeAccessTokens(kind)
+		if err != nil {
+			return time.Time{}, errCheckUnavailable
+		}
+		if a.disabled {
+			return a.expires, errAccessDisabled
+		}
+		if !a.active[sub] {
+			return a.expires, errAccessRevoked
+		}
+		return a.expires, nil
+	}
+	a, err := f.accessTokenGrants(kind, sub)
+	if err != nil {
+		return time.Time{}, errCheckUnavailable
+	}
+	if a.disabled {
+		return a.expires, errAccessDisabled
+	}
+	if a.grants == nil {
+		return a.expires, errAccessRevoked
+	}
+	claims["roles"] = stringsToClaim(a.grants.Roles)
+	claims["permissions"] = stringsToClaim(a.grants.Permissions)
+	return a.expires, nil
+}
+
+func stringsToClaim(items []string) []interface{} {
+	list := make([]interface{}, len(items))
+	for i, item := range items {
+		list[i] = item
+	}
+	return list
+}
+
+// answerCache keeps answers of the API for a while; concurrent callers of one key share a
+// single call.
+type answerCache struct {
+	mu      sync.Mutex
+	entries map[string]*answer
+}
+
+// answer is one answer of the API: the field its loader fills, or err.
+type answer struct {
+	ready  chan struct{}
+	active map[string]bool
+	grants *accessTokenData
+	// disabled: Frontegg answered 403, access tokens are turned off.
+	disabled bool
+	err      error
+	expires  time.Time
+}
+
+func (c *answerCache) get(key string, timeout time.Duration, load func(ctx context.Context, a *answer) error) (*answer, error) {
+	c.mu.Lock()
+	a := c.entries[key]
+	if a != nil && a.expires.IsZero() {
+		c.mu.Unlock()
+		<-a.ready // bounded: the loader's calls time out
+		return a, a.err
+	}
+	if a != nil && time.Now().Before(a.expires) {
+		c.mu.Unlock()
+		return a, a.err
+	}
+	if c.entries == nil || len(c.entries) >= maxCheckAnswers {
+		c.entries = make(map[string]*answer)
+	}
+	a = &answer{ready: make(chan struct{})}
+	c.entries[key] = a
+	c.mu.Unlock()
+
+	c.load(a, timeout, load)
+	return a, a.err
+}
+
+func (c *answerCache) load(a *answer, timeout time.Duration, load func(ctx context.Context, a *answer) error) {
+	err := errCheckUnavailable
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+		ttl := accessTokenCheckTTL
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "withauth: Frontegg access token check failed: %v\n", err)
+			ttl = failedCheckTTL
+		}
+		c.mu.Lock()
+		// Separate assignments: Yaegi v0.16.1 drops a.err in "a.err, a.expires = …".
+		a.err = err
+		a.expires = time.Now().Add(ttl)
+		c.mu.Unlock()
+		close(a.ready)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err = load(ctx, a)
+}

@@ -1,0 +1,42 @@
+package withauth
+
+// Token types accepted per header, as Frontegg's SDKs accept them.
+var (
+	authorizationTokenTypes = map[string]bool{"userToken": true, "userApiToken": true, "tenantApiToken": true}
+	apiKeyTokenTypes        = map[string]bool{"userAccessToken": true, "tenantAccessToken": true}
+)
+
+// checkTokenType applies Frontegg's token types: access tokens only in x-api-key, the others
+// only in Authorization. Outside vendor mode a token without a type is a user token of
+// another issuer; in vendor mode every token is signed by Frontegg, which always sets one.
+func checkTokenType(claims map[string]interface{}, viaAPIKey, vendorMode bool) error {
+	value, present := claims["type"]
+	if !present && vendorMode {
+		return errNoTokenType
+	}
+	tokenType, _ := value.(string)
+	if viaAPIKey && !apiKeyTokenTypes[tokenType] || !viaAPIKey && present && !authorizationTokenTypes[tokenType] {
+		return errTokenType
+	}
+	return nil
+}
+
+// userID is the id Frontegg's SDKs give the user of a token (req.frontegg.user.id): the
+// creating user for API tokens, the owning user for access tokens, none for tenant tokens.
+// Tokens of other issuers, without a Frontegg type, are identified by sub.
+func userID(claims map[string]interface{}) (string, bool) {
+	tokenType, _ := claims["type"].(string)
+	var id interface{}
+	switch tokenType {
+	case "userApiToken":
+		id = claims["createdByUserId"]
+	case "userAccessToken":
+		id = claims["userId"]
+	case "tenantApiToken", "tenantAccessToken":
+		return "", false
+	default:
+		id = claims["sub"]
+	}
+	s, ok := id.(string)
+	return s, ok && s != ""
+}

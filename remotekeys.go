@@ -1,0 +1,195 @@
+package withauth
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+// remoteKeys caches the key set of one endpoint for every middleware that uses it, the way
+// go-oidc's remote key set does: fetched lazily, one fetch shared by all waiting callers,
+// refreshed after refreshInterval, refetched early for an unknown kid at most once per
+// minRefreshInterval, and the last good set kept while the endpoint fails.
+type remoteKeys struct {
+	fetcher            keyFetcher
+	timeout            time.Duration
+	refreshInterval    time.Duration
+	minRefreshInterval time.Duration
+	epochs             *keyEpoch
+
+	mu       sync.Mutex
+	set      *keySet // nil until a fetch succeeds
+	triedAt  time.Time
+	inflight *fetchCall
+}
+
+func newRemoteKeys(fetcher keyFetcher, refreshInterval, minRefreshInterval, timeout time.Duration) *remoteKeys {
+	return &remoteKeys{fetcher: fetcher, timeout: timeout, refreshInterval: refreshInterval,
+		minRefreshInterval: minRefreshInterval, epochs: &keyEpoch{}}
+}
+
+// fetchCall is one fetch in progress; done is closed when it ends.
+type fetchCall struct {
+	done chan struct{}
+}
+
+// remoteKeySets holds one remoteKeys per endpoint and settings, shared by all middleware
+// instances: routers and configuration reloads reuse the keys already fetched.
+var remoteKeySets sync.Map
+
+func sharedRemoteKeys(id string, fresh *remoteKeys) *remoteKeys {
+	existing, _ := remoteKeySets.LoadOrStore(id, fresh)
+	return existing.(*remoteKeys)
+}
+
+func (r *remoteKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	if set := r.current(); set != nil {
+		if key := set.find(kid); key != nil {
+			return key, nil
+		}
+	}
+	set := r.refetch(ctx)
+	if set == nil {
+		return nil, errKeysUnavailable
+	}
+	if key := set.find(kid); key != nil {
+		return key, nil
+	}
+	return nil, errUnknownKey
+}
+
+func (r *remoteKeys) epoch() *keyEpoch { return r.epochs }
+
+func (r *remoteKeys) retryAfter() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.minRefreshInterval - time.Since(r.triedAt)
+}
+
+// current returns the cached set and, once it is older than refreshInterval, starts a
+// refresh in the background: requests keep using the set they have meanwhile.
+func (r *remoteKeys) current() *keySet {
+	r.mu.Lock()
+	set := r.set
+	// refreshDue is refreshInterval after a success and minRefreshInterval after a failure.
+	if set != nil && r.inflight == nil && time.Now().UnixNano() >= r.epochs.refreshDue.Load() {
+		r.startFetchLocked()
+	}
+	r.mu.Unlock()
+	return set
+}
+
+// refetch fetches now, unless a fetch ended less than minRefreshInterval ago, joining a fetch
+// already under way. It returns the set as it then is, or nil if none was ever obtained.
+func (r *remoteKeys) refetch(ctx context.Context) *keySet {
+	r.mu.Lock()
+	call := r.inflight
+	if call == nil {
+		if !r.triedAt.IsZero() && time.Since(r.triedAt) < r.minRefreshInterval {
+			set := r.set
+			r.mu.Unlock()
+			return set
+		}
+		call = r.startFetchLocked()
+	}
+	r.mu.Unlock()
+
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.set
+}
+
+// startFetchLocked runs one fetch in its own goroutine, so that a caller who gives up does not
+// cancel it for the others; the fetch is bounded by the HTTP timeout. r.mu must be held.
+func (r *remoteKeys) startFetchLocked() *fetchCall {
+	call := &fetchCall{done: make(chan struct{})}
+	r.inflight = call
+	r.triedAt = time.Now()
+	go r.runFetch(call)
+	return call
+}
+
+func (r *remoteKeys) runFetch(call *fetchCall) {
+	var set *keySet
+	var err error
+	defer func() {
+		// A panic here would take all of Traefik down: turn it into a failed fetch.
+		if p := recover(); p != nil {
+			set = nil
+			err = fmt.Errorf("panic while fetching keys: %v", p)
+		}
+		r.finishFetch(call, set, err)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	set, err = r.fetcher.fetch(ctx)
+}
+
+func (r *remoteKeys) finishFetch(call *fetchCall, set *keySet, err error) {
+	if err == nil && set == nil {
+		err = errors.New("the key source returned no keys")
+	}
+	r.mu.Lock()
+	now := time.Now()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "withauth: fetching keys from %s failed (keeping the last good keys): %v\n", r.fetcher.describe(), err)
+		r.epochs.refreshDue.Store(now.Add(r.minRefreshInterval).UnixNano())
+	} else {
+		set = keepKeyIdentity(r.set, set)
+		if !sameKeySet(r.set, set) {
+			r.epochs.generation.Add(1)
+		}
+		r.set = set
+		r.epochs.refreshDue.Store(now.Add(r.refreshInterval).UnixNano())
+	}
+	// Throttling counts from the end of the fetch, so a slow endpoint is not hammered.
+	r.triedAt = now
+	r.inflight = nil
+	r.mu.Unlock()
+	close(call.done)
+}
+
+// keepKeyIdentity reuses the previous *rsa.PublicKey for every key that did not change, so
+// tokens cached as verified by it stay valid across a refresh.
+func keepKeyIdentity(previous, next *keySet) *keySet {
+	if previous == nil {
+		return next
+	}
+	if next.single != nil && previous.single != nil && sameKey(next.single, previous.single) {
+		next.single = previous.single
+	}
+	for kid, key := range next.byKid {
+		if old := previous.byKid[kid]; old != nil && sameKey(old, key) {
+			next.byKid[kid] = old
+			if next.single == key {
+				next.single = old
+			}
+		}
+	}
+	return next
+}
+
+// sameKeySet reports whether next holds exactly the keys of previous (after keepKeyIdentity).
+func sameKeySet(previous, next *keySet) bool {
+	if previous == nil || previous.single != next.single || len(previous.byKid) != len(next.byKid) {
+		return false
+	}
+	for kid, key := range next.byKid {
+		if previous.byKid[kid] != key {
+			return false
+		}
+	}
+	return true
+}
+
+func sameKey(a, b *rsa.PublicKey) bool {
+	return a.E == b.E && a.N.Cmp(b.N) == 0
+}
