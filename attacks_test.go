@@ -636,12 +636,12 @@ func TestHugeExpIsClampedInTheCache(t *testing.T) {
 		}
 	}
 	first := handler.cache.get("Bearer " + token)
-	if first == nil || first.expires <= 0 {
+	if first == nil || first.expiresUnixNano <= 0 {
 		t.Fatalf("cached grant %+v; want one whose expiry is clamped to a positive time", first)
 	}
 	serve(handler, request(token))
 	if again := handler.cache.get("Bearer " + token); again != first {
-		t.Fatalf("the grant of an exp 1e300 token was replaced on the next request; want it served from the cache (expiry %d)", first.expires)
+		t.Fatalf("the grant of an exp 1e300 token was replaced on the next request; want it served from the cache (expiry %d)", first.expiresUnixNano)
 	}
 }
 

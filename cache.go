@@ -1,5 +1,7 @@
 package withauth
 
+// The verified-token cache: grants kept until they expire, looked up by ServeHTTP's fast path.
+
 import (
 	"crypto/rsa"
 	"sync"
@@ -12,11 +14,11 @@ type grant struct {
 	key *rsa.PublicKey
 	// generation is the key epoch's generation when the token was verified; a grant of an
 	// older generation is verified anew, so tokens of keys that left the set are dropped.
-	generation int64
-	expires    int64 // Unix nanoseconds, clock skew included
-	// usableUntil is expires, or earlier the time the key set is due for a refresh: past it
-	// the grant is checked against the key source again.
-	usableUntil int64
+	generation      int64
+	expiresUnixNano int64 // clock skew included
+	// usableUntilUnixNano is expiresUnixNano, or earlier the time the key set is due for a
+	// refresh: past it the grant is checked against the key source again.
+	usableUntilUnixNano int64
 	// allowed tells whether the token meets this middleware's roles and permissions.
 	allowed bool
 	// headerValues are the forwarded headers' values in the middleware's order, nil for an

@@ -1,5 +1,7 @@
 package withauth
 
+// Everything that reads verified claims: requirement checks, claim paths, forwarded values.
+
 import (
 	"encoding/base64"
 	"encoding/json"

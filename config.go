@@ -1,5 +1,7 @@
 package withauth
 
+// Turning configuration strings into checked values; every error names the key and the fix.
+
 import (
 	"fmt"
 	"net/url"

@@ -1,12 +1,19 @@
 package withauth
 
+// The one bounded HTTP exchange every key endpoint and Frontegg's API go through.
+
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
 )
+
+// maxResponseBytes bounds what is read from a key endpoint or Frontegg's API; real key sets and
+// answers are a few KiB.
+const maxResponseBytes = 1 << 20
 
 // newHTTPClient is the client of every key endpoint and of Frontegg's API. It follows no
 // redirect: none of them needs one, and following would hand the request (Frontegg's
@@ -19,11 +26,12 @@ func refuseRedirect(req *http.Request, via []*http.Request) error {
 	return fmt.Errorf("redirected to %s, which withauth does not follow; configure the final URL", req.URL.Redacted())
 }
 
-// getBounded GETs url and returns a 200 response's body, read up to maxKeyResponseBytes.
-func getBounded(ctx context.Context, client *http.Client, url string, header http.Header) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// fetchBounded sends one request for JSON and reads at most maxResponseBytes of the answer. A
+// status other than 200 is an error, returned with the status and the body read.
+func fetchBounded(ctx context.Context, client *http.Client, method, url string, body []byte, header http.Header) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for name, values := range header {
 		req.Header[name] = values
@@ -31,24 +39,18 @@ func getBounded(ctx context.Context, client *http.Client, url string, header htt
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	return readBounded(resp)
-}
-
-// readBounded reads a response's body up to maxKeyResponseBytes; a status other than 200 is an
-// error, returned with the body read.
-func readBounded(resp *http.Response) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeyResponseBytes+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return nil, err
+		return nil, resp.StatusCode, err
 	}
-	if len(body) > maxKeyResponseBytes {
-		return nil, fmt.Errorf("response larger than %d bytes", maxKeyResponseBytes)
+	if len(data) > maxResponseBytes {
+		return nil, resp.StatusCode, fmt.Errorf("response larger than %d bytes", maxResponseBytes)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return body, fmt.Errorf("unexpected status %s", resp.Status)
+		return data, resp.StatusCode, fmt.Errorf("unexpected status %s", resp.Status)
 	}
-	return body, nil
+	return data, resp.StatusCode, nil
 }

@@ -1,7 +1,9 @@
 package withauth
 
+// Frontegg vendor mode: what Frontegg's SDKs do with FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY.
+// The vendor authenticates to obtain Frontegg's public key and to check access tokens.
+
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,7 +63,20 @@ type fronteggAPI struct {
 	vendorToken  string
 	tokenRenewAt time.Time
 
-	answers answerCache
+	answers apiAnswerCache
+}
+
+// fronteggAPIs holds one fronteggAPI per gateway, credentials and timeout, shared by every
+// middleware of that vendor as the key sets are: the key source of the same settings fetches
+// with it, and its vendor token and access-token answers serve them all.
+var fronteggAPIs sync.Map
+
+func sharedFronteggAPI(id string, fresh *fronteggAPI) *fronteggAPI {
+	existing, _ := fronteggAPIs.LoadOrStore(id, fresh)
+	if api, ok := existing.(*fronteggAPI); ok {
+		return api
+	}
+	return fresh
 }
 
 func (f *fronteggAPI) describe() string { return f.gateway }
@@ -91,7 +106,7 @@ func (f *fronteggAPI) get(ctx context.Context, path string) ([]byte, int, error)
 	if err != nil {
 		return nil, 0, err
 	}
-	body, status, err := f.do(ctx, http.MethodGet, path, nil, http.Header{"X-Access-Token": {token}})
+	body, status, err := fetchBounded(ctx, f.client, http.MethodGet, f.gateway+path, nil, http.Header{"X-Access-Token": {token}})
 	if status == http.StatusUnauthorized {
 		f.authMu.Lock()
 		if f.vendorToken == token {
@@ -113,7 +128,7 @@ func (f *fronteggAPI) token(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	body, _, err := f.do(ctx, http.MethodPost, "/auth/vendor", credentials, http.Header{"Content-Type": {"application/json"}})
+	body, _, err := fetchBounded(ctx, f.client, http.MethodPost, f.gateway+"/auth/vendor", credentials, http.Header{"Content-Type": {"application/json"}})
 	if err != nil {
 		return "", fmt.Errorf("vendor authentication: %v", err)
 	}
@@ -129,22 +144,4 @@ func (f *fronteggAPI) token(ctx context.Context) (string, error) {
 	f.vendorToken = answer.Token
 	f.tokenRenewAt = time.Now().Add(lifetime)
 	return f.vendorToken, nil
-}
-
-func (f *fronteggAPI) do(ctx context.Context, method, path string, body []byte, header http.Header) ([]byte, int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, f.gateway+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, 0, err
-	}
-	for name, values := range header {
-		req.Header[name] = values
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	data, err := readBounded(resp)
-	return data, resp.StatusCode, err
 }

@@ -1,5 +1,7 @@
 package withauth
 
+// Frontegg access tokens (x-api-key): Frontegg's answers about them, cached as the SDKs cache them.
+
 import (
 	"context"
 	"encoding/json"
@@ -24,8 +26,8 @@ func accessTokenKind(tokenType string) string {
 }
 
 // activeAccessTokens lists the IDs of the active access tokens of a kind.
-func (f *fronteggAPI) activeAccessTokens(kind string) (*answer, error) {
-	return f.answers.get("active "+kind, f.client.Timeout, func(ctx context.Context, a *answer) error {
+func (f *fronteggAPI) activeAccessTokens(kind string) (*apiAnswer, error) {
+	return f.answers.get("active "+kind, f.client.Timeout, func(ctx context.Context, a *apiAnswer) error {
 		body, status, err := f.get(ctx, "/identity/resources/vendor-only/"+kind+"/access-tokens/v1/active")
 		if status == http.StatusForbidden {
 			noteAccessDisabled(a, body)
@@ -46,15 +48,15 @@ func (f *fronteggAPI) activeAccessTokens(kind string) (*answer, error) {
 // noteAccessDisabled records Frontegg's 403 on its access-token endpoints, its answer when the
 // vendor turned access tokens off: the SDKs take it as "not authenticated", so it is a 401
 // cached like any answer, not a 503 that clients would retry forever.
-func noteAccessDisabled(a *answer, body []byte) {
+func noteAccessDisabled(a *apiAnswer, body []byte) {
 	fmt.Fprintf(os.Stderr, "withauth: Frontegg refused the access token check (403 %.200s); access tokens are refused while it does\n", body)
 	a.disabled = true
 }
 
 // accessTokenGrants fetches the roles and permissions Frontegg holds for an access token;
 // the answer's grants stay nil for a token Frontegg no longer knows.
-func (f *fronteggAPI) accessTokenGrants(kind, id string) (*answer, error) {
-	return f.answers.get(kind+" "+id, f.client.Timeout, func(ctx context.Context, a *answer) error {
+func (f *fronteggAPI) accessTokenGrants(kind, id string) (*apiAnswer, error) {
+	return f.answers.get(kind+" "+id, f.client.Timeout, func(ctx context.Context, a *apiAnswer) error {
 		body, status, err := f.get(ctx, "/identity/resources/vendor-only/"+kind+"/access-tokens/v1/"+url.PathEscape(id))
 		if status == http.StatusNotFound {
 			return nil
@@ -124,15 +126,15 @@ func stringsToClaim(items []string) []interface{} {
 	return list
 }
 
-// answerCache keeps answers of the API for a while; concurrent callers of one key share a
+// apiAnswerCache keeps answers of the API for a while; concurrent callers of one key share a
 // single call.
-type answerCache struct {
+type apiAnswerCache struct {
 	mu      sync.Mutex
-	entries map[string]*answer
+	entries map[string]*apiAnswer
 }
 
-// answer is one answer of the API: the field its loader fills, or err.
-type answer struct {
+// apiAnswer is one answer of the API: the field its loader fills, or err.
+type apiAnswer struct {
 	ready  chan struct{}
 	active map[string]bool
 	grants *accessTokenData
@@ -142,7 +144,7 @@ type answer struct {
 	expires  time.Time
 }
 
-func (c *answerCache) get(key string, timeout time.Duration, load func(ctx context.Context, a *answer) error) (*answer, error) {
+func (c *apiAnswerCache) get(key string, timeout time.Duration, load func(ctx context.Context, a *apiAnswer) error) (*apiAnswer, error) {
 	c.mu.Lock()
 	a := c.entries[key]
 	if a != nil && a.expires.IsZero() {
@@ -155,9 +157,9 @@ func (c *answerCache) get(key string, timeout time.Duration, load func(ctx conte
 		return a, a.err
 	}
 	if c.entries == nil || len(c.entries) >= maxCheckAnswers {
-		c.entries = make(map[string]*answer)
+		c.entries = make(map[string]*apiAnswer)
 	}
-	a = &answer{ready: make(chan struct{})}
+	a = &apiAnswer{ready: make(chan struct{})}
 	c.entries[key] = a
 	c.mu.Unlock()
 
@@ -165,7 +167,7 @@ func (c *answerCache) get(key string, timeout time.Duration, load func(ctx conte
 	return a, a.err
 }
 
-func (c *answerCache) load(a *answer, timeout time.Duration, load func(ctx context.Context, a *answer) error) {
+func (c *apiAnswerCache) load(a *apiAnswer, timeout time.Duration, load func(ctx context.Context, a *apiAnswer) error) {
 	err := errCheckUnavailable
 	defer func() {
 		if p := recover(); p != nil {

@@ -1,5 +1,7 @@
 package withauth
 
+// Frontegg's token rules, which apply wherever a token carries one of Frontegg's types.
+
 // Token types accepted per header, as Frontegg's SDKs accept them.
 var (
 	authorizationTokenTypes = map[string]bool{"userToken": true, "userApiToken": true, "tenantApiToken": true}
@@ -9,21 +11,31 @@ var (
 // checkTokenType applies Frontegg's token types: access tokens only in x-api-key, the others
 // only in Authorization. Outside vendor mode a token without a type is a user token of
 // another issuer; in vendor mode every token is signed by Frontegg, which always sets one.
-func checkTokenType(claims map[string]interface{}, viaAPIKey, vendorMode bool) error {
+func checkTokenType(claims map[string]interface{}, source credentialSource, vendorMode bool) error {
 	value, present := claims["type"]
 	if !present && vendorMode {
 		return errNoTokenType
 	}
 	tokenType, _ := value.(string)
-	if viaAPIKey && !apiKeyTokenTypes[tokenType] || !viaAPIKey && present && !authorizationTokenTypes[tokenType] {
+	if source == fromAPIKey && !apiKeyTokenTypes[tokenType] || source == fromAuthorization && present && !authorizationTokenTypes[tokenType] {
 		return errTokenType
 	}
 	return nil
 }
 
-// userID is the id Frontegg's SDKs give the user of a token (req.frontegg.user.id): the
-// creating user for API tokens, the owning user for access tokens, none for tenant tokens.
-// Tokens of other issuers, without a Frontegg type, are identified by sub.
+// setUserID sets the id claim, which the default X-User-Id forwards, to the id Frontegg's SDKs
+// give the user of a token (req.frontegg.user.id), or removes it: a token's own "id" claim is
+// never forwarded as the user's id.
+func setUserID(claims map[string]interface{}) {
+	if id, ok := userID(claims); ok {
+		claims["id"] = id
+	} else {
+		delete(claims, "id")
+	}
+}
+
+// userID is that id: the creating user for API tokens, the owning user for access tokens,
+// none for tenant tokens. Tokens of other issuers, without a Frontegg type, are identified by sub.
 func userID(claims map[string]interface{}) (string, bool) {
 	tokenType, _ := claims["type"].(string)
 	var id interface{}

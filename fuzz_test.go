@@ -403,24 +403,25 @@ func checkBearer(t testing.TB, tokens *tokenChecker, value string, copies uint8)
 	for i := range values {
 		values[i] = value
 	}
-	var token, problem string
+	var token string
+	var problem error
 	bounded(t, "bearerToken of "+strconv.Itoa(len(value))+" bytes", allocationLimit(len(value)), func() {
 		token, problem = bearerToken(values)
 	})
 	isBearer := len(value) >= 7 && strings.EqualFold(value[:7], "bearer ")
 	switch {
-	case len(values) == 0 && problem != problemNoToken:
-		t.Fatalf("no Authorization header: problem %q; want %q", problem, problemNoToken)
-	case len(values) > 1 && (problem == "" || problem == problemNoToken):
-		t.Fatalf("%d Authorization headers %q: token %q, problem %q; want a problem", len(values), value, token, problem)
-	case len(values) == 1 && !isBearer && problem != problemNoToken:
-		t.Fatalf("Authorization %q is not the bearer scheme: token %q, problem %q; want %q", value, token, problem, problemNoToken)
-	case len(values) == 1 && isBearer && problem == "" && (token == "" || strings.Contains(token, " ") || token != strings.TrimLeft(value[7:], " ")):
+	case len(values) == 0 && problem != errNoCredentials:
+		t.Fatalf("no Authorization header: problem %v; want %v", problem, errNoCredentials)
+	case len(values) > 1 && (problem == nil || problem == errNoCredentials):
+		t.Fatalf("%d Authorization headers %q: token %q, problem %v; want a problem", len(values), value, token, problem)
+	case len(values) == 1 && !isBearer && problem != errNoCredentials:
+		t.Fatalf("Authorization %q is not the bearer scheme: token %q, problem %v; want %v", value, token, problem, errNoCredentials)
+	case len(values) == 1 && isBearer && problem == nil && (token == "" || strings.Contains(token, " ") || token != strings.TrimLeft(value[7:], " ")):
 		t.Fatalf("Authorization %q: token %q; want the non-empty credentials after \"Bearer \" without spaces", value, token)
-	case len(values) == 1 && isBearer && problem != "" && problem != problemNoToken && strings.TrimLeft(value[7:], " ") != "" && !strings.Contains(strings.TrimLeft(value[7:], " "), " "):
-		t.Fatalf("Authorization %q: problem %q; want the token %q", value, problem, strings.TrimLeft(value[7:], " "))
-	case problem != "" && token != "":
-		t.Fatalf("Authorization %q: token %q with problem %q; want no token when there is a problem", value, token, problem)
+	case len(values) == 1 && isBearer && problem != nil && problem != errNoCredentials && strings.TrimLeft(value[7:], " ") != "" && !strings.Contains(strings.TrimLeft(value[7:], " "), " "):
+		t.Fatalf("Authorization %q: problem %v; want the token %q", value, problem, strings.TrimLeft(value[7:], " "))
+	case problem != nil && token != "":
+		t.Fatalf("Authorization %q: token %q with problem %v; want no token when there is a problem", value, token, problem)
 	}
 
 	req := httptest.NewRequest(http.MethodGet, "http://backend.example/", nil)
@@ -431,11 +432,11 @@ func checkBearer(t testing.TB, tokens *tokenChecker, value string, copies uint8)
 	calls := tokens.next.calls
 	tokens.handler.ServeHTTP(rec, req)
 	switch {
-	case problem == problemNoToken && (rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") != `Bearer realm="withauth"`):
+	case problem == errNoCredentials && (rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") != `Bearer realm="withauth"`):
 		t.Fatalf("Authorization %q ×%d, no bearer token: status %d, challenge %q; want 401 with the bare challenge", value, len(values), rec.Code, rec.Header().Get("WWW-Authenticate"))
-	case problem != "" && problem != problemNoToken && rec.Code != http.StatusBadRequest:
-		t.Fatalf("Authorization %q ×%d (%s): status %d; want 400", value, len(values), problem, rec.Code)
-	case problem == "":
+	case problem != nil && problem != errNoCredentials && rec.Code != http.StatusBadRequest:
+		t.Fatalf("Authorization %q ×%d (%v): status %d; want 400", value, len(values), problem, rec.Code)
+	case problem == nil:
 		want, isValid := tokens.valid[token]
 		if !isValid {
 			want = http.StatusUnauthorized
@@ -716,7 +717,7 @@ func TestParsingIsBounded(t *testing.T) {
 		keys = append(keys, k)
 	}
 	body := jwksOf(t, keys...)
-	if len(body) > maxKeyResponseBytes || len(body) < maxKeyResponseBytes*9/10 {
+	if len(body) > maxResponseBytes || len(body) < maxResponseBytes*9/10 {
 		t.Fatalf("test bug: key set of %d bytes; want close to the read limit", len(body))
 	}
 	checkJWKS(t, body)

@@ -1,5 +1,7 @@
 package withauth
 
+// Which request headers withauth owns: forwarded names, their spellings, stripping.
+
 import (
 	"fmt"
 	"net/http"

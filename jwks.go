@@ -1,5 +1,7 @@
 package withauth
 
+// Key formats: JSON Web Key Sets (RFC 7517) fetched from an endpoint, and PEM public keys.
+
 import (
 	"context"
 	"crypto/rsa"
@@ -15,8 +17,6 @@ import (
 )
 
 const (
-	// maxKeyResponseBytes bounds what is read from a key endpoint; real key sets are a few KiB.
-	maxKeyResponseBytes = 1 << 20
 	// minRSABits refuses keys too short to be safe; maxRSABits keys that would make every
 	// verification needlessly slow.
 	minRSABits = 2048
@@ -32,7 +32,7 @@ type jwksEndpoint struct {
 func (e jwksEndpoint) describe() string { return e.url }
 
 func (e jwksEndpoint) fetch(ctx context.Context) (*keySet, error) {
-	body, err := getBounded(ctx, e.client, e.url, nil)
+	body, _, err := fetchBounded(ctx, e.client, http.MethodGet, e.url, nil, nil)
 	if err != nil {
 		return nil, err
 	}

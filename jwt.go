@@ -1,5 +1,7 @@
 package withauth
 
+// Compact JWS (RFC 7515) and registered claims (RFC 7519): parsing and checks, no I/O.
+
 import (
 	"bytes"
 	"crypto"
@@ -129,25 +131,25 @@ func numericDate(value interface{}) (float64, bool) {
 
 // claimRules are the registered-claim checks of one middleware, fixed in New.
 type claimRules struct {
-	issuer    string
-	audiences map[string]bool
-	skew      float64 // seconds
+	issuer      string
+	audiences   map[string]bool
+	skewSeconds float64
 }
 
-// validateClaims checks exp (required), nbf, iat, iss and aud at time now (Unix seconds).
+// validateClaims checks exp (required), nbf, iat, iss and aud at nowSeconds (Unix time).
 // It returns the expiry, which bounds how long the verified token may be cached.
-func validateClaims(r claimRules, claims map[string]interface{}, now float64) (float64, error) {
+func validateClaims(r claimRules, claims map[string]interface{}, nowSeconds float64) (float64, error) {
 	exp, ok := numericDate(claims["exp"])
 	if !ok {
 		return 0, errNoExpiry
 	}
-	if now > exp+r.skew {
+	if nowSeconds > exp+r.skewSeconds {
 		return 0, errExpired
 	}
-	if err := notLaterThan(claims, "nbf", now+r.skew, errNotYetValid); err != nil {
+	if err := notLaterThan(claims, "nbf", nowSeconds+r.skewSeconds, errNotYetValid); err != nil {
 		return 0, err
 	}
-	if err := notLaterThan(claims, "iat", now+r.skew, errIssuedInFuture); err != nil {
+	if err := notLaterThan(claims, "iat", nowSeconds+r.skewSeconds, errIssuedInFuture); err != nil {
 		return 0, err
 	}
 	if r.issuer != "" {

@@ -1,5 +1,7 @@
 package withauth
 
+// Key sources: where the key that verifies a token comes from, chosen once in New.
+
 import (
 	"context"
 	"crypto/rsa"
@@ -26,13 +28,13 @@ type keySource interface {
 // key source: a grant is good while the set it was verified against has not changed and no
 // refresh is due.
 type keyEpoch struct {
-	generation atomic.Int64 // bumped whenever the key set changes
-	refreshDue atomic.Int64 // Unix nanoseconds; past it, requests pass through the key source
+	generation         atomic.Int64 // bumped whenever the key set changes
+	refreshDueUnixNano atomic.Int64 // past it, requests pass through the key source
 }
 
 func newStaticEpoch() *keyEpoch {
 	e := &keyEpoch{}
-	e.refreshDue.Store(math.MaxInt64)
+	e.refreshDueUnixNano.Store(math.MaxInt64)
 	return e
 }
 
@@ -117,8 +119,8 @@ func newKeySource(config *Config) (keySource, *fronteggAPI, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("no key source: set jwksUrl (your identity provider's JWKS endpoint), issuer (keys from <issuer>/.well-known/jwks.json), publicKey (a PEM RSA public key), or clientId and apiKey for Frontegg (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY in Traefik's environment)")
 	}
-	api := &fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: newHTTPClient(timing.timeout)}
 	endpoint := strconv.Quote(gateway) + " " + strconv.Quote(clientID) + " " + strconv.Quote(apiKey)
-	keys := sharedRemoteKeys(timing.id("frontegg", endpoint), timing.remoteKeys(api))
-	return keys, keys.fetcher.(*fronteggAPI), nil
+	api := sharedFronteggAPI(endpoint+" "+timing.timeout.String(),
+		&fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: newHTTPClient(timing.timeout)})
+	return sharedRemoteKeys(timing.id("frontegg", endpoint), timing.remoteKeys(api)), api, nil
 }

@@ -17,8 +17,8 @@ import (
 
 // TestNewRecoversFromAPanic: no configuration is known to make New panic (TestNewRejectsBad-
 // Configuration and the fuzzers look for one), so the panic is injected through the shared
-// key sources: the Frontegg key source New made is replaced by one whose fetcher is not
-// Frontegg's, which makes newKeySource's type assertion panic on the next call.
+// key sources: the entry of New's Frontegg key source is replaced by a value of another type,
+// which makes sharedRemoteKeys' type assertion panic on the next call.
 func TestNewRecoversFromAPanic(t *testing.T) {
 	config := CreateConfig()
 	config.ClientID = "panic-client"
@@ -38,9 +38,9 @@ func TestNewRecoversFromAPanic(t *testing.T) {
 	if id == nil {
 		t.Fatalf("New made no shared Frontegg key source for client panic-client")
 	}
-	poisoned := newRemoteKeys(jwksEndpoint{url: config.APIGatewayURL, client: &http.Client{}}, 0, 0, time.Second)
-	remoteKeySets.Store(id, poisoned)
-	t.Cleanup(func() { remoteKeySets.Delete(id) })
+	original, _ := remoteKeySets.Load(id)
+	remoteKeySets.Store(id, "not a key source")
+	t.Cleanup(func() { remoteKeySets.Store(id, original) })
 
 	handler, err := New(context.Background(), &upstream{}, config, "route")
 	if err == nil || handler != nil {
@@ -49,7 +49,7 @@ func TestNewRecoversFromAPanic(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "withauth route: invalid configuration: ") {
 		t.Fatalf("New error = %q; want it to start with \"withauth route: invalid configuration: \"", err)
 	}
-	remoteKeySets.Delete(id)
+	remoteKeySets.Store(id, original)
 	if _, err := New(context.Background(), &upstream{}, config, "route"); err != nil {
 		t.Fatalf("New after the poisoned entry is gone: %v; want a handler", err)
 	}

@@ -10,29 +10,58 @@ import (
 	"net/http"
 )
 
-// Config is the middleware's configuration. Traefik decodes it with mapstructure: keys match
-// field names case-insensitively, and every scalar may arrive as a string.
+// Config is the middleware's configuration, one per router. Traefik decodes it with
+// mapstructure: keys match field names case-insensitively, every scalar may arrive as a string,
+// and a comma-separated string is a list (Docker labels). New refuses an empty list, an empty
+// item and an unknown key rather than weaken the route.
 type Config struct {
-	JWKSURL              string
-	Issuer               string
-	PublicKey            string
-	Audience             []string
-	Roles                []string
-	Permissions          []string
-	RolesClaim           string
-	PermissionsClaim     string
-	ClockSkew            string
-	ForwardHeaders       map[string]string
+	// JWKSURL is the identity provider's JSON Web Key Set. Exclusive with PublicKey.
+	JWKSURL string
+	// Issuer is the expected iss, matched exactly. Alone, it is also the key source:
+	// <Issuer>/.well-known/jwks.json.
+	Issuer string
+	// PublicKey is one PEM RSA public key (2048 to 16384 bits) that verifies every token,
+	// whatever kid it names; "\n" escapes are accepted. Exclusive with JWKSURL.
+	PublicKey string
+	// Audience, if set, must hold one of the token's aud values.
+	Audience []string
+	// Roles and Permissions: any of each must be in RolesClaim and PermissionsClaim (a JSON
+	// array of strings); both set, both must pass. Unset, nothing is required.
+	Roles       []string
+	Permissions []string
+	// RolesClaim and PermissionsClaim name the claims (default "roles", "permissions"); a
+	// dotted path reaches nested claims, a top-level name holding dots wins.
+	RolesClaim       string
+	PermissionsClaim string
+	// ClockSkew is the leeway for exp, nbf and iat (Go duration, default "30s").
+	ClockSkew string
+	// ForwardHeaders maps request headers for the upstream to claims. Unset: X-User-Id (id),
+	// X-Tenant-Id, X-User-Email, X-User-Roles (RolesClaim), X-User-Permissions
+	// (PermissionsClaim). Those five names are stripped from every request either way.
+	ForwardHeaders map[string]string
+	// ForwardAuthorization passes Authorization (and x-api-key) on to the upstream (default true).
 	ForwardAuthorization bool
-	SkipPreflight        bool
-	RefreshInterval      string
-	MinRefreshInterval   string
-	HTTPTimeout          string
-	CacheSize            int
-	ClaimsHeader         string
-	ClientID             string
-	APIKey               string
-	APIGatewayURL        string
+	// SkipPreflight lets a CORS preflight through without a token, its credentials stripped
+	// (default true).
+	SkipPreflight bool
+	// RefreshInterval schedules the refresh of remote keys (default "10m");
+	// MinRefreshInterval, at least "1s" (default "5s"), is the least time between the fetches
+	// that unknown kids and failures cause; either may be the longer. HTTPTimeout bounds every
+	// call to a key endpoint or Frontegg's API (default "5s").
+	RefreshInterval    string
+	MinRefreshInterval string
+	HTTPTimeout        string
+	// CacheSize is how many verified tokens are remembered until they expire (default 10000,
+	// 0 disables the cache).
+	CacheSize int
+	// ClaimsHeader, if set, carries all verified claims to the upstream as base64url JSON.
+	ClaimsHeader string
+	// ClientID, APIKey and APIGatewayURL select Frontegg vendor mode when JWKSURL, Issuer and
+	// PublicKey are all unset; each falls back to FRONTEGG_CLIENT_ID, FRONTEGG_API_KEY and
+	// FRONTEGG_API_GATEWAY_URL in Traefik's environment, the gateway to https://api.frontegg.com.
+	ClientID      string
+	APIKey        string
+	APIGatewayURL string
 	// Unknown collects the keys that match no field above (mapstructure's remain tag, under
 	// Traefik's own decoder); New refuses them, since Traefik would otherwise drop them.
 	Unknown map[string]interface{} `mapstructure:",remain"`
@@ -83,7 +112,8 @@ type Middleware struct {
 }
 
 // New builds the middleware. It does no network I/O and starts no goroutine: Traefik calls it
-// for every router on every configuration reload. Keys are fetched on first use.
+// for every router on every configuration reload. Keys are fetched on first use. No setting is
+// known to make it panic; should one, its recover keeps Traefik's configuration build going.
 func New(_ context.Context, next http.Handler, config *Config, name string) (handler http.Handler, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -137,7 +167,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		name:                 name,
 		keys:                 keys,
 		epoch:                keys.epoch(),
-		rules:                claimRules{issuer: config.Issuer, audiences: toSet(audiences), skew: skew.Seconds()},
+		rules:                claimRules{issuer: config.Issuer, audiences: toSet(audiences), skewSeconds: skew.Seconds()},
 		roles:                roles,
 		permissions:          permissions,
 		forward:              forward,

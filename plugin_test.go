@@ -750,7 +750,7 @@ func TestCachedTokens(t *testing.T) {
 		}
 	}
 	// An expired cached grant is verified anew, and refused.
-	handler.cache.get("Bearer " + token).expires = time.Now().UnixNano() - 1
+	handler.cache.get("Bearer " + token).expiresUnixNano = time.Now().UnixNano() - 1
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, request(token))
 	if rec.Code != 200 {

@@ -1,5 +1,7 @@
 package withauth
 
+// The shared remote key set: lazy fetch, one fetch for all waiters, refresh, throttled refetch.
+
 import (
 	"context"
 	"crypto/rsa"
@@ -75,8 +77,8 @@ func (r *remoteKeys) retryAfter() time.Duration {
 func (r *remoteKeys) current() *keySet {
 	r.mu.Lock()
 	set := r.set
-	// refreshDue is refreshInterval after a success and minRefreshInterval after a failure.
-	if set != nil && r.inflight == nil && time.Now().UnixNano() >= r.epochs.refreshDue.Load() {
+	// refreshDueUnixNano is refreshInterval after a success and minRefreshInterval after a failure.
+	if set != nil && r.inflight == nil && time.Now().UnixNano() >= r.epochs.refreshDueUnixNano.Load() {
 		r.startFetchLocked()
 	}
 	r.mu.Unlock()
@@ -141,14 +143,14 @@ func (r *remoteKeys) finishFetch(call *fetchCall, set *keySet, err error) {
 	now := time.Now()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "withauth: fetching keys from %s failed (keeping the last good keys): %v\n", r.fetcher.describe(), err)
-		r.epochs.refreshDue.Store(now.Add(r.minRefreshInterval).UnixNano())
+		r.epochs.refreshDueUnixNano.Store(now.Add(r.minRefreshInterval).UnixNano())
 	} else {
 		set = keepKeyIdentity(r.set, set)
 		if !sameKeySet(r.set, set) {
 			r.epochs.generation.Add(1)
 		}
 		r.set = set
-		r.epochs.refreshDue.Store(now.Add(r.refreshInterval).UnixNano())
+		r.epochs.refreshDueUnixNano.Store(now.Add(r.refreshInterval).UnixNano())
 	}
 	// Throttling counts from the end of the fetch, so a slow endpoint is not hammered.
 	r.triedAt = now

@@ -1,5 +1,7 @@
 package withauth
 
+// The request path: the cache-hit fast path, credentials, and the decision to admit or refuse.
+
 import (
 	"context"
 	"fmt"
@@ -31,7 +33,7 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		g := m.cache.grants[credentials[0]]
 		m.cache.mu.Unlock()
 		if g != nil && g.allowed {
-			if time.Now().UnixNano() <= g.usableUntil && g.generation == m.epoch.generation.Load() {
+			if time.Now().UnixNano() <= g.usableUntilUnixNano && g.generation == m.epoch.generation.Load() {
 				for i, name := range m.forwardNames {
 					if values := g.headerValues[i]; values != nil {
 						header[name] = values
@@ -76,18 +78,14 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 	defer func() {
 		if p := recover(); p != nil {
 			fmt.Fprintf(os.Stderr, "withauth %s: internal error: %v\n", m.name, p)
-			writeError(rw, http.StatusInternalServerError, "server_error", "internal error in the authentication middleware", "")
+			m.refuse(rw, errInternal)
 			admitted = false
 		}
 	}()
 
-	token, viaAPIKey, problem := m.credentials(req.Header)
-	if problem != "" {
-		if problem == problemNoToken {
-			writeChallenge(rw, http.StatusUnauthorized, "", "")
-		} else {
-			writeChallenge(rw, http.StatusBadRequest, "invalid_request", problem)
-		}
+	token, source, err := m.credentials(req.Header)
+	if err != nil {
+		m.refuse(rw, err)
 		return false
 	}
 
@@ -96,25 +94,24 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 	// fill the cache). Access tokens have a cache of their own.
 	cache := m.apiKeyCache
 	cacheKey := token
-	if !viaAPIKey {
+	if source == fromAuthorization {
 		cache = m.cache
 		cacheKey = "Bearer " + token
 		if cacheKey != req.Header["Authorization"][0] {
 			cache = nil
 		}
 	}
-	now := time.Now().UnixNano()
+	nowUnixNano := time.Now().UnixNano()
 	var g *grant
 	if cache != nil {
 		g = cache.get(cacheKey)
 	}
-	if g != nil && (now > g.usableUntil || g.generation != m.epoch.generation.Load()) {
-		g = m.revalidate(req.Context(), cache, cacheKey, g, now)
+	if g != nil && (nowUnixNano > g.usableUntilUnixNano || g.generation != m.epoch.generation.Load()) {
+		g = m.revalidate(req.Context(), cache, cacheKey, g, nowUnixNano)
 	}
 	if g == nil {
-		var err error
-		if g, err = m.verify(req.Context(), token, viaAPIKey, now); err != nil {
-			m.rejectToken(rw, err)
+		if g, err = m.verify(req.Context(), token, source, nowUnixNano); err != nil {
+			m.refuse(rw, err)
 			return false
 		}
 		if cache != nil {
@@ -123,7 +120,7 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 	}
 
 	if !g.allowed {
-		writeChallenge(rw, http.StatusForbidden, "insufficient_scope", "the token lacks the roles or permissions this route requires")
+		m.refuse(rw, errInsufficientScope)
 		return false
 	}
 	for i, name := range m.forwardNames {
@@ -134,12 +131,12 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 	return true
 }
 
-// revalidate decides on a grant past its usableUntil: dropped once expired or when its key is
-// no longer the source's (asking the source also starts the due refresh), otherwise cached
-// again until the next refresh is due.
-func (m *Middleware) revalidate(ctx context.Context, cache *tokenCache, cacheKey string, g *grant, now int64) *grant {
+// revalidate decides on a grant past its usableUntilUnixNano: dropped once expired or when its
+// key is no longer the source's (asking the source also starts the due refresh), otherwise
+// cached again until the next refresh is due.
+func (m *Middleware) revalidate(ctx context.Context, cache *tokenCache, cacheKey string, g *grant, nowUnixNano int64) *grant {
 	generation := m.epoch.generation.Load()
-	if now > g.expires || g.generation != generation {
+	if nowUnixNano > g.expiresUnixNano || g.generation != generation {
 		cache.remove(cacheKey)
 		return nil
 	}
@@ -148,55 +145,62 @@ func (m *Middleware) revalidate(ctx context.Context, cache *tokenCache, cacheKey
 		return nil
 	}
 	renewed := *g
-	renewed.usableUntil = usableUntil(g.expires, m.epoch)
+	renewed.usableUntilUnixNano = usableUntil(g.expiresUnixNano, m.epoch)
 	cache.add(cacheKey, &renewed)
 	return &renewed
 }
 
 // usableUntil bounds a grant's use without asking the key source: its expiry, or the key
-// set's next refresh if that comes first.
-func usableUntil(expires int64, epoch *keyEpoch) int64 {
-	if due := epoch.refreshDue.Load(); due < expires {
+// set's next refresh if that comes first (Unix nanoseconds).
+func usableUntil(expiresUnixNano int64, epoch *keyEpoch) int64 {
+	if due := epoch.refreshDueUnixNano.Load(); due < expiresUnixNano {
 		return due
 	}
-	return expires
+	return expiresUnixNano
 }
+
+// credentialSource is the header a token came from: one token string is judged by other
+// rules in each.
+type credentialSource int
+
+const (
+	fromAuthorization credentialSource = iota // Authorization: Bearer
+	fromAPIKey                                // x-api-key, Frontegg vendor mode's access tokens
+)
 
 // credentials finds the token: a bearer token in Authorization or, in Frontegg vendor mode,
 // an access token in x-api-key.
-func (m *Middleware) credentials(header http.Header) (token string, viaAPIKey bool, problem string) {
-	token, problem = bearerToken(header["Authorization"])
-	if problem != problemNoToken || m.frontegg == nil {
-		return token, false, problem
+func (m *Middleware) credentials(header http.Header) (string, credentialSource, error) {
+	token, err := bearerToken(header["Authorization"])
+	if err != errNoCredentials || m.frontegg == nil {
+		return token, fromAuthorization, err
 	}
 	values := header["X-Api-Key"]
 	if len(values) == 0 {
-		return "", false, problemNoToken
+		return "", fromAuthorization, errNoCredentials
 	}
 	if len(values) > 1 {
-		return "", false, "more than one x-api-key header"
+		return "", fromAPIKey, errTwoAPIKeys
 	}
-	return strings.TrimSpace(values[0]), true, ""
+	return strings.TrimSpace(values[0]), fromAPIKey, nil
 }
 
-const problemNoToken = "no bearer token"
-
 // bearerToken extracts the token of an RFC 6750 Authorization header; the scheme is
-// case-insensitive. problem is problemNoToken when there are no bearer credentials at all.
-func bearerToken(values []string) (token, problem string) {
+// case-insensitive. Without bearer credentials at all it fails with errNoCredentials.
+func bearerToken(values []string) (string, error) {
 	if len(values) == 0 {
-		return "", problemNoToken
+		return "", errNoCredentials
 	}
 	if len(values) > 1 {
-		return "", "more than one Authorization header"
+		return "", errTwoAuthorization
 	}
 	value := values[0]
 	if len(value) < 7 || !strings.EqualFold(value[:7], "bearer ") {
-		return "", problemNoToken
+		return "", errNoCredentials
 	}
-	token = strings.TrimLeft(value[7:], " ")
+	token := strings.TrimLeft(value[7:], " ")
 	if token == "" || strings.IndexByte(token, ' ') >= 0 {
-		return "", "the Authorization header is not Bearer followed by one token"
+		return "", errNotOneBearerToken
 	}
-	return token, ""
+	return token, nil
 }

@@ -1,11 +1,16 @@
 package withauth
 
-import "context"
+// Token to grant: every check, in the order that trusts the least.
 
-// verify runs the checks in the order that trusts the least: header, key, signature, claims,
-// then Frontegg's token rules.
-// now is in Unix nanoseconds.
-func (m *Middleware) verify(ctx context.Context, token string, viaAPIKey bool, now int64) (*grant, error) {
+import (
+	"context"
+	"crypto/rsa"
+)
+
+// verify turns a token into a grant, in the order that trusts the least: header, key,
+// signature, registered claims, Frontegg's token rules (and, for an access token, Frontegg's
+// answer about it), then the route's requirements and forwarded values.
+func (m *Middleware) verify(ctx context.Context, token string, source credentialSource, nowUnixNano int64) (*grant, error) {
 	raw, err := parseToken(token)
 	if err != nil {
 		return nil, err
@@ -23,36 +28,38 @@ func (m *Middleware) verify(ctx context.Context, token string, viaAPIKey bool, n
 	if err != nil {
 		return nil, err
 	}
-	exp, err := validateClaims(m.rules, claims, float64(now)/1e9)
+	expSeconds, err := validateClaims(m.rules, claims, float64(nowUnixNano)/1e9)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTokenType(claims, viaAPIKey, m.frontegg != nil); err != nil {
+	if err := checkTokenType(claims, source, m.frontegg != nil); err != nil {
 		return nil, err
 	}
-	expires := cacheExpiry(exp, m.rules.skew)
-	if viaAPIKey {
+	expiresUnixNano := cacheExpiry(expSeconds, m.rules.skewSeconds)
+	if source == fromAPIKey {
 		trustedUntil, err := m.frontegg.checkAccessToken(claims, len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0)
 		if err != nil {
 			return nil, err
 		}
-		if until := trustedUntil.UnixNano(); until < expires {
-			expires = until
+		if until := trustedUntil.UnixNano(); until < expiresUnixNano {
+			expiresUnixNano = until
 		}
 	}
-	if id, ok := userID(claims); ok {
-		claims["id"] = id
-	} else {
-		delete(claims, "id")
-	}
+	return m.newGrant(raw.kid, key, generation, expiresUnixNano, claims), nil
+}
+
+// newGrant is what the middleware concludes from verified claims: whether they meet its
+// requirements, and the forwarded headers' values.
+func (m *Middleware) newGrant(kid string, key *rsa.PublicKey, generation, expiresUnixNano int64, claims map[string]interface{}) *grant {
+	setUserID(claims)
 	g := &grant{
-		kid:          raw.kid,
-		key:          key,
-		generation:   generation,
-		expires:      expires,
-		usableUntil:  usableUntil(expires, m.epoch),
-		allowed:      meets(m.roles, claims) && meets(m.permissions, claims),
-		headerValues: make([][]string, len(m.forward)),
+		kid:                 kid,
+		key:                 key,
+		generation:          generation,
+		expiresUnixNano:     expiresUnixNano,
+		usableUntilUnixNano: usableUntil(expiresUnixNano, m.epoch),
+		allowed:             meets(m.roles, claims) && meets(m.permissions, claims),
+		headerValues:        make([][]string, len(m.forward)),
 	}
 	for i, h := range m.forward {
 		var value string
@@ -65,14 +72,14 @@ func (m *Middleware) verify(ctx context.Context, token string, viaAPIKey bool, n
 			g.headerValues[i] = []string{value}
 		}
 	}
-	return g, nil
+	return g
 }
 
-// cacheExpiry turns exp plus skew (seconds) into Unix nanoseconds, clamping absurd values
+// cacheExpiry turns exp plus clock skew (seconds) into Unix nanoseconds, clamping absurd values
 // instead of overflowing.
-func cacheExpiry(exp, skew float64) int64 {
+func cacheExpiry(expSeconds, skewSeconds float64) int64 {
 	const far = 1 << 62
-	limit := (exp + skew) * 1e9
+	limit := (expSeconds + skewSeconds) * 1e9
 	if limit > far {
 		return far
 	}
