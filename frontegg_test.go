@@ -406,6 +406,29 @@ func TestFronteggAccessTokensDisabledIsAnInvalidToken(t *testing.T) {
 	}
 }
 
+// TestAccessTokenGrantsAreNotAuthorizationCredentials: an access token admitted in x-api-key
+// is cached under "x-api-key <token>". The cache is also looked up by the raw Authorization
+// header value, so "Authorization: x-api-key <token>" finds that grant and is admitted,
+// though access tokens are refused in Authorization and that value is no bearer credential.
+func TestAccessTokenGrantsAreNotAuthorizationCredentials(t *testing.T) {
+	mock := newMockFrontegg(t)
+	fronteggEnv(t, mock)
+	next := &upstream{}
+	handler := newHandler(t, CreateConfig(), next)
+	token := fronteggToken(t, "userAccessToken", nil)
+	for i := 0; i < 2; i++ { // the second time the grant is cached against the current keys
+		if rec, _ := serve(handler, fronteggRequest("/shift", "X-Api-Key", token)); rec.Code != http.StatusOK {
+			t.Fatalf("access token in x-api-key, request %d: status %d (%s); want 200", i, rec.Code, errorDescription(rec))
+		}
+	}
+	next.calls = 0
+	req := fronteggRequest("/shift", "", "")
+	req.Header.Set("Authorization", "x-api-key "+token)
+	if rec, _ := serve(handler, req); rec.Code != http.StatusUnauthorized || next.calls != 0 {
+		t.Fatalf("Authorization: x-api-key <access token>: status %d, upstream reached %d times; want 401 and never (no bearer token, no x-api-key)", rec.Code, next.calls)
+	}
+}
+
 // TestFronteggAccessTokenGrantsHaveTheirOwnCache: access-token grants were cached under a key
 // prefix, "\x00x-api-key <token>", which an Authorization value spelled that way found.
 func TestFronteggAccessTokenGrantsHaveTheirOwnCache(t *testing.T) {

@@ -1,10 +1,371 @@
 package withauth
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
+
+// The attack battery: forged and malformed tokens and requests, one named case each. Every
+// one must be answered 401 (400 for a malformed request), never 5xx, and never reach the
+// upstream; checkAnswer asserts all three.
+
+// refused is the expected answer to a forged token.
+func refused(name string, token func(testing.TB) string, detail string) tokenCase {
+	return tokenCase{name: name, token: token, wantStatus: 401, wantError: "invalid_token", wantDetail: detail}
+}
+
+// rawSigned signs raw header and claims JSON text with key-1.
+func rawSigned(headerJSON string, claims func(testing.TB) string) func(testing.TB) string {
+	return func(t testing.TB) string {
+		return signRaw(t, privateKey(t, "key-1"), headerJSON, claims(t))
+	}
+}
+
+// fixtureClaims is the fixture's claims as JSON text, valid for an hour, with changes applied.
+func fixtureClaims(changes map[string]interface{}) func(testing.TB) string {
+	return func(t testing.TB) string { return claimsText(t, changes) }
+}
+
+// publicKeySecrets are the spellings of key-1's public key an attacker would try as an HMAC secret.
+func publicKeySecrets(t testing.TB) []namedBytes {
+	key := privateKey(t, "key-1")
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatalf("encoding key-1 as PKIX: %v", err)
+	}
+	jwk := jwkOf(&key.PublicKey, "key-1")
+	jwkJSON, err := json.Marshal(jwk)
+	if err != nil {
+		t.Fatalf("encoding key-1 as a JWK: %v", err)
+	}
+	pemText := readFixture(t, "keys/key-1.pub.pem")
+	n, _ := jwk["n"].(string)
+	return []namedBytes{
+		{name: "the PEM public key", value: pemText},
+		{name: "the PEM without its final newline", value: bytes.TrimSpace(pemText)},
+		{name: "the PKIX DER public key", value: der},
+		{name: "the PKCS1 DER public key", value: x509.MarshalPKCS1PublicKey(&key.PublicKey)},
+		{name: "the JWK n as text", value: []byte(n)},
+		{name: "the modulus bytes", value: key.N.Bytes()},
+		{name: "the JWK as JSON", value: jwkJSON},
+	}
+}
+
+type namedBytes struct {
+	name  string
+	value []byte
+}
+
+func TestAttacksOnTheAlgorithm(t *testing.T) {
+	validParts := func(t testing.TB) []string { return strings.Split(validToken(t), ".") }
+	var cases []tokenCase
+	for _, alg := range []string{"none", "None", "NONE", "nOnE"} {
+		alg := alg
+		cases = append(cases,
+			refused("alg "+alg+", empty signature", func(t testing.TB) string {
+				return segment(t, map[string]string{"alg": alg, "typ": "JWT"}) + "." + segment(t, userClaims(t, nil)) + "."
+			}, "not signed with RS256"),
+			refused("alg "+alg+", a valid RS256 signature of another header", func(t testing.TB) string {
+				parts := validParts(t)
+				return segment(t, map[string]string{"alg": alg, "kid": "key-1"}) + "." + parts[1] + "." + parts[2]
+			}, "not signed with RS256"),
+			refused("alg "+alg+", header signed with RS256 by key-1", rawSigned(`{"alg":"`+alg+`","kid":"key-1"}`, fixtureClaims(nil)), "not signed with RS256"),
+		)
+	}
+	for _, header := range []string{
+		`{"alg":"rs256","kid":"key-1"}`, `{"alg":"RS256 ","kid":"key-1"}`, `{"alg":"RS384","kid":"key-1"}`,
+		`{"alg":"RS512","kid":"key-1"}`, `{"alg":"PS256","kid":"key-1"}`, `{"alg":"ES256","kid":"key-1"}`,
+		`{"kid":"key-1"}`, `{"alg":null,"kid":"key-1"}`, `{"alg":["RS256"],"kid":"key-1"}`, `{"alg":{"name":"RS256"},"kid":"key-1"}`,
+	} {
+		cases = append(cases, refused("header "+header+" signed by key-1", rawSigned(header, fixtureClaims(nil)), "not signed with RS256"))
+	}
+	runTokenCases(t, pemConfig, cases)
+}
+
+func TestAttacksKeyConfusion(t *testing.T) {
+	var cases []tokenCase
+	for _, alg := range []string{"HS256", "HS384", "HS512"} {
+		for _, secret := range publicKeySecrets(t) {
+			alg, secret := alg, secret
+			cases = append(cases, refused(alg+" keyed with "+secret.name, func(t testing.TB) string {
+				return hmacSigned(t, alg, "key-1", secret.value)
+			}, "not signed with RS256"))
+		}
+	}
+	// The header claims RS256 but the signature is an HMAC: the RSA check refuses it.
+	for _, secret := range publicKeySecrets(t) {
+		secret := secret
+		cases = append(cases, refused("RS256 header with an HMAC-SHA256 keyed with "+secret.name, func(t testing.TB) string {
+			input := segment(t, rs256Header("key-1")) + "." + segment(t, userClaims(t, nil))
+			mac := hmac.New(sha256.New, secret.value)
+			mac.Write([]byte(input))
+			return input + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+		}, "signature is invalid"))
+	}
+	t.Run("PEM key", func(t *testing.T) { runTokenCases(t, pemConfig, cases) })
+	server := newJWKSServer(t)
+	t.Run("JWKS", func(t *testing.T) {
+		runTokenCases(t, func(t testing.TB) *Config { return jwksConfig(server) }, cases)
+	})
+}
+
+func TestAttacksWithDuplicateMemberNames(t *testing.T) {
+	now := time.Now().Unix()
+	past := strconv.FormatInt(now-3600, 10)
+	claims := fixtureClaims(nil)
+	withIssuer := func(c *Config) { c.Issuer = "https://app-demo.frontegg.com" }
+	// RFC 7519 section 4: duplicate names are refused or the last one wins; withauth takes the
+	// last one, in the header and in the claims alike, so the signed bytes mean one thing.
+	runTokenCases(t, pemConfig, []tokenCase{
+		{name: `header {"alg":"none","alg":"RS256"} properly signed is RS256`, token: rawSigned(`{"alg":"none","alg":"RS256","kid":"key-1"}`, claims), wantStatus: 200},
+		refused(`header {"alg":"RS256","alg":"none"} properly signed is refused`, rawSigned(`{"alg":"RS256","alg":"none","kid":"key-1"}`, claims), "not signed with RS256"),
+		refused(`header {"alg":"RS256","alg":"HS256"} properly signed is refused`, rawSigned(`{"alg":"RS256","alg":"HS256","kid":"key-1"}`, claims), "not signed with RS256"),
+		{name: `escaped name: {"\u0061lg":"RS256"} is alg`, token: rawSigned(`{"\u0061lg":"RS256","kid":"key-1"}`, claims), wantStatus: 200},
+		refused(`escaped duplicate: {"alg":"RS256","\u0061lg":"none"} is refused`, rawSigned(`{"alg":"RS256","\u0061lg":"none","kid":"key-1"}`, claims), "not signed with RS256"),
+		{name: `names are case-sensitive: {"ALG":"none","alg":"RS256"} is RS256`, token: rawSigned(`{"ALG":"none","alg":"RS256","kid":"key-1"}`, claims), wantStatus: 200},
+		refused(`names are case-sensitive: {"ALG":"RS256"} has no alg`, rawSigned(`{"ALG":"RS256","kid":"key-1"}`, claims), "not signed with RS256"),
+		refused(`header {"crit":[],"crit":null} still lists crit`, rawSigned(`{"alg":"RS256","crit":["b64"],"crit":null,"kid":"key-1"}`, claims), "critical"),
+
+		{name: "exp twice, the later one valid", token: func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, prependMembers(claimsText(t, nil), `"exp":`+past))
+		}, wantStatus: 200},
+		refused("exp twice, the later one past", func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, appendMembers(claimsText(t, nil), `"exp":`+past))
+		}, "expired"),
+		refused("EXP in capitals is not exp", func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, appendMembers(claimsText(t, map[string]interface{}{"exp": nil}), `"EXP":`+strconv.FormatInt(now+3600, 10)))
+		}, "no numeric exp"),
+		{name: "roles twice, the later one has admin", config: func(c *Config) { c.Roles = []string{"admin"} }, token: func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, prependMembers(claimsText(t, nil), `"roles":["read-only"]`))
+		}, wantStatus: 200},
+		{name: "roles twice, the later one lacks admin", config: func(c *Config) { c.Roles = []string{"admin"} }, token: func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, appendMembers(claimsText(t, nil), `"roles":["read-only"]`))
+		}, wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "Roles in capitals is not roles", config: func(c *Config) { c.Roles = []string{"owner"} }, token: func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, appendMembers(claimsText(t, nil), `"Roles":["owner"]`))
+		}, wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "sub twice, the later one is forwarded", token: func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, appendMembers(claimsText(t, nil), `"sub":"the-later-sub"`))
+		}, wantStatus: 200, wantForward: map[string]string{"X-User-Id": "the-later-sub"}},
+		{name: "iss twice, the later one expected", config: withIssuer, token: func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, prependMembers(claimsText(t, nil), `"iss":"https://evil.example"`))
+		}, wantStatus: 200},
+		{name: "iss twice, the later one foreign", config: withIssuer, token: func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, appendMembers(claimsText(t, nil), `"iss":"https://evil.example"`))
+		}, wantStatus: 401, wantError: "invalid_token", wantDetail: "issuer"},
+	})
+
+	server := newJWKSServer(t)
+	runTokenCases(t, func(t testing.TB) *Config { return jwksConfig(server) }, []tokenCase{
+		{name: "kid twice, the later one names the signer", token: rawSigned(`{"alg":"RS256","kid":"key-2","kid":"key-1"}`, claims), wantStatus: 200},
+		refused("kid twice, the later one names another key", rawSigned(`{"alg":"RS256","kid":"key-1","kid":"key-2"}`, claims), "signature is invalid"),
+	})
+}
+
+// padded spells a base64url segment with "=" padding.
+func padded(segment string) string {
+	if n := len(segment) % 4; n != 0 {
+		return segment + strings.Repeat("=", 4-n)
+	}
+	return segment
+}
+
+// withTrailingBits flips an unused low bit of a segment's last character: the same bytes
+// to a lenient decoder, a second spelling of the token to a strict one.
+func withTrailingBits(t testing.TB, segment string) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	if len(segment)%4 == 0 {
+		t.Fatalf("segment of %d characters has no unused bits", len(segment))
+	}
+	last := strings.IndexByte(alphabet, segment[len(segment)-1])
+	changed := segment[:len(segment)-1] + string(alphabet[last^1])
+	want, err1 := base64.RawURLEncoding.DecodeString(segment)
+	got, err2 := base64.RawURLEncoding.DecodeString(changed)
+	if err1 != nil || err2 != nil || !bytes.Equal(want, got) {
+		t.Fatalf("test bug: %q and %q should decode alike leniently", segment, changed)
+	}
+	return changed
+}
+
+// signatureWith returns a valid token whose signature contains one of chars, re-signing with
+// other claims until it does (each character misses with probability (62/64)^342).
+func signatureWith(t testing.TB, chars string) []string {
+	for i := 0; i < 20; i++ {
+		parts := strings.Split(tokenWith(map[string]interface{}{"name": "Ada " + strconv.Itoa(i)})(t), ".")
+		if strings.ContainsAny(parts[2], chars) {
+			return parts
+		}
+	}
+	t.Fatalf("no signature containing any of %q in 20 tries", chars)
+	return nil
+}
+
+func TestAttacksOnTheEncoding(t *testing.T) {
+	parts := func(t testing.TB) []string { return strings.Split(validToken(t), ".") }
+	runTokenCases(t, pemConfig, []tokenCase{
+		refused("signature with base64 padding", func(t testing.TB) string {
+			p := parts(t)
+			return p[0] + "." + p[1] + "." + padded(p[2])
+		}, "not a compact JWS"),
+		refused("every segment with base64 padding", func(t testing.TB) string {
+			p := parts(t)
+			return padded(p[0]) + "." + padded(p[1]) + "." + padded(p[2])
+		}, "not a compact JWS"),
+		refused("standard base64 alphabet (+ and /)", func(t testing.TB) string {
+			p := signatureWith(t, "-_")
+			std := strings.NewReplacer("-", "+", "_", "/").Replace(p[2])
+			return p[0] + "." + p[1] + "." + std
+		}, "not a compact JWS"),
+		refused("non-zero trailing bits in the signature", func(t testing.TB) string {
+			p := parts(t)
+			return p[0] + "." + p[1] + "." + withTrailingBits(t, p[2])
+		}, "not a compact JWS"),
+		refused("non-zero trailing bits in the header", func(t testing.TB) string {
+			// {"alg":"RS256","kid":"key-1"} is 29 bytes: 39 characters, 2 unused bits.
+			header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","kid":"key-1"}`))
+			input := withTrailingBits(t, header) + "." + base64.RawURLEncoding.EncodeToString([]byte(claimsText(t, nil)))
+			return input + "." + rs256Signature(t, privateKey(t, "key-1"), input)
+		}, "not a compact JWS"),
+		refused("line feed inside the signature", func(t testing.TB) string {
+			p := parts(t)
+			return p[0] + "." + p[1] + "." + p[2][:100] + "\n" + p[2][100:]
+		}, "not a compact JWS"),
+		refused("carriage return and line feed at the end", func(t testing.TB) string { return validToken(t) + "\r\n" }, "not a compact JWS"),
+		refused("tab inside the header", func(t testing.TB) string {
+			p := parts(t)
+			return p[0][:10] + "\t" + p[0][10:] + "." + p[1] + "." + p[2]
+		}, "not a compact JWS"),
+		// The payload is decoded only once the signature over its exact bytes holds.
+		refused("tab inside the payload", func(t testing.TB) string {
+			p := parts(t)
+			return p[0] + "." + p[1][:10] + "\t" + p[1][10:] + "." + p[2]
+		}, "signature is invalid"),
+		refused("payload with == padding, signed as such", func(t testing.TB) string {
+			p := parts(t)
+			input := p[0] + "." + p[1] + "=="
+			return input + "." + rs256Signature(t, privateKey(t, "key-1"), input)
+		}, "not a compact JWS"),
+		refused("payload in the standard alphabet, signed as such", func(t testing.TB) string {
+			claims := claimsText(t, map[string]interface{}{"name": "\u00fb\u00ff\u00fe"})
+			input := segment(t, rs256Header("key-1")) + "." + base64.RawStdEncoding.EncodeToString([]byte(claims))
+			if !strings.ContainsAny(input, "+/") {
+				t.Fatalf("test bug: %q has neither + nor /", input)
+			}
+			return input + "." + rs256Signature(t, privateKey(t, "key-1"), input)
+		}, "not a compact JWS"),
+		{name: "space inside the token", token: func(t testing.TB) string {
+			p := parts(t)
+			return p[0] + ". " + p[1] + "." + p[2]
+		}, wantStatus: 400, wantError: "invalid_request"},
+		refused("empty signature", func(t testing.TB) string {
+			p := parts(t)
+			return p[0] + "." + p[1] + "."
+		}, "not a compact JWS"),
+		refused("signature with a leading zero byte", func(t testing.TB) string {
+			p := parts(t)
+			signature, _ := base64.RawURLEncoding.DecodeString(p[2])
+			return p[0] + "." + p[1] + "." + base64.RawURLEncoding.EncodeToString(append([]byte{0}, signature...))
+		}, "signature is invalid"),
+		refused("signature plus the modulus (the same value mod n)", func(t testing.TB) string {
+			p := parts(t)
+			signature, _ := base64.RawURLEncoding.DecodeString(p[2])
+			s := new(big.Int).SetBytes(signature)
+			s.Add(s, privateKey(t, "key-1").N)
+			return p[0] + "." + p[1] + "." + base64.RawURLEncoding.EncodeToString(s.FillBytes(make([]byte, 257))[1:])
+		}, "signature is invalid"),
+		refused("four parts", func(t testing.TB) string { return validToken(t) + ".AAAA" }, "not a compact JWS"),
+		refused("a trailing dot", func(t testing.TB) string { return validToken(t) + "." }, "not a compact JWS"),
+		refused("a leading dot", func(t testing.TB) string { return "." + validToken(t) }, "not a compact JWS"),
+		refused("two parts", func(t testing.TB) string {
+			p := parts(t)
+			return p[0] + "." + p[1]
+		}, "not a compact JWS"),
+
+		// Trailing data after the JSON, properly signed: one JSON value per segment.
+		refused("garbage after the header JSON", rawSigned(`{"alg":"RS256","kid":"key-1"}x`, fixtureClaims(nil)), "header is not a JSON object"),
+		refused("a second header object after the first", rawSigned(`{"alg":"RS256","kid":"key-1"}{"alg":"none"}`, fixtureClaims(nil)), "header is not a JSON object"),
+		refused("a byte order mark before the header", rawSigned("\ufeff"+`{"alg":"RS256","kid":"key-1"}`, fixtureClaims(nil)), "header is not a JSON object"),
+		refused("a second claims object after the first", func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, claimsText(t, nil)+`{"roles":["owner"]}`)
+		}, "claims are not a JSON object"),
+		refused("a NUL byte after the claims", func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, claimsText(t, nil)+"\x00")
+		}, "claims are not a JSON object"),
+		{name: "white space after the claims is JSON", token: func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, claimsText(t, nil)+" \n")
+		}, wantStatus: 200},
+		refused("header nested 20000 deep", rawSigned(`{"alg":"RS256","kid":"key-1","x":`+strings.Repeat("[", 20000)+strings.Repeat("]", 20000)+`}`, fixtureClaims(nil)), "header is not a JSON object"),
+		refused("kid of another type than string", rawSigned(`{"alg":"RS256","kid":1}`, fixtureClaims(nil)), "kid is not a string"),
+		refused("kid as an object", rawSigned(`{"alg":"RS256","kid":{"kid":"key-1"}}`, fixtureClaims(nil)), "kid is not a string"),
+
+		// Nested tokens: the payload of a JWS must be the claims themselves.
+		refused("nested JWS (cty JWT) whose inner token is signed by another key", func(t testing.TB) string {
+			inner := signRS256(t, privateKey(t, "rogue"), rs256Header("key-1"), userClaims(t, nil))
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1","cty":"JWT"}`, inner)
+		}, "claims are not a JSON object"),
+		refused("nested JWS as a JSON string", func(t testing.TB) string {
+			inner := validToken(t)
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1","cty":"JWT"}`, strconv.Quote(inner))
+		}, "claims are not a JSON object"),
+		refused("JWE compact serialization", func(t testing.TB) string {
+			header := segment(t, map[string]string{"alg": "RSA-OAEP", "enc": "A256GCM", "kid": "key-1"})
+			return header + ".AAAA.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA"
+		}, "JWE"),
+		refused("JWE header on a three-part token", rawSigned(`{"alg":"RSA-OAEP","enc":"A256GCM","kid":"key-1"}`, fixtureClaims(nil)), "not signed with RS256"),
+		refused("unencoded payload (b64 false, critical)", rawSigned(`{"alg":"RS256","kid":"key-1","b64":false,"crit":["b64"]}`, fixtureClaims(nil)), "critical"),
+	})
+}
+
+// bigClaimsToken is a token signed by key-1 whose length is between min and max, padded by
+// a filler claim; exact lengths are not always reachable in base64.
+func bigClaimsToken(t testing.TB, min, max int) string {
+	t.Helper()
+	key := privateKey(t, "key-1")
+	header := segment(t, rs256Header("key-1"))
+	base := claimsText(t, map[string]interface{}{"filler": ""})
+	signatureLength := len(rs256Signature(t, key, "x"))
+	for filler := max * 3 / 4; filler > 0; filler-- {
+		claims := strings.Replace(base, `"filler":""`, `"filler":"`+strings.Repeat("f", filler)+`"`, 1)
+		length := len(header) + 1 + base64.RawURLEncoding.EncodedLen(len(claims)) + 1 + signatureLength
+		if length >= min && length <= max {
+			token := signRaw(t, key, `{"alg":"RS256","kid":"key-1","typ":"JWT"}`, claims)
+			if len(token) < min || len(token) > max {
+				t.Fatalf("test bug: token of %d bytes, want %d to %d", len(token), min, max)
+			}
+			return token
+		}
+	}
+	t.Fatalf("no filler gives a token of %d to %d bytes", min, max)
+	return ""
+}
+
+func TestAttacksOnSize(t *testing.T) {
+	runTokenCases(t, pemConfig, []tokenCase{
+		refused("a 1 MB token", literal(strings.Repeat("A", 1<<20)), "larger than 64 KiB"),
+		refused("a 1 MB token made of dots", literal(strings.Repeat(".", 1<<20)), "larger than 64 KiB"),
+		refused("a signed token just over 64 KiB", func(t testing.TB) string { return bigClaimsToken(t, 64<<10+1, 64<<10+3) }, "larger than 64 KiB"),
+		{name: "a signed token of 64 KiB at most is verified", token: func(t testing.TB) string { return bigClaimsToken(t, 64<<10-2, 64<<10) }, wantStatus: 200},
+		{name: "100 Authorization headers", token: validToken, header: func(r *http.Request) {
+			for i := 0; i < 99; i++ {
+				r.Header.Add("Authorization", r.Header.Get("Authorization"))
+			}
+		}, wantStatus: 400, wantError: "invalid_request", wantDetail: "more than one Authorization header"},
+		{name: "a 1 MB Authorization header of another scheme", header: func(r *http.Request) {
+			r.Header.Set("Authorization", "Basic "+strings.Repeat("A", 1<<20))
+		}, wantStatus: 401},
+	})
+}
 
 // TestLargeIntegersKeepTheirDigits: claims were decoded to float64, so the uids
 // 1234567890123456789 and 1234567890123456788 both reached the upstream as 1234567890123456800.

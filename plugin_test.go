@@ -2,185 +2,11 @@ package withauth
 
 import (
 	"context"
-	"crypto"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
-
-// Fixtures: RSA keys in testdata/keys (key-1 and key-2 are in testdata/keys/jwks.json, rogue is
-// in no key set) and the claims of a Frontegg user token in testdata/claims.
-
-func readFixture(t testing.TB, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatalf("reading fixture %s: %v", name, err)
-	}
-	return data
-}
-
-func privateKey(t testing.TB, name string) *rsa.PrivateKey {
-	t.Helper()
-	block, _ := pem.Decode(readFixture(t, "keys/"+name+".key.pem"))
-	if block == nil {
-		t.Fatalf("fixture keys/%s.key.pem holds no PEM block", name)
-	}
-	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatalf("fixture keys/%s.key.pem: %v", name, err)
-	}
-	return key
-}
-
-// userClaims returns the fixture claims valid for an hour, with changes applied: a nil value
-// removes the claim.
-func userClaims(t testing.TB, changes map[string]interface{}) map[string]interface{} {
-	t.Helper()
-	var claims map[string]interface{}
-	if err := json.Unmarshal(readFixture(t, "claims/frontegg-user.json"), &claims); err != nil {
-		t.Fatalf("fixture claims/frontegg-user.json: %v", err)
-	}
-	now := time.Now().Unix()
-	claims["iat"] = now
-	claims["exp"] = now + 3600
-	return changeClaims(claims, changes)
-}
-
-// changeClaims applies changes to claims: a nil value removes the claim.
-func changeClaims(claims, changes map[string]interface{}) map[string]interface{} {
-	for name, value := range changes {
-		if value == nil {
-			delete(claims, name)
-		} else {
-			claims[name] = value
-		}
-	}
-	return claims
-}
-
-func segment(t testing.TB, value interface{}) string {
-	t.Helper()
-	data, err := json.Marshal(value)
-	if err != nil {
-		t.Fatalf("encoding %v: %v", value, err)
-	}
-	return base64.RawURLEncoding.EncodeToString(data)
-}
-
-// signRS256 makes a compact JWS of header and claims signed with key.
-func signRS256(t testing.TB, key *rsa.PrivateKey, header, claims interface{}) string {
-	t.Helper()
-	input := segment(t, header) + "." + segment(t, claims)
-	digest := sha256.Sum256([]byte(input))
-	signature, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
-	if err != nil {
-		t.Fatalf("signing: %v", err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(signature)
-}
-
-func rs256Header(kid string) map[string]interface{} {
-	return map[string]interface{}{"alg": "RS256", "typ": "JWT", "kid": kid}
-}
-
-// upstream records what the protected service received.
-type upstream struct {
-	calls  int
-	header http.Header
-}
-
-func (u *upstream) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
-	u.calls++
-	u.header = req.Header.Clone()
-	rw.WriteHeader(http.StatusOK)
-}
-
-func newHandler(t testing.TB, config *Config, next http.Handler) http.Handler {
-	t.Helper()
-	handler, err := New(context.Background(), next, config, "test")
-	if err != nil {
-		t.Fatalf("New: unexpected error: %v", err)
-	}
-	return handler
-}
-
-func pemConfig(t testing.TB) *Config {
-	config := CreateConfig()
-	config.PublicKey = string(readFixture(t, "keys/key-1.pub.pem"))
-	return config
-}
-
-// serveJWKS serves testdata/keys/jwks.json (or what body returns) and counts the requests.
-type jwksServer struct {
-	*httptest.Server
-	requests atomic.Int64
-	mu       sync.Mutex
-	body     []byte
-	status   int
-}
-
-func newJWKSServer(t testing.TB) *jwksServer {
-	withoutRefreshFloor(t)
-	s := &jwksServer{body: readFixture(t, "keys/jwks.json"), status: http.StatusOK}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *jwksServer) serve(rw http.ResponseWriter, req *http.Request) {
-	s.requests.Add(1)
-	s.mu.Lock()
-	body, status := s.body, s.status
-	s.mu.Unlock()
-	rw.Header().Set("Content-Type", "application/json")
-	rw.WriteHeader(status)
-	_, _ = rw.Write(body)
-}
-
-func (s *jwksServer) set(status int, body []byte) {
-	s.mu.Lock()
-	s.status, s.body = status, body
-	s.mu.Unlock()
-}
-
-// withoutRefreshFloor lets the test's configurations refetch keys at once (minRefreshInterval
-// "0s"), so that rotations need no waiting; TestMinRefreshIntervalHasAFloor keeps the floor.
-func withoutRefreshFloor(t testing.TB) {
-	saved := minRefreshFloor
-	minRefreshFloor = 0
-	t.Cleanup(func() { minRefreshFloor = saved })
-}
-
-// jwksConfig points a fresh config at server. Every test uses its own server URL, so it gets
-// its own shared key cache.
-func jwksConfig(server *jwksServer) *Config {
-	config := CreateConfig()
-	config.JWKSURL = server.URL + "/.well-known/jwks.json"
-	config.MinRefreshInterval = "0s"
-	return config
-}
-
-func request(token string) *http.Request {
-	req := httptest.NewRequest(http.MethodGet, "http://backend.example/admin", nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	return req
-}
 
 func TestNewRejectsBadConfiguration(t *testing.T) {
 	pemKey := string(readFixture(t, "keys/key-1.pub.pem"))
@@ -255,117 +81,50 @@ func TestNewIsOfflineAndCheap(t *testing.T) {
 	}
 }
 
-// tokenCase is a request through one handler and what must come of it.
-type tokenCase struct {
-	name        string
-	config      func(*Config)
-	token       func(t testing.TB) string
-	header      func(*http.Request)
-	wantStatus  int
-	wantError   string // the error code in WWW-Authenticate and the JSON body
-	wantDetail  string // part of error_description
-	wantForward map[string]string
-}
-
-func validToken(t testing.TB) string {
-	return signRS256(t, privateKey(t, "key-1"), rs256Header("key-1"), userClaims(t, nil))
-}
-
-func tokenWith(changes map[string]interface{}) func(t testing.TB) string {
-	return func(t testing.TB) string {
-		return signRS256(t, privateKey(t, "key-1"), rs256Header("key-1"), userClaims(t, changes))
-	}
-}
-
-func literal(token string) func(t testing.TB) string {
-	return func(t testing.TB) string { return token }
-}
-
-// hmacToken is the classic key-confusion forgery: HS256 keyed with the server's public key.
-func hmacToken(t testing.TB, alg string, secret []byte) string {
-	input := segment(t, map[string]string{"alg": alg, "typ": "JWT", "kid": "key-1"}) + "." + segment(t, userClaims(t, nil))
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(input))
-	return input + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
-
-func tamperedPayload(t testing.TB) string {
-	parts := strings.Split(validToken(t), ".")
-	parts[1] = segment(t, userClaims(t, map[string]interface{}{"roles": []string{"admin", "owner"}}))
-	return strings.Join(parts, ".")
-}
-
-func runTokenCases(t *testing.T, base func(testing.TB) *Config, cases []tokenCase) {
-	for _, tc := range cases {
-		tc := tc
-		t.Run(tc.name, func(t *testing.T) {
-			config := base(t)
-			if tc.config != nil {
-				tc.config(config)
-			}
-			next := &upstream{}
-			handler := newHandler(t, config, next)
-			token := ""
-			if tc.token != nil {
-				token = tc.token(t)
-			}
-			req := request(token)
-			if tc.header != nil {
-				tc.header(req)
-			}
-			rec := httptest.NewRecorder()
-			handler.ServeHTTP(rec, req)
-			checkAnswer(t, rec, next, tc)
-		})
-	}
-}
-
-func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, next *upstream, tc tokenCase) {
-	t.Helper()
-	if rec.Code != tc.wantStatus {
-		t.Fatalf("status = %d (body %s); want %d", rec.Code, rec.Body.String(), tc.wantStatus)
-	}
-	if tc.wantStatus == http.StatusOK {
-		if next.calls != 1 {
-			t.Fatalf("upstream called %d times; want once", next.calls)
-		}
-		for name, want := range tc.wantForward {
-			if got := next.header.Get(name); got != want {
-				t.Errorf("upstream header %s = %q; want %q", name, got, want)
+// TestNewRecoversFromAPanic: no configuration is known to make New panic (TestNewRejectsBad-
+// Configuration and the fuzzers look for one), so the panic is injected through the shared
+// key sources: the entry of New's Frontegg key source is replaced by a value of another type,
+// which makes sharedRemoteKeys' type assertion panic on the next call.
+func TestNewRecoversFromAPanic(t *testing.T) {
+	config := CreateConfig()
+	config.ClientID = "panic-client"
+	config.APIKey = "panic-key"
+	config.APIGatewayURL = "http://127.0.0.1:9"
+	newHandler(t, config, &upstream{})
+	var id interface{}
+	remoteKeySets.Range(func(key, value interface{}) bool {
+		if keys, ok := value.(*remoteKeys); ok {
+			if api, ok := keys.fetcher.(*fronteggAPI); ok && api.clientID == "panic-client" {
+				id = key
+				return false
 			}
 		}
-		return
+		return true
+	})
+	if id == nil {
+		t.Fatalf("New made no shared Frontegg key source for client panic-client")
 	}
-	if next.calls != 0 {
-		t.Fatalf("upstream called for a request answered %d; want it never reached", rec.Code)
+	original, _ := remoteKeySets.Load(id)
+	remoteKeySets.Store(id, "not a key source")
+	t.Cleanup(func() { remoteKeySets.Store(id, original) })
+
+	handler, err := New(context.Background(), &upstream{}, config, "route")
+	if err == nil || handler != nil {
+		t.Fatalf("New with a poisoned shared key source = %v, %v; want no handler and an error", handler, err)
 	}
-	if got := rec.Header().Get("Content-Type"); got != "application/json" {
-		t.Errorf("Content-Type = %q; want application/json", got)
+	if !strings.HasPrefix(err.Error(), "withauth route: invalid configuration: ") {
+		t.Fatalf("New error = %q; want it to start with \"withauth route: invalid configuration: \"", err)
 	}
-	var body map[string]string
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-		t.Fatalf("body %q is not a JSON object: %v", rec.Body.String(), err)
+	remoteKeySets.Store(id, original)
+	if _, err := New(context.Background(), &upstream{}, config, "route"); err != nil {
+		t.Fatalf("New after the poisoned entry is gone: %v; want a handler", err)
 	}
-	challenge := rec.Header().Get("WWW-Authenticate")
-	switch {
-	case tc.wantStatus == http.StatusServiceUnavailable:
-		if rec.Header().Get("Retry-After") == "" {
-			t.Errorf("503 without Retry-After")
-		}
-	case tc.wantError == "":
-		if challenge != `Bearer realm="withauth"` {
-			t.Errorf("WWW-Authenticate = %q; want the bare challenge Bearer realm=\"withauth\"", challenge)
-		}
-	default:
-		if !strings.HasPrefix(challenge, `Bearer realm="withauth", error="`+tc.wantError+`", error_description="`) {
-			t.Errorf("WWW-Authenticate = %q; want error=%q with a description", challenge, tc.wantError)
-		}
-	}
-	if tc.wantError != "" && body["error"] != tc.wantError {
-		t.Errorf("body error = %q; want %q", body["error"], tc.wantError)
-	}
-	if !strings.Contains(body["error_description"], tc.wantDetail) {
-		t.Errorf("body error_description = %q; want it to contain %q", body["error_description"], tc.wantDetail)
+}
+
+func TestNewWithoutConfiguration(t *testing.T) {
+	handler, err := New(context.Background(), &upstream{}, nil, "route")
+	if err == nil || handler != nil || !strings.Contains(err.Error(), "no key source") {
+		t.Fatalf("New with a nil configuration = %v, %v; want the defaults' error, no key source", handler, err)
 	}
 }
 
@@ -462,421 +221,98 @@ func TestRequests(t *testing.T) {
 	})
 }
 
-func TestIdentityHeadersCannotBeSpoofed(t *testing.T) {
-	spoof := func(r *http.Request) {
-		r.Header.Set("X-User-Id", "attacker")
-		r.Header.Add("X-User-Roles", "admin")
-		r.Header.Set("x-tenant-id", "other-tenant")
-	}
-	runTokenCases(t, pemConfig, []tokenCase{
-		{name: "replaced by the token's", token: validToken, header: spoof, wantStatus: 200, wantForward: map[string]string{
-			"X-User-Id": "6b3c1a2e-0f4d-4f4a-9d57-1c1f0e0d7a11", "X-User-Roles": "admin,read-only", "X-Tenant-Id": "9a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9",
-		}},
-		{name: "deleted when the claim is absent", token: tokenWith(map[string]interface{}{"sub": nil, "tenantId": nil}), header: spoof, wantStatus: 200,
-			wantForward: map[string]string{"X-User-Id": "", "X-Tenant-Id": ""}},
-		{name: "deleted on a preflight", header: func(r *http.Request) {
-			spoof(r)
-			r.Method = http.MethodOptions
-			r.Header.Set("Origin", "https://app.example")
-			r.Header.Set("Access-Control-Request-Method", "POST")
-		}, wantStatus: 200, wantForward: map[string]string{"X-User-Id": "", "X-User-Roles": "", "X-Tenant-Id": ""}},
-	})
-}
+// reloads is how many times TestReloadsLeaveNothingBehind calls New: Traefik calls it for
+// every router on every configuration reload.
+const reloads = 10000
 
-func TestPreflightAndAuthorizationForwarding(t *testing.T) {
-	preflight := func(r *http.Request) {
-		r.Method = http.MethodOptions
-		r.Header.Set("Origin", "https://app.example")
-		r.Header.Set("Access-Control-Request-Method", "POST")
-	}
-	runTokenCases(t, pemConfig, []tokenCase{
-		{name: "preflight passes without a token", header: preflight, wantStatus: 200},
-		{name: "preflight needs a token when skipPreflight is off", config: func(c *Config) { c.SkipPreflight = false }, header: preflight, wantStatus: 401},
-		{name: "OPTIONS without CORS headers needs a token", header: func(r *http.Request) { r.Method = http.MethodOptions }, wantStatus: 401},
-	})
-
+func TestReloadsLeaveNothingBehind(t *testing.T) {
+	server := newJWKSServer(t)
+	// The issuer's keys are at the same URL, with other timing: a key source of its own. Its
+	// handlers never serve here (the fixture tokens name another issuer).
+	jwksIssuer := CreateConfig()
+	jwksIssuer.Issuer = server.URL
+	configs := []*Config{pemConfig(t), jwksConfig(server), jwksIssuer}
 	token := validToken(t)
-	for _, keep := range []bool{true, false} {
-		config := pemConfig(t)
-		config.ForwardAuthorization = keep
-		next := &upstream{}
-		newHandler(t, config, next).ServeHTTP(httptest.NewRecorder(), request(token))
-		got := next.header.Get("Authorization")
-		if keep && got != "Bearer "+token || !keep && got != "" {
-			t.Errorf("forwardAuthorization=%v: upstream Authorization = %q", keep, got)
-		}
-	}
-}
 
-// TestPreflightCarriesNoCredentialsUpstream: a "preflight" let through without a token
-// forwarded its forged Authorization and x-api-key, even under forwardAuthorization: false.
-func TestPreflightCarriesNoCredentialsUpstream(t *testing.T) {
-	for _, keep := range []bool{true, false} {
-		config := pemConfig(t)
-		config.ForwardAuthorization = keep
-		next := &upstream{}
-		req := request("forged.token.value")
-		req.Method = http.MethodOptions
-		req.Header.Set("Origin", "https://app.example")
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("X-Api-Key", "forged")
-		if rec, _ := serve(newHandler(t, config, next), req); rec.Code != http.StatusOK {
-			t.Fatalf("forwardAuthorization=%v: preflight status %d; want 200 (skipPreflight)", keep, rec.Code)
+	// The handlers of the first configuration, used once so that the keys are fetched and the
+	// HTTP client's connection is open before measuring.
+	var first []http.Handler
+	for _, config := range configs[:2] {
+		handler := newHandler(t, config, &upstream{})
+		if rec, _ := serve(handler, request(token)); rec.Code != http.StatusOK {
+			t.Fatalf("first handler: status %d (%s); want 200", rec.Code, errorDescription(rec))
 		}
-		for _, name := range []string{"Authorization", "X-Api-Key"} {
-			if got := next.header.Get(name); got != "" {
-				t.Errorf("forwardAuthorization=%v: the upstream received the preflight's %s %q; want it stripped (never verified)", keep, name, got)
+		first = append(first, handler)
+	}
+	fetches := server.requests.Load()
+
+	sharedBefore := countSharedKeySources()
+	goroutinesBefore := settledGoroutines(0, 200*time.Millisecond)
+	heapBefore := heapAfterGC()
+	for i := 0; i < reloads; i++ {
+		handler, err := New(context.Background(), &upstream{}, configs[i%len(configs)], "reload")
+		if err != nil {
+			t.Fatalf("New, reload %d: %v", i, err)
+		}
+		if i%1000 < len(configs) && i%len(configs) != 2 {
+			// Now and then a new handler serves, as routers do after a reload.
+			if rec, _ := serve(handler, request(token)); rec.Code != http.StatusOK {
+				t.Fatalf("handler of reload %d: status %d (%s); want 200", i, rec.Code, errorDescription(rec))
 			}
 		}
 	}
-}
+	goroutinesAfter := settledGoroutines(goroutinesBefore, 2*time.Second)
+	sharedAfter := countSharedKeySources()
+	heapAfter := heapAfterGC()
+	t.Logf("%d calls of New: goroutines %d before, %d after; heap %d KiB before, %d KiB after (after GC); shared key sources %d before, %d after",
+		reloads, goroutinesBefore, goroutinesAfter, heapBefore>>10, heapAfter>>10, sharedBefore, sharedAfter)
 
-func TestJWKSKeySelection(t *testing.T) {
-	server := newJWKSServer(t)
-	base := func(t testing.TB) *Config { return jwksConfig(server) }
-	signedAs := func(keyFile, kid string) func(testing.TB) string {
-		return func(t testing.TB) string {
-			return signRS256(t, privateKey(t, keyFile), rs256Header(kid), userClaims(t, nil))
+	if goroutinesAfter > goroutinesBefore+2 {
+		t.Errorf("goroutines grew from %d to %d over %d calls of New; want New to start none", goroutinesBefore, goroutinesAfter, reloads)
+	}
+	// A generous bound: 2 MiB over 10,000 calls is 200 bytes a call; the real growth is noise.
+	if heapAfter > heapBefore+2<<20 {
+		t.Errorf("heap grew from %d KiB to %d KiB over %d calls of New; want it flat (at most 2 MiB of noise)", heapBefore>>10, heapAfter>>10, reloads)
+	}
+	if sharedAfter != sharedBefore+1 {
+		t.Errorf("shared remote key sources: %d before, %d after; want one more (the issuer's), not one per call of New", sharedBefore, sharedAfter)
+	}
+	if got := server.requests.Load(); got != fetches {
+		t.Errorf("the key endpoint was asked %d more times during the reloads; want none (routers and reloads share the keys)", got-fetches)
+	}
+	for i, handler := range first {
+		if rec, _ := serve(handler, request(token)); rec.Code != http.StatusOK {
+			t.Errorf("handler %d of the first configuration after %d reloads: status %d (%s); want 200", i, reloads, rec.Code, errorDescription(rec))
 		}
 	}
-	runTokenCases(t, base, []tokenCase{
-		{name: "kid key-1", token: signedAs("key-1", "key-1"), wantStatus: 200},
-		{name: "kid key-2", token: signedAs("key-2", "key-2"), wantStatus: 200},
-		{name: "kid selects the key: key-2 token named key-1", token: signedAs("key-2", "key-1"), wantStatus: 401, wantError: "invalid_token", wantDetail: "signature is invalid"},
-		{name: "unknown kid", token: signedAs("rogue", "rogue"), wantStatus: 401, wantError: "invalid_token", wantDetail: "unknown key"},
-		{name: "no kid with several keys", token: func(t testing.TB) string {
-			return signRS256(t, privateKey(t, "key-1"), map[string]string{"alg": "RS256"}, userClaims(t, nil))
-		}, wantStatus: 401, wantError: "invalid_token", wantDetail: "unknown key"},
-		{name: "JWK for encryption is never used", token: signedAs("key-1", "enc-key"), wantStatus: 401, wantError: "invalid_token", wantDetail: "unknown key"},
-		{name: "JWK for RS512 is never used", token: signedAs("key-1", "rs512-key"), wantStatus: 401, wantError: "invalid_token", wantDetail: "unknown key"},
-		{name: "EC JWK is never used", token: signedAs("key-1", "ec-key"), wantStatus: 401, wantError: "invalid_token", wantDetail: "unknown key"},
-		{name: "1024-bit JWK is never used", token: signedAs("weak-1024", "weak-1024"), wantStatus: 401, wantError: "invalid_token", wantDetail: "unknown key"},
-		{name: "HS256 keyed with a JWK modulus", token: func(t testing.TB) string {
-			return hmacToken(t, "HS256", privateKey(t, "key-1").N.Bytes())
-		}, wantStatus: 401, wantError: "invalid_token", wantDetail: "not signed with RS256"},
+}
+
+// countSharedKeySources counts the remote key sources shared by all middleware instances.
+func countSharedKeySources() int {
+	n := 0
+	remoteKeySets.Range(func(key, value interface{}) bool {
+		n++
+		return true
 	})
+	return n
 }
 
-func TestIssuerAloneIsAKeySource(t *testing.T) {
-	server := newJWKSServer(t)
-	config := CreateConfig()
-	config.Issuer = server.URL + "/"
-	claims := userClaims(t, map[string]interface{}{"iss": server.URL + "/"})
-	next := &upstream{}
-	rec := httptest.NewRecorder()
-	newHandler(t, config, next).ServeHTTP(rec, request(signRS256(t, privateKey(t, "key-1"), rs256Header("key-1"), claims)))
-	if rec.Code != 200 || server.requests.Load() != 1 {
-		t.Fatalf("status %d after %d JWKS fetches; want 200 after one fetch of <issuer>/.well-known/jwks.json", rec.Code, server.requests.Load())
-	}
-}
-
-func TestKeysNeverObtainedAnswer503(t *testing.T) {
-	server := newJWKSServer(t)
-	server.set(http.StatusInternalServerError, []byte("down"))
-	config := jwksConfig(server)
-	config.MinRefreshInterval = "1m"
-	config.RefreshInterval = "10m"
-	handler := newHandler(t, config, &upstream{})
-	for i := 0; i < 3; i++ {
-		rec := httptest.NewRecorder()
-		handler.ServeHTTP(rec, request(validToken(t)))
-		checkAnswer(t, rec, &upstream{}, tokenCase{wantStatus: 503, wantError: "temporarily_unavailable", wantDetail: "could not be obtained"})
-		if got := rec.Header().Get("Retry-After"); got == "" || got == "0" {
-			t.Fatalf("Retry-After = %q; want a positive number of seconds", got)
-		}
-	}
-	if got := server.requests.Load(); got != 1 {
-		t.Fatalf("the failing endpoint was asked %d times within minRefreshInterval; want 1", got)
-	}
-	// Without a token it is still a plain 401: no keys are needed to say so.
-	rec := httptest.NewRecorder()
-	handler.ServeHTTP(rec, request(""))
-	if rec.Code != 401 {
-		t.Fatalf("no token while keys are unavailable: status %d; want 401", rec.Code)
-	}
-}
-
-func TestKeyRotationAndOutage(t *testing.T) {
-	server := newJWKSServer(t)
-	onlyKey2 := strings.Replace(string(readFixture(t, "keys/jwks.json")), `"kid": "key-1"`, `"kid": "retired"`, 1)
-	config := jwksConfig(server)
-	handler := newHandler(t, config, &upstream{})
-	status := func(token string) int {
-		rec := httptest.NewRecorder()
-		handler.ServeHTTP(rec, request(token))
-		return rec.Code
-	}
-	token1 := validToken(t)
-	if got := status(token1); got != 200 {
-		t.Fatalf("key-1 token: status %d; want 200", got)
-	}
-	// key-1 leaves the set: a refetch (for an unknown kid) drops the cached token too.
-	server.set(http.StatusOK, []byte(onlyKey2))
-	token2 := signRS256(t, privateKey(t, "key-2"), rs256Header("key-2"), userClaims(t, nil))
-	if got := status(signRS256(t, privateKey(t, "rogue"), rs256Header("new-kid"), userClaims(t, nil))); got != 401 {
-		t.Fatalf("unknown kid after rotation: status %d; want 401", got)
-	}
-	if got := status(token1); got != 401 {
-		t.Fatalf("cached token of a key removed from the set: status %d; want 401", got)
-	}
-	// The endpoint goes down: the last good keys keep verifying.
-	server.set(http.StatusBadGateway, nil)
-	if got := status(token2); got != 200 {
-		t.Fatalf("key-2 token while the endpoint is down: status %d; want 200 from the last good keys", got)
-	}
-	before := server.requests.Load()
-	if got := status(signRS256(t, privateKey(t, "rogue"), rs256Header("other"), userClaims(t, nil))); got != 401 {
-		t.Fatalf("unknown kid while the endpoint is down: status %d; want 401", got)
-	}
-	if server.requests.Load() != before+1 {
-		t.Fatalf("unknown kid made %d fetches; want exactly one refetch", server.requests.Load()-before)
-	}
-}
-
-func TestUnknownKidRefetchIsThrottled(t *testing.T) {
-	server := newJWKSServer(t)
-	config := jwksConfig(server)
-	config.MinRefreshInterval = "1h"
-	config.RefreshInterval = "2h"
-	handler := newHandler(t, config, &upstream{})
-	for i := 0; i < 20; i++ {
-		handler.ServeHTTP(httptest.NewRecorder(), request(signRS256(t, privateKey(t, "rogue"), rs256Header("unknown"), userClaims(t, nil))))
-	}
-	if got := server.requests.Load(); got != 1 {
-		t.Fatalf("20 tokens with an unknown kid caused %d fetches; want 1 (minRefreshInterval 1h)", got)
-	}
-}
-
-func TestOneFetchSharedByRoutersAndRequests(t *testing.T) {
-	server := newJWKSServer(t)
-	release := make(chan struct{})
-	slow := server.Config.Handler
-	server.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
-		<-release
-		slow.ServeHTTP(rw, req)
-	})
-	config := jwksConfig(server)
-	token := validToken(t)
-	var wg sync.WaitGroup
-	codes := make(chan int, 40)
-	for i := 0; i < 40; i++ {
-		// A new middleware instance for every few requests, as for several routers.
-		handler := newHandler(t, config, &upstream{})
-		wg.Add(1)
-		go func(h http.Handler) {
-			defer wg.Done()
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, request(token))
-			codes <- rec.Code
-		}(handler)
-	}
-	time.Sleep(100 * time.Millisecond)
-	close(release)
-	wg.Wait()
-	close(codes)
-	for code := range codes {
-		if code != 200 {
-			t.Fatalf("a request waiting for the shared fetch got %d; want 200", code)
-		}
-	}
-	if got := server.requests.Load(); got != 1 {
-		t.Fatalf("40 concurrent requests on 40 instances made %d fetches; want 1", got)
-	}
-}
-
-func TestRefreshIntervalRefetchesInBackground(t *testing.T) {
-	server := newJWKSServer(t)
-	config := jwksConfig(server)
-	config.RefreshInterval = "50ms"
-	handler := newHandler(t, config, &upstream{})
-	token := validToken(t)
-	handler.ServeHTTP(httptest.NewRecorder(), request(token))
-	time.Sleep(60 * time.Millisecond)
-	rec := httptest.NewRecorder()
-	handler.ServeHTTP(rec, request(token))
-	if rec.Code != 200 {
-		t.Fatalf("request with stale keys: status %d; want 200 with the keys at hand", rec.Code)
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for server.requests.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if got := server.requests.Load(); got != 2 {
-		t.Fatalf("keys older than refreshInterval were fetched %d times in all; want a second fetch", got)
-	}
-}
-
-func TestSlowKeyEndpointIsBoundedByHTTPTimeout(t *testing.T) {
-	server := newJWKSServer(t)
-	block := make(chan struct{})
-	t.Cleanup(func() { close(block) })
-	server.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) { <-block })
-	config := jwksConfig(server)
-	config.HTTPTimeout = "200ms"
-	handler := newHandler(t, config, &upstream{})
-	start := time.Now()
-	rec := httptest.NewRecorder()
-	handler.ServeHTTP(rec, request(validToken(t)))
-	if elapsed := time.Since(start); rec.Code != 503 || elapsed > 2*time.Second {
-		t.Fatalf("hanging key endpoint: status %d after %v; want 503 soon after httpTimeout (200ms)", rec.Code, elapsed)
-	}
-}
-
-func TestCachedTokens(t *testing.T) {
-	config := pemConfig(t)
-	config.Roles = []string{"admin"}
-	config.CacheSize = 4
-	handler := newHandler(t, config, &upstream{}).(*Middleware)
-	token := validToken(t)
-	for i := 0; i < 2; i++ {
-		rec := httptest.NewRecorder()
-		next := &upstream{}
-		handler.next = next
-		handler.ServeHTTP(rec, request(token))
-		if rec.Code != 200 || next.header.Get("X-User-Id") != "6b3c1a2e-0f4d-4f4a-9d57-1c1f0e0d7a11" {
-			t.Fatalf("request %d: status %d, X-User-Id %q; want 200 and the sub, from the cache the second time", i, rec.Code, next.header.Get("X-User-Id"))
-		}
-	}
-	if handler.cache.get("Bearer "+token) == nil {
-		t.Fatalf("a verified token is not in the cache")
-	}
-	// A cached 403 stays a 403.
-	noAdmin := tokenWith(map[string]interface{}{"roles": []string{"read-only"}})(t)
-	for i := 0; i < 2; i++ {
-		rec := httptest.NewRecorder()
-		handler.ServeHTTP(rec, request(noAdmin))
-		if rec.Code != 403 {
-			t.Fatalf("request %d with a token lacking the role: status %d; want 403", i, rec.Code)
-		}
-	}
-	// An expired cached grant is verified anew, and refused.
-	handler.cache.get("Bearer " + token).expiresUnixNano = time.Now().UnixNano() - 1
-	rec := httptest.NewRecorder()
-	handler.ServeHTTP(rec, request(token))
-	if rec.Code != 200 {
-		t.Fatalf("token whose cached grant expired: status %d; want 200 after verifying again", rec.Code)
-	}
-	// The cache stays within its size.
-	for i := 0; i < 50; i++ {
-		handler.ServeHTTP(httptest.NewRecorder(), request(tokenWith(map[string]interface{}{"sub": strings.Repeat("u", i+1)})(t)))
-	}
-	if n := len(handler.cache.grants); n > 4 {
-		t.Fatalf("cache of size 4 holds %d grants", n)
-	}
-}
-
-func TestCacheDisabled(t *testing.T) {
-	config := pemConfig(t)
-	config.CacheSize = 0
-	handler := newHandler(t, config, &upstream{}).(*Middleware)
-	if handler.cache != nil {
-		t.Fatalf("cacheSize 0 made a cache")
-	}
-	rec := httptest.NewRecorder()
-	handler.ServeHTTP(rec, request(validToken(t)))
-	if rec.Code != 200 {
-		t.Fatalf("status %d without a cache; want 200", rec.Code)
-	}
-}
-
-// panickingKeys stands in for a key source with a bug.
-type panickingKeys struct{ reason string }
-
-func (p *panickingKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	panic(p.reason)
-}
-
-func (p *panickingKeys) epoch() *keyEpoch { return newStaticEpoch() }
-
-func (p *panickingKeys) retryAfter() time.Duration { return 0 }
-
-func TestPanicAnswers500ForThatRequestOnly(t *testing.T) {
-	handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
-	good := handler.keys
-	handler.keys = &panickingKeys{reason: "injected"}
-	rec := httptest.NewRecorder()
-	handler.ServeHTTP(rec, request(validToken(t)))
-	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "internal error") {
-		t.Fatalf("injected panic: status %d, body %s; want 500 with an internal error", rec.Code, rec.Body.String())
-	}
-	handler.keys = good
-	rec = httptest.NewRecorder()
-	handler.ServeHTTP(rec, request(validToken(t)))
-	if rec.Code != 200 {
-		t.Fatalf("request after a panic: status %d; want 200", rec.Code)
-	}
-}
-
-// Benchmarks of the request path, compiled (bench/ measures the same under Yaegi).
-
-func benchmarkHandler(b *testing.B, cacheSize int) http.Handler {
-	config := pemConfig(b)
-	config.Roles = []string{"admin"}
-	config.CacheSize = cacheSize
-	return newHandler(b, config, http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {}))
-}
-
-// statusWriter keeps the status of the last answer and discards its body.
-type statusWriter struct {
-	header http.Header
-	status int
-}
-
-func (w *statusWriter) Header() http.Header { return w.header }
-
-func (w *statusWriter) Write(p []byte) (int, error) { return len(p), nil }
-
-func (w *statusWriter) WriteHeader(status int) { w.status = status }
-
-func serveBenchmark(b *testing.B, handler http.Handler, tokens []string, wantStatus int) {
-	req := request(tokens[0])
-	rw := &statusWriter{header: http.Header{}}
-	credentials := make([][]string, len(tokens))
-	for i, token := range tokens {
-		credentials[i] = []string{"Bearer " + token}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		req.Header["Authorization"] = credentials[i%len(tokens)]
-		rw.status = http.StatusOK
-		handler.ServeHTTP(rw, req)
-	}
-	b.StopTimer()
-	if rw.status != wantStatus {
-		b.Fatalf("status %d; want %d", rw.status, wantStatus)
-	}
-}
-
-func BenchmarkCacheHit(b *testing.B) {
-	serveBenchmark(b, benchmarkHandler(b, 10000), []string{validToken(b)}, 200)
-}
-
-func BenchmarkCacheMiss(b *testing.B) {
-	serveBenchmark(b, benchmarkHandler(b, 0), []string{validToken(b)}, 200)
-}
-
-func BenchmarkRejectedToken(b *testing.B) {
-	serveBenchmark(b, benchmarkHandler(b, 10000), []string{tamperedPayload(b)}, 401)
-}
-
-func TestOnlyCanonicalBearerSpellingsAreCached(t *testing.T) {
-	handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
-	token := validToken(t)
-	for _, spelling := range []string{"bearer " + token, "Bearer  " + token, "BEARER " + token} {
-		req := request("")
-		req.Header.Set("Authorization", spelling)
-		rec := httptest.NewRecorder()
-		handler.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			t.Fatalf("%.10q…: status %d; want 200", spelling, rec.Code)
-		}
-	}
-	if n := len(handler.cache.grants); n != 0 {
-		t.Fatalf("non-canonical spellings of one token left %d cache entries; want none, so one token cannot fill the cache", n)
-	}
-	handler.ServeHTTP(httptest.NewRecorder(), request(token))
-	if handler.cache.get("Bearer "+token) == nil {
-		t.Fatalf("\"Bearer <token>\" was not cached")
+// TestSharedKeySourcesKeepCredentialsApart: middlewares share a key source only when they
+// name the same endpoint with the same credentials. Frontegg's is looked up by gateway, client
+// ID and API key joined with spaces, so client "a b" with key "c" and client "a" with key
+// "b c" share one, and the second middleware calls Frontegg with the first one's credentials.
+func TestSharedKeySourcesKeepCredentialsApart(t *testing.T) {
+	first := CreateConfig()
+	first.APIGatewayURL = "http://127.0.0.1:9"
+	first.ClientID = "client one"
+	first.APIKey = "key"
+	second := CreateConfig()
+	second.APIGatewayURL = "http://127.0.0.1:9"
+	second.ClientID = "client"
+	second.APIKey = "one key"
+	a := newHandler(t, first, &upstream{}).(*Middleware)
+	b := newHandler(t, second, &upstream{}).(*Middleware)
+	if a.frontegg == b.frontegg || b.frontegg.clientID != "client" || b.frontegg.apiKey != "one key" {
+		t.Fatalf("clientId %q/apiKey %q got the Frontegg client of clientId %q/apiKey %q; want one of its own", second.ClientID, second.APIKey, b.frontegg.clientID, b.frontegg.apiKey)
 	}
 }

@@ -1,0 +1,101 @@
+package withauth
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestAttacksOnClaimTypes(t *testing.T) {
+	now := time.Now().Unix()
+	onlyAPI := func(c *Config) { c.Audience = []string{"api"} }
+	onlyOne := func(c *Config) { c.Audience = []string{"1"} }
+	needsAdmin := func(c *Config) { c.Roles = []string{"admin"} }
+	rawClaim := func(name, value string) func(testing.TB) string {
+		return func(t testing.TB) string {
+			return signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, appendMembers(claimsText(t, map[string]interface{}{name: nil}), `"`+name+`":`+value))
+		}
+	}
+	cases := []tokenCase{
+		{name: "exp as a float in the future", token: rawClaim("exp", strconv.FormatInt(now+3600, 10)+".5"), wantStatus: 200},
+		refused("exp as a float in the past", rawClaim("exp", strconv.FormatInt(now-40, 10)+".5"), "expired"),
+		{name: "exp huge (1e300)", token: rawClaim("exp", "1e300"), wantStatus: 200},
+		refused("exp hugely negative (-1e300)", rawClaim("exp", "-1e300"), "expired"),
+		refused("exp beyond float64 (1e400)", rawClaim("exp", "1e400"), "no numeric exp"),
+		refused("exp as a numeric string", rawClaim("exp", `"`+strconv.FormatInt(now+3600, 10)+`"`), "no numeric exp"),
+		refused("exp as a date string", rawClaim("exp", `"2999-01-01T00:00:00Z"`), "no numeric exp"),
+		refused("exp true", rawClaim("exp", "true"), "no numeric exp"),
+		refused("exp null", rawClaim("exp", "null"), "no numeric exp"),
+		refused("exp in an array", rawClaim("exp", "["+strconv.FormatInt(now+3600, 10)+"]"), "no numeric exp"),
+		refused("exp in an object", rawClaim("exp", `{"$numberLong":"`+strconv.FormatInt(now+3600, 10)+`"}`), "no numeric exp"),
+		refused("nbf huge (1e300)", rawClaim("nbf", "1e300"), "not valid yet"),
+		refused("iat huge (1e300)", rawClaim("iat", "1e300"), "issued in the future"),
+		refused("nbf as a string", rawClaim("nbf", `"0"`), "non-numeric nbf or iat"),
+		refused("iat null", rawClaim("iat", "null"), "non-numeric nbf or iat"),
+
+		{name: "aud a number", config: onlyOne, token: rawClaim("aud", "1"), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
+		{name: "aud an array of numbers", config: onlyOne, token: rawClaim("aud", "[1,2]"), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
+		{name: "aud an object", config: onlyAPI, token: rawClaim("aud", `{"api":true}`), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
+		{name: "aud an object with the audience as a value", config: onlyAPI, token: rawClaim("aud", `{"0":"api"}`), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
+		{name: "aud null", config: onlyAPI, token: rawClaim("aud", "null"), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
+		{name: "aud an array holding null", config: onlyAPI, token: rawClaim("aud", "[null]"), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
+		{name: "aud an empty array", config: onlyAPI, token: rawClaim("aud", "[]"), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
+		{name: "aud a nested array", config: onlyAPI, token: rawClaim("aud", `[["api"]]`), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
+		{name: "aud true", config: onlyAPI, token: rawClaim("aud", "true"), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
+		{name: "aud in other case", config: onlyAPI, token: rawClaim("aud", `"API"`), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
+		{name: "aud with a trailing space", config: onlyAPI, token: rawClaim("aud", `"api "`), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
+		{name: "aud missing", config: onlyAPI, token: tokenWith(map[string]interface{}{"aud": nil}), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
+		{name: "aud an array mixing a number and the audience", config: onlyAPI, token: rawClaim("aud", `[1,"api"]`), wantStatus: 200},
+
+		{name: "roles a string equal to the role", config: needsAdmin, token: rawClaim("roles", `"admin"`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles a comma-separated string", config: needsAdmin, token: rawClaim("roles", `"admin,owner"`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles a string containing the role", config: needsAdmin, token: rawClaim("roles", `"superadministrator"`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles an object keyed by the role", config: needsAdmin, token: rawClaim("roles", `{"admin":true}`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles a nested list", config: needsAdmin, token: rawClaim("roles", `[["admin"]]`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles a list of numbers", config: needsAdmin, token: rawClaim("roles", `[1,2]`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles true", config: needsAdmin, token: rawClaim("roles", `true`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles null", config: needsAdmin, token: rawClaim("roles", `null`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles a list with the role padded", config: needsAdmin, token: rawClaim("roles", `[" admin","admin "]`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles a list with the role in capitals", config: needsAdmin, token: rawClaim("roles", `["ADMIN"]`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles a list with the role and its neighbours", config: needsAdmin, token: rawClaim("roles", `[1,null,{"a":1},"admin"]`), wantStatus: 200},
+		{name: "permissions a string equal to the permission", config: func(c *Config) { c.Permissions = []string{"uploadFile"} }, token: rawClaim("permissions", `"uploadFile"`), wantStatus: 403, wantError: "insufficient_scope"},
+	}
+	runTokenCases(t, pemConfig, cases)
+}
+
+// TestForwardedValuesReadAsWhatWasJudged: list items were joined unescaped and control
+// characters deleted, so roles ["viewer,admin"] reached the upstream as "viewer,admin" and
+// ["adm\u0000in"] as "admin". Such items, and such strings, are now left out.
+func TestForwardedValuesReadAsWhatWasJudged(t *testing.T) {
+	cases := []struct {
+		name  string
+		claim interface{}
+		want  string
+	}{
+		{"an item holding a comma", []interface{}{"viewer,admin", "reader"}, "reader"},
+		{"an item with a NUL", []interface{}{"adm\u0000in"}, ""},
+		{"an item with surrounding spaces", []interface{}{" admin ", "reader"}, "reader"},
+		{"an item with a tab", []interface{}{"admin\t"}, ""},
+		{"an empty item", []interface{}{"", "reader"}, "reader"},
+		{"an object item (JSON holds commas)", []interface{}{map[string]interface{}{"a": 1, "b": 2}, "reader"}, "reader"},
+		{"a nested list", []interface{}{[]interface{}{"a", "b"}}, ""},
+		{"a string with a line break", "admin\r\nX-Admin: yes", ""},
+		{"a string with surrounding spaces", " admin ", ""},
+		{"a string with a no-break space", "admin\u00a0", ""},
+		{"plain items", []interface{}{"admin", "read-only", 7.5, true}, "admin,read-only,7.5,true"},
+		{"a plain string with a comma", "Lovelace, Ada", "Lovelace, Ada"},
+	}
+	for _, tc := range cases {
+		config := pemConfig(t)
+		config.ForwardHeaders = map[string]string{"X-Value": "value"}
+		next := &upstream{}
+		rec, _ := serve(newHandler(t, config, next), request(tokenWith(map[string]interface{}{"value": tc.claim})(t)))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: status %d; want 200", tc.name, rec.Code)
+		}
+		if got := next.header.Values("X-Value"); tc.want == "" && got != nil || tc.want != "" && (len(got) != 1 || got[0] != tc.want) {
+			t.Errorf("%s: the upstream received X-Value %q; want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,691 @@
+package withauth
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"hash"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Helpers of the hardening tests (attacks, key endpoint faults, reloads, load, panics, fuzzing).
+// Yaegi runs these tests too: every function literal names its parameters, structs that go
+// into interfaces have a field, and loop variables are copied before they are captured.
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatalf("reading fixture %s: %v", name, err)
+	}
+	return data
+}
+
+func privateKey(t testing.TB, name string) *rsa.PrivateKey {
+	t.Helper()
+	block, _ := pem.Decode(readFixture(t, "keys/"+name+".key.pem"))
+	if block == nil {
+		t.Fatalf("fixture keys/%s.key.pem holds no PEM block", name)
+	}
+	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatalf("fixture keys/%s.key.pem: %v", name, err)
+	}
+	return key
+}
+
+// userClaims returns the fixture claims valid for an hour, with changes applied: a nil value
+// removes the claim.
+func userClaims(t testing.TB, changes map[string]interface{}) map[string]interface{} {
+	t.Helper()
+	var claims map[string]interface{}
+	if err := json.Unmarshal(readFixture(t, "claims/frontegg-user.json"), &claims); err != nil {
+		t.Fatalf("fixture claims/frontegg-user.json: %v", err)
+	}
+	now := time.Now().Unix()
+	claims["iat"] = now
+	claims["exp"] = now + 3600
+	return changeClaims(claims, changes)
+}
+
+// changeClaims applies changes to claims: a nil value removes the claim.
+func changeClaims(claims, changes map[string]interface{}) map[string]interface{} {
+	for name, value := range changes {
+		if value == nil {
+			delete(claims, name)
+		} else {
+			claims[name] = value
+		}
+	}
+	return claims
+}
+
+func segment(t testing.TB, value interface{}) string {
+	t.Helper()
+	data, err := json.Marshal(value)
+	if err != nil {
+		t.Fatalf("encoding %v: %v", value, err)
+	}
+	return base64.RawURLEncoding.EncodeToString(data)
+}
+
+// signRS256 makes a compact JWS of header and claims signed with key.
+func signRS256(t testing.TB, key *rsa.PrivateKey, header, claims interface{}) string {
+	t.Helper()
+	input := segment(t, header) + "." + segment(t, claims)
+	digest := sha256.Sum256([]byte(input))
+	signature, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	if err != nil {
+		t.Fatalf("signing: %v", err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(signature)
+}
+
+func rs256Header(kid string) map[string]interface{} {
+	return map[string]interface{}{"alg": "RS256", "typ": "JWT", "kid": kid}
+}
+
+// signRaw signs header and claims given as raw JSON text, so that a test controls every byte:
+// duplicate member names, trailing data, odd spacing.
+func signRaw(t testing.TB, key *rsa.PrivateKey, headerJSON, claimsJSON string) string {
+	t.Helper()
+	input := base64.RawURLEncoding.EncodeToString([]byte(headerJSON)) + "." + base64.RawURLEncoding.EncodeToString([]byte(claimsJSON))
+	return input + "." + rs256Signature(t, key, input)
+}
+
+// rs256Signature is the base64url RS256 signature of input.
+func rs256Signature(t testing.TB, key *rsa.PrivateKey, input string) string {
+	t.Helper()
+	digest := sha256.Sum256([]byte(input))
+	signature, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	if err != nil {
+		t.Fatalf("signing: %v", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(signature)
+}
+
+// hmacSigned is a token whose header names alg (HS256, HS384 or HS512) and whose signature is
+// an HMAC keyed with secret: the key-confusion forgery.
+func hmacSigned(t testing.TB, alg, kid string, secret []byte) string {
+	t.Helper()
+	input := segment(t, map[string]string{"alg": alg, "typ": "JWT", "kid": kid}) + "." + segment(t, userClaims(t, nil))
+	var newHash func() hash.Hash
+	switch alg {
+	case "HS384":
+		newHash = sha512.New384
+	case "HS512":
+		newHash = sha512.New
+	default:
+		newHash = sha256.New
+	}
+	mac := hmac.New(newHash, secret)
+	mac.Write([]byte(input))
+	return input + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// claimsText is userClaims as JSON text.
+func claimsText(t testing.TB, changes map[string]interface{}) string {
+	t.Helper()
+	data, err := json.Marshal(userClaims(t, changes))
+	if err != nil {
+		t.Fatalf("encoding claims: %v", err)
+	}
+	return string(data)
+}
+
+// prependMembers inserts raw `"name":value` members at the start of a JSON object's text;
+// appendMembers at its end, where a duplicate name wins.
+func prependMembers(object, members string) string {
+	return "{" + members + "," + strings.TrimPrefix(object, "{")
+}
+
+func appendMembers(object, members string) string {
+	return strings.TrimSuffix(object, "}") + "," + members + "}"
+}
+
+// jwkOf is the JWK of an RSA public key.
+func jwkOf(key *rsa.PublicKey, kid string) map[string]interface{} {
+	return map[string]interface{}{
+		"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid,
+		"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
+		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
+	}
+}
+
+// jwksOf is the text of a JWKS holding keys.
+func jwksOf(t testing.TB, keys ...map[string]interface{}) []byte {
+	t.Helper()
+	data, err := json.Marshal(map[string]interface{}{"keys": keys})
+	if err != nil {
+		t.Fatalf("encoding JWKS: %v", err)
+	}
+	return data
+}
+
+// upstream records what the protected service received.
+type upstream struct {
+	calls  int
+	header http.Header
+}
+
+func (u *upstream) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	u.calls++
+	u.header = req.Header.Clone()
+	rw.WriteHeader(http.StatusOK)
+}
+
+// countingUpstream is an upstream safe for concurrent requests.
+type countingUpstream struct {
+	calls atomic.Int64
+	// check, if set, inspects every request that reaches the upstream.
+	check func(req *http.Request)
+}
+
+func (u *countingUpstream) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	u.calls.Add(1)
+	if u.check != nil {
+		u.check(req)
+	}
+	rw.WriteHeader(http.StatusOK)
+}
+
+func newHandler(t testing.TB, config *Config, next http.Handler) http.Handler {
+	t.Helper()
+	handler, err := New(context.Background(), next, config, "test")
+	if err != nil {
+		t.Fatalf("New: unexpected error: %v", err)
+	}
+	return handler
+}
+
+// newError is New's error for config, or a test failure when New accepts it.
+func newError(t *testing.T, config *Config) string {
+	t.Helper()
+	handler, err := New(context.Background(), &upstream{}, config, "route")
+	if err == nil {
+		t.Fatalf("New accepted the configuration (handler %T); want an error", handler)
+	}
+	return err.Error()
+}
+
+func pemConfig(t testing.TB) *Config {
+	config := CreateConfig()
+	config.PublicKey = string(readFixture(t, "keys/key-1.pub.pem"))
+	return config
+}
+
+func request(token string) *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "http://backend.example/admin", nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req
+}
+
+// serve runs one request through handler and times it.
+func serve(handler http.Handler, req *http.Request) (*httptest.ResponseRecorder, time.Duration) {
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	handler.ServeHTTP(rec, req)
+	return rec, time.Since(start)
+}
+
+// serveTwice sends the same request twice through handler (a verification, then a cache hit)
+// and returns what the upstream received the second time.
+func serveTwice(t *testing.T, handler http.Handler, next *upstream, build func() *http.Request) http.Header {
+	t.Helper()
+	for i := 0; i < 2; i++ {
+		next.calls = 0
+		if rec, _ := serve(handler, build()); rec.Code != http.StatusOK || next.calls != 1 {
+			t.Fatalf("request %d: status %d (%s), upstream called %d times; want 200 and once", i+1, rec.Code, errorDescription(rec), next.calls)
+		}
+	}
+	return next.header
+}
+
+// errorDescription is the error_description of a JSON error answer, or "".
+func errorDescription(rec *httptest.ResponseRecorder) string {
+	var body map[string]string
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	return body["error_description"]
+}
+
+// tokenCase is a request through one handler and what must come of it.
+type tokenCase struct {
+	name        string
+	config      func(*Config)
+	token       func(t testing.TB) string
+	header      func(*http.Request)
+	wantStatus  int
+	wantError   string // the error code in WWW-Authenticate and the JSON body
+	wantDetail  string // part of error_description
+	wantForward map[string]string
+}
+
+func validToken(t testing.TB) string {
+	return signRS256(t, privateKey(t, "key-1"), rs256Header("key-1"), userClaims(t, nil))
+}
+
+func tokenWith(changes map[string]interface{}) func(t testing.TB) string {
+	return func(t testing.TB) string {
+		return signRS256(t, privateKey(t, "key-1"), rs256Header("key-1"), userClaims(t, changes))
+	}
+}
+
+func literal(token string) func(t testing.TB) string {
+	return func(t testing.TB) string { return token }
+}
+
+func tamperedPayload(t testing.TB) string {
+	parts := strings.Split(validToken(t), ".")
+	parts[1] = segment(t, userClaims(t, map[string]interface{}{"roles": []string{"admin", "owner"}}))
+	return strings.Join(parts, ".")
+}
+
+func runTokenCases(t *testing.T, base func(testing.TB) *Config, cases []tokenCase) {
+	for _, tc := range cases {
+		tc := tc
+		t.Run(tc.name, func(t *testing.T) {
+			config := base(t)
+			if tc.config != nil {
+				tc.config(config)
+			}
+			next := &upstream{}
+			handler := newHandler(t, config, next)
+			token := ""
+			if tc.token != nil {
+				token = tc.token(t)
+			}
+			req := request(token)
+			if tc.header != nil {
+				tc.header(req)
+			}
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, req)
+			checkAnswer(t, rec, next, tc)
+		})
+	}
+}
+
+func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, next *upstream, tc tokenCase) {
+	t.Helper()
+	if rec.Code != tc.wantStatus {
+		t.Fatalf("status = %d (body %s); want %d", rec.Code, rec.Body.String(), tc.wantStatus)
+	}
+	if tc.wantStatus == http.StatusOK {
+		if next.calls != 1 {
+			t.Fatalf("upstream called %d times; want once", next.calls)
+		}
+		for name, want := range tc.wantForward {
+			if got := next.header.Get(name); got != want {
+				t.Errorf("upstream header %s = %q; want %q", name, got, want)
+			}
+		}
+		return
+	}
+	if next.calls != 0 {
+		t.Fatalf("upstream called for a request answered %d; want it never reached", rec.Code)
+	}
+	if got := rec.Header().Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type = %q; want application/json", got)
+	}
+	var body map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("body %q is not a JSON object: %v", rec.Body.String(), err)
+	}
+	challenge := rec.Header().Get("WWW-Authenticate")
+	switch {
+	case tc.wantStatus == http.StatusServiceUnavailable:
+		if rec.Header().Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After")
+		}
+	case tc.wantError == "":
+		if challenge != `Bearer realm="withauth"` {
+			t.Errorf("WWW-Authenticate = %q; want the bare challenge Bearer realm=\"withauth\"", challenge)
+		}
+	default:
+		if !strings.HasPrefix(challenge, `Bearer realm="withauth", error="`+tc.wantError+`", error_description="`) {
+			t.Errorf("WWW-Authenticate = %q; want error=%q with a description", challenge, tc.wantError)
+		}
+	}
+	if tc.wantError != "" && body["error"] != tc.wantError {
+		t.Errorf("body error = %q; want %q", body["error"], tc.wantError)
+	}
+	if !strings.Contains(body["error_description"], tc.wantDetail) {
+		t.Errorf("body error_description = %q; want it to contain %q", body["error_description"], tc.wantDetail)
+	}
+}
+
+// serveJWKS serves testdata/keys/jwks.json (or what body returns) and counts the requests.
+type jwksServer struct {
+	*httptest.Server
+	requests atomic.Int64
+	mu       sync.Mutex
+	body     []byte
+	status   int
+}
+
+func newJWKSServer(t testing.TB) *jwksServer {
+	withoutRefreshFloor(t)
+	s := &jwksServer{body: readFixture(t, "keys/jwks.json"), status: http.StatusOK}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) serve(rw http.ResponseWriter, req *http.Request) {
+	s.requests.Add(1)
+	s.mu.Lock()
+	body, status := s.body, s.status
+	s.mu.Unlock()
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(status)
+	_, _ = rw.Write(body)
+}
+
+func (s *jwksServer) set(status int, body []byte) {
+	s.mu.Lock()
+	s.status, s.body = status, body
+	s.mu.Unlock()
+}
+
+// trapServer fails a test that makes it receive anything: tokens name it in jku, x5u or kid.
+type trapServer struct {
+	server   *httptest.Server
+	requests atomic.Int64
+}
+
+func newTrapServer(t testing.TB) *trapServer {
+	trap := &trapServer{}
+	trap.server = httptest.NewServer(http.HandlerFunc(trap.serve))
+	t.Cleanup(func() { trap.server.Close() })
+	return trap
+}
+
+func (s *trapServer) serve(rw http.ResponseWriter, req *http.Request) {
+	s.requests.Add(1)
+	rw.Header().Set("Content-Type", "application/json")
+	_, _ = rw.Write([]byte(`{"keys":[]}`))
+}
+
+// recordingJWKS is a JWKS server that records the paths it is asked for.
+type recordingJWKS struct {
+	*jwksServer
+	mu    sync.Mutex
+	paths []string
+}
+
+func newRecordingJWKS(t testing.TB, body []byte) *recordingJWKS {
+	s := &recordingJWKS{jwksServer: newJWKSServer(t)}
+	s.set(http.StatusOK, body)
+	inner := s.Config.Handler
+	s.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		s.mu.Lock()
+		s.paths = append(s.paths, req.URL.RequestURI())
+		s.mu.Unlock()
+		inner.ServeHTTP(rw, req)
+	})
+	return s
+}
+
+func (s *recordingJWKS) checkOnlyConfiguredPath(t *testing.T) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, path := range s.paths {
+		if path != "/.well-known/jwks.json" {
+			t.Errorf("the JWKS endpoint was asked for %q; want only the configured /.well-known/jwks.json", path)
+		}
+	}
+}
+
+// faultServer serves a JWKS, or misbehaves as its mode says.
+type faultServer struct {
+	server  *httptest.Server
+	fetches atomic.Int64 // requests received, or TLS connections opened
+	stop    chan struct{}
+	// written counts the bytes of the 50 MB body the server managed to write; bigDone is set
+	// once that handler has returned.
+	written atomic.Int64
+	bigDone atomic.Bool
+
+	mu   sync.Mutex
+	mode string
+	body []byte
+}
+
+func newFaultServer(t testing.TB, untrustedTLS bool) *faultServer {
+	s := &faultServer{stop: make(chan struct{}), mode: "ok", body: readFixture(t, "keys/jwks.json")}
+	s.server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	// The TLS handshake errors the untrusted certificate causes are logged to stderr: Yaegi
+	// cannot assign a *log.Logger made by the interpreted code to Config.ErrorLog.
+	if untrustedTLS {
+		s.server.Config.ConnState = func(conn net.Conn, state http.ConnState) {
+			if state == http.StateNew {
+				s.fetches.Add(1)
+			}
+		}
+		s.server.StartTLS()
+	} else {
+		s.server.Start()
+	}
+	t.Cleanup(func() { s.server.Close() })
+	t.Cleanup(func() { close(s.stop) }) // runs first: releases the handlers that never end
+	return s
+}
+
+func (s *faultServer) url() string { return s.server.URL + "/.well-known/jwks.json" }
+
+func (s *faultServer) set(mode string, body []byte) {
+	s.mu.Lock()
+	s.mode = mode
+	if body != nil {
+		s.body = body
+	}
+	s.mu.Unlock()
+}
+
+// wait blocks until the client gives up, the test ends, or d passes; it reports whether d passed.
+func (s *faultServer) wait(req *http.Request, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-req.Context().Done():
+	case <-s.stop:
+	}
+	return false
+}
+
+func (s *faultServer) serve(rw http.ResponseWriter, req *http.Request) {
+	if req.TLS == nil {
+		s.fetches.Add(1)
+	}
+	s.mu.Lock()
+	mode, body := s.mode, s.body
+	s.mu.Unlock()
+	flusher, _ := rw.(http.Flusher)
+	rw.Header().Set("Content-Type", "application/json")
+	switch mode {
+	case "500":
+		rw.WriteHeader(http.StatusInternalServerError)
+		_, _ = rw.Write([]byte(`{"error":"internal"}`))
+	case "404":
+		http.NotFound(rw, req)
+	case "slow beyond httpTimeout":
+		if s.wait(req, 30*time.Second) {
+			_, _ = rw.Write(body)
+		}
+	case "a body that never ends":
+		_, _ = rw.Write([]byte(`{"keys":[`))
+		chunk := bytes.Repeat([]byte(" "), 32<<10)
+		for {
+			if _, err := rw.Write(chunk); err != nil {
+				return
+			}
+			select {
+			case <-req.Context().Done():
+				return
+			case <-s.stop:
+				return
+			default:
+			}
+		}
+	case "a body that trickles":
+		_, _ = rw.Write([]byte(`{"keys":[`))
+		for {
+			if flusher != nil {
+				flusher.Flush()
+			}
+			if !s.wait(req, 20*time.Millisecond) {
+				return
+			}
+			if _, err := rw.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	case "a 50 MB body":
+		// A valid JWKS, 50 MB long: the key set, spaces, then its closing brace.
+		defer s.bigDone.Store(true)
+		jwks := bytes.TrimSpace(body)
+		n, err := rw.Write(jwks[:len(jwks)-1])
+		s.written.Add(int64(n))
+		chunk := bytes.Repeat([]byte(" "), 64<<10)
+		for err == nil && s.written.Load() < bigBodyBytes {
+			n, err = rw.Write(chunk)
+			s.written.Add(int64(n))
+		}
+		if err == nil {
+			_, _ = rw.Write([]byte("}"))
+		}
+	case "invalid JSON":
+		_, _ = rw.Write(body[:len(body)/2])
+	case "HTML":
+		rw.Header().Set("Content-Type", "text/html")
+		_, _ = rw.Write([]byte("<html><body>Sign in</body></html>"))
+	case "a JWKS with no usable key":
+		_, _ = rw.Write(unusableJWKS)
+	default:
+		_, _ = rw.Write(body)
+	}
+}
+
+// withoutRefreshFloor lets the test's configurations refetch keys at once (minRefreshInterval
+// "0s"), so that rotations need no waiting; TestMinRefreshIntervalHasAFloor keeps the floor.
+func withoutRefreshFloor(t testing.TB) {
+	saved := minRefreshFloor
+	minRefreshFloor = 0
+	t.Cleanup(func() { minRefreshFloor = saved })
+}
+
+// jwksConfig points a fresh config at server. Every test uses its own server URL, so it gets
+// its own shared key cache.
+func jwksConfig(server *jwksServer) *Config {
+	config := CreateConfig()
+	config.JWKSURL = server.URL + "/.well-known/jwks.json"
+	config.MinRefreshInterval = "0s"
+	return config
+}
+
+// panickingKeys stands in for a key source with a bug.
+type panickingKeys struct{ reason string }
+
+func (p *panickingKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	panic(p.reason)
+}
+
+func (p *panickingKeys) epoch() *keyEpoch { return newStaticEpoch() }
+
+func (p *panickingKeys) retryAfter() time.Duration { return 0 }
+
+// kidPanics is a key source that panics for one kid and asks another source for the rest.
+type kidPanics struct {
+	kid  string
+	next keySource
+}
+
+func (k *kidPanics) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	if kid == k.kid {
+		panic("injected panic for kid " + kid)
+	}
+	return k.next.lookup(ctx, kid)
+}
+
+func (k *kidPanics) epoch() *keyEpoch { return k.next.epoch() }
+
+func (k *kidPanics) retryAfter() time.Duration { return k.next.retryAfter() }
+
+// failures collects failures from many goroutines and reports the first few.
+type failures struct {
+	mu    sync.Mutex
+	count int
+	first []string
+}
+
+func (f *failures) add(message string) {
+	f.mu.Lock()
+	f.count++
+	if len(f.first) < 10 {
+		f.first = append(f.first, message)
+	}
+	f.mu.Unlock()
+}
+
+func (f *failures) report(t testing.TB, what string) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.count > 0 {
+		t.Errorf("%d %s; the first ones:\n  %s", f.count, what, strings.Join(f.first, "\n  "))
+	}
+}
+
+// settledGoroutines waits until at most limit goroutines run, or until the deadline, and
+// returns the count: goroutines of finished HTTP exchanges take a moment to end.
+func settledGoroutines(limit int, wait time.Duration) int {
+	deadline := time.Now().Add(wait)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= limit || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// heapAfterGC is the live heap after full collections.
+func heapAfterGC() uint64 {
+	var stats runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&stats)
+	return stats.HeapAlloc
+}
+
+// hmacToken is the classic key-confusion forgery: HS256 keyed with the server's public key.
+func hmacToken(t testing.TB, alg string, secret []byte) string {
+	input := segment(t, map[string]string{"alg": alg, "typ": "JWT", "kid": "key-1"}) + "." + segment(t, userClaims(t, nil))
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(input))
+	return input + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
