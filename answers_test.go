@@ -11,8 +11,8 @@ import (
 var challengeSyntax = regexp.MustCompile(`^Bearer realm="withauth"(, error="(invalid_request|invalid_token|insufficient_scope)", error_description="[\x20\x21\x23-\x5B\x5D-\x7E]*")?$`)
 
 // TestChallengesAreWellFormed: every WWW-Authenticate challenge parses as RFC 6750 says, so that
-// clients read the error and its description. The description of a malformed Authorization
-// header holds double quotes today, which end the quoted string early.
+// clients read the error and its description: no description may hold a double quote, which
+// would end the quoted string early.
 func TestChallengesAreWellFormed(t *testing.T) {
 	config := pemConfig(t)
 	config.Roles = []string{"owner"}

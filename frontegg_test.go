@@ -251,9 +251,9 @@ func TestFronteggAPIFaultsNeverLetARequestThrough(t *testing.T) {
 				start := time.Now()
 				rec := httptest.NewRecorder()
 				handler.ServeHTTP(rec, req)
-				if rec.Code != 503 || next.calls != 0 || time.Since(start) > 3*time.Second {
+				if rec.Code != 503 || next.calls.Load() != 0 || time.Since(start) > 3*time.Second {
 					t.Fatalf("%s while the API answers %s: status %d after %v, upstream called %d times; want 503 within the timeout, upstream never",
-						header, fault, rec.Code, time.Since(start), next.calls)
+						header, fault, rec.Code, time.Since(start), next.calls.Load())
 				}
 			}
 			// The API recovers: the key is obtained and access tokens are checked again.
@@ -356,7 +356,7 @@ func TestFronteggAccessTokenCheckFailingAfterTheKeyWasObtained(t *testing.T) {
 		mock.SetFault(fault)
 		rec = httptest.NewRecorder()
 		handler.ServeHTTP(rec, fronteggRequest("/admin", "X-Api-Key", fronteggToken(t, "userAccessToken", nil)))
-		if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || next.calls != 1 {
+		if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || next.calls.Load() != 1 {
 			t.Fatalf("access token while the API answers %q: status %d (%s), Retry-After %q; want 503 with Retry-After, upstream not reached",
 				fault, rec.Code, strings.TrimSpace(rec.Body.String()), rec.Header().Get("Retry-After"))
 		}
@@ -371,9 +371,9 @@ func TestFronteggVendorModeRefusesUntypedTokens(t *testing.T) {
 	fronteggEnv(t, mock)
 	next := &upstream{}
 	rec, _ := serve(newHandler(t, CreateConfig(), next), fronteggRequest("/shift", "Authorization", fronteggToken(t, "userToken", map[string]interface{}{"type": nil})))
-	if rec.Code != http.StatusUnauthorized || !strings.Contains(errorDescription(rec), "no Frontegg token type") || next.calls != 0 {
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(errorDescription(rec), "no Frontegg token type") || next.calls.Load() != 0 {
 		t.Fatalf("vendor mode, token without type: status %d (%s), upstream called %d times; want 401 \"no Frontegg token type\", upstream never",
-			rec.Code, errorDescription(rec), next.calls)
+			rec.Code, errorDescription(rec), next.calls.Load())
 	}
 	if rec, _ := serve(newHandler(t, pemConfig(t), &upstream{}), request(tokenWith(map[string]interface{}{"type": nil})(t))); rec.Code != http.StatusOK {
 		t.Fatalf("another issuer's token without type: status %d (%s); want 200", rec.Code, errorDescription(rec))
@@ -395,9 +395,9 @@ func TestFronteggAccessTokensDisabledIsAnInvalidToken(t *testing.T) {
 		token := fronteggToken(t, "userAccessToken", nil)
 		for i := 0; i < 3; i++ {
 			rec, _ := serve(handler, fronteggRequest("/admin", "X-Api-Key", token))
-			if rec.Code != http.StatusUnauthorized || rec.Header().Get("Retry-After") != "" || !strings.Contains(errorDescription(rec), "access tokens are disabled") || next.calls != 0 {
+			if rec.Code != http.StatusUnauthorized || rec.Header().Get("Retry-After") != "" || !strings.Contains(errorDescription(rec), "access tokens are disabled") || next.calls.Load() != 0 {
 				t.Fatalf("roles %v, access tokens disabled, request %d: status %d (%s), Retry-After %q, upstream called %d times; want 401 \"access tokens are disabled\", no Retry-After, upstream never",
-					roles, i+1, rec.Code, errorDescription(rec), rec.Header().Get("Retry-After"), next.calls)
+					roles, i+1, rec.Code, errorDescription(rec), rec.Header().Get("Retry-After"), next.calls.Load())
 			}
 		}
 		if got := mock.Checks.Load(); got != 1 {
@@ -406,10 +406,9 @@ func TestFronteggAccessTokensDisabledIsAnInvalidToken(t *testing.T) {
 	}
 }
 
-// TestAccessTokenGrantsAreNotAuthorizationCredentials: an access token admitted in x-api-key
-// is cached under "x-api-key <token>". The cache is also looked up by the raw Authorization
-// header value, so "Authorization: x-api-key <token>" finds that grant and is admitted,
-// though access tokens are refused in Authorization and that value is no bearer credential.
+// TestAccessTokenGrantsAreNotAuthorizationCredentials: the grant of an access token admitted
+// in x-api-key is never found through Authorization, whose cache is looked up by the raw
+// header value: "Authorization: x-api-key <token>" is no bearer credential and is refused.
 func TestAccessTokenGrantsAreNotAuthorizationCredentials(t *testing.T) {
 	mock := newMockFrontegg(t)
 	fronteggEnv(t, mock)
@@ -421,11 +420,11 @@ func TestAccessTokenGrantsAreNotAuthorizationCredentials(t *testing.T) {
 			t.Fatalf("access token in x-api-key, request %d: status %d (%s); want 200", i, rec.Code, errorDescription(rec))
 		}
 	}
-	next.calls = 0
+	next.calls.Store(0)
 	req := fronteggRequest("/shift", "", "")
 	req.Header.Set("Authorization", "x-api-key "+token)
-	if rec, _ := serve(handler, req); rec.Code != http.StatusUnauthorized || next.calls != 0 {
-		t.Fatalf("Authorization: x-api-key <access token>: status %d, upstream reached %d times; want 401 and never (no bearer token, no x-api-key)", rec.Code, next.calls)
+	if rec, _ := serve(handler, req); rec.Code != http.StatusUnauthorized || next.calls.Load() != 0 {
+		t.Fatalf("Authorization: x-api-key <access token>: status %d, upstream reached %d times; want 401 and never (no bearer token, no x-api-key)", rec.Code, next.calls.Load())
 	}
 }
 
@@ -442,11 +441,11 @@ func TestFronteggAccessTokenGrantsHaveTheirOwnCache(t *testing.T) {
 			t.Fatalf("access token in x-api-key, request %d: status %d; want 200", i+1, rec.Code)
 		}
 	}
-	next.calls = 0
+	next.calls.Store(0)
 	req := fronteggRequest("/shift", "", "")
 	req.Header["Authorization"] = []string{"\x00x-api-key " + token}
-	if rec, _ := serve(handler, req); rec.Code != http.StatusUnauthorized || next.calls != 0 {
-		t.Fatalf("Authorization %q: status %d, upstream called %d times; want 401, upstream never", "\\x00x-api-key <token>", rec.Code, next.calls)
+	if rec, _ := serve(handler, req); rec.Code != http.StatusUnauthorized || next.calls.Load() != 0 {
+		t.Fatalf("Authorization %q: status %d, upstream called %d times; want 401, upstream never", "\\x00x-api-key <token>", rec.Code, next.calls.Load())
 	}
 }
 
@@ -460,7 +459,7 @@ func TestFronteggRedirectsAreNotFollowed(t *testing.T) {
 			mock.API.ServeHTTP(rw, req)
 			return
 		}
-		http.Redirect(rw, req, elsewhere.server.URL+req.URL.Path, http.StatusFound)
+		http.Redirect(rw, req, elsewhere.URL+req.URL.Path, http.StatusFound)
 	}))
 	t.Cleanup(gateway.Close)
 	setenv(t, "FRONTEGG_CLIENT_ID", mock.ClientID)
@@ -468,8 +467,8 @@ func TestFronteggRedirectsAreNotFollowed(t *testing.T) {
 	setenv(t, "FRONTEGG_API_GATEWAY_URL", gateway.URL)
 	next := &upstream{}
 	rec, _ := serve(newHandler(t, CreateConfig(), next), fronteggRequest("/shift", "Authorization", fronteggToken(t, "userToken", nil)))
-	if rec.Code != http.StatusServiceUnavailable || next.calls != 0 {
-		t.Fatalf("gateway redirecting the key request: status %d, upstream called %d times; want 503, upstream never", rec.Code, next.calls)
+	if rec.Code != http.StatusServiceUnavailable || next.calls.Load() != 0 {
+		t.Fatalf("gateway redirecting the key request: status %d, upstream called %d times; want 503, upstream never", rec.Code, next.calls.Load())
 	}
 	if got := elsewhere.requests.Load(); got != 0 {
 		t.Fatalf("the redirect's target received %d requests; want none (redirects are not followed)", got)

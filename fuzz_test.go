@@ -70,24 +70,12 @@ func fuzzValidTokens(t testing.TB) []fuzzValidToken {
 
 // fuzzHandler is the handler the token fuzzers go through: key-1 as PEM, role admin required,
 // all claims forwarded as well.
-func fuzzHandler(t testing.TB) (http.Handler, *fuzzUpstream) {
+func fuzzHandler(t testing.TB) (http.Handler, *upstream) {
 	config := pemConfig(t)
 	config.Roles = []string{"admin"}
 	config.ClaimsHeader = "X-Auth-Claims"
-	next := &fuzzUpstream{}
+	next := &upstream{}
 	return newHandler(t, config, next), next
-}
-
-// fuzzUpstream records the last request that reached it; the fuzzers run one input at a time.
-type fuzzUpstream struct {
-	calls  int
-	header http.Header
-}
-
-func (u *fuzzUpstream) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
-	u.calls++
-	u.header = req.Header
-	rw.WriteHeader(http.StatusOK)
 }
 
 // bounded runs fn and fails if it takes longer than fuzzTimeLimit or allocates more than
@@ -124,7 +112,7 @@ func hasControl(s string) bool {
 // and never reaches the upstream.
 type tokenChecker struct {
 	handler http.Handler
-	next    *fuzzUpstream
+	next    *upstream
 	valid   map[string]int
 }
 
@@ -142,11 +130,11 @@ func (c *tokenChecker) check(t testing.TB, token string) {
 	req := httptest.NewRequest(http.MethodGet, "http://backend.example/", nil)
 	req.Header["Authorization"] = []string{"Bearer " + token}
 	rec := httptest.NewRecorder()
-	calls := c.next.calls
+	calls := c.next.calls.Load()
 	bounded(t, "a request with a token of "+strconv.Itoa(len(token))+" bytes", allocationLimit(len(token)), func() {
 		c.handler.ServeHTTP(rec, req)
 	})
-	reached := c.next.calls - calls
+	reached := c.next.calls.Load() - calls
 	// The header's grammar allows more than one space after "Bearer".
 	want, isValid := c.valid[strings.TrimLeft(token, " ")]
 	switch {
@@ -184,7 +172,7 @@ func FuzzToken(f *testing.F) {
 // values never hold a control character.
 type claimsChecker struct {
 	handler http.Handler
-	next    *fuzzUpstream
+	next    *upstream
 	sign    func(t testing.TB, claims string) string
 }
 
@@ -240,11 +228,11 @@ func (c *claimsChecker) check(t testing.TB, claims string) {
 	req := httptest.NewRequest(http.MethodGet, "http://backend.example/", nil)
 	req.Header["Authorization"] = []string{"Bearer " + token}
 	rec := httptest.NewRecorder()
-	calls := c.next.calls
+	calls := c.next.calls.Load()
 	bounded(t, "a request with claims of "+strconv.Itoa(len(claims))+" bytes", allocationLimit(len(token)), func() {
 		c.handler.ServeHTTP(rec, req)
 	})
-	reached := c.next.calls - calls
+	reached := c.next.calls.Load() - calls
 	want := claimsExpectation(claims, float64(time.Now().Unix()))
 	if len(token) > maxTokenBytes {
 		want = http.StatusUnauthorized
@@ -425,7 +413,7 @@ func checkBearer(t testing.TB, tokens *tokenChecker, value string, copies uint8)
 		req.Header["Authorization"] = values
 	}
 	rec := httptest.NewRecorder()
-	calls := tokens.next.calls
+	calls := tokens.next.calls.Load()
 	tokens.handler.ServeHTTP(rec, req)
 	switch {
 	case problem == errNoCredentials && (rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") != `Bearer realm="withauth"`):
@@ -441,7 +429,7 @@ func checkBearer(t testing.TB, tokens *tokenChecker, value string, copies uint8)
 			t.Fatalf("Authorization %q: status %d (%s); want %d", value, rec.Code, rec.Body.String(), want)
 		}
 	}
-	if reached := tokens.next.calls - calls; (rec.Code == http.StatusOK) != (reached == 1) {
+	if reached := tokens.next.calls.Load() - calls; (rec.Code == http.StatusOK) != (reached == 1) {
 		t.Fatalf("Authorization %q: status %d, upstream reached %d times", value, rec.Code, reached)
 	}
 }

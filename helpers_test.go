@@ -27,9 +27,12 @@ import (
 	"time"
 )
 
-// Helpers of the hardening tests (attacks, key endpoint faults, reloads, load, panics, fuzzing).
-// Yaegi runs these tests too: every function literal names its parameters, structs that go
-// into interfaces have a field, and loop variables are copied before they are captured.
+// The helpers every test shares: fixtures (RSA keys in testdata/keys, where key-1 and key-2 are
+// in jwks.json and rogue is in no key set; the claims of a Frontegg user token in
+// testdata/claims), one signer, one upstream, one key server, one panicking key source, and
+// the table runner of token cases. Yaegi runs these tests too: every function literal names
+// its parameters, structs that go into interfaces have a field, and loop variables are copied
+// before they are captured.
 
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
@@ -181,30 +184,23 @@ func jwksOf(t testing.TB, keys ...map[string]interface{}) []byte {
 	return data
 }
 
-// upstream records what the protected service received.
+// upstream is the protected service: it counts the requests that reach it and keeps the
+// headers of the last one; check, if set, inspects each. Safe for concurrent requests.
 type upstream struct {
-	calls  int
+	calls  atomic.Int64
+	check  func(req *http.Request)
+	mu     sync.Mutex
 	header http.Header
 }
 
 func (u *upstream) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
-	u.calls++
-	u.header = req.Header.Clone()
-	rw.WriteHeader(http.StatusOK)
-}
-
-// countingUpstream is an upstream safe for concurrent requests.
-type countingUpstream struct {
-	calls atomic.Int64
-	// check, if set, inspects every request that reaches the upstream.
-	check func(req *http.Request)
-}
-
-func (u *countingUpstream) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	u.calls.Add(1)
 	if u.check != nil {
 		u.check(req)
 	}
+	u.mu.Lock()
+	u.header = req.Header.Clone()
+	u.mu.Unlock()
 	rw.WriteHeader(http.StatusOK)
 }
 
@@ -254,9 +250,9 @@ func serve(handler http.Handler, req *http.Request) (*httptest.ResponseRecorder,
 func serveTwice(t *testing.T, handler http.Handler, next *upstream, build func() *http.Request) http.Header {
 	t.Helper()
 	for i := 0; i < 2; i++ {
-		next.calls = 0
-		if rec, _ := serve(handler, build()); rec.Code != http.StatusOK || next.calls != 1 {
-			t.Fatalf("request %d: status %d (%s), upstream called %d times; want 200 and once", i+1, rec.Code, errorDescription(rec), next.calls)
+		next.calls.Store(0)
+		if rec, _ := serve(handler, build()); rec.Code != http.StatusOK || next.calls.Load() != 1 {
+			t.Fatalf("request %d: status %d (%s), upstream called %d times; want 200 and once", i+1, rec.Code, errorDescription(rec), next.calls.Load())
 		}
 	}
 	return next.header
@@ -332,8 +328,8 @@ func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, next *upstream, t
 		t.Fatalf("status = %d (body %s); want %d", rec.Code, rec.Body.String(), tc.wantStatus)
 	}
 	if tc.wantStatus == http.StatusOK {
-		if next.calls != 1 {
-			t.Fatalf("upstream called %d times; want once", next.calls)
+		if next.calls.Load() != 1 {
+			t.Fatalf("upstream called %d times; want once", next.calls.Load())
 		}
 		for name, want := range tc.wantForward {
 			if got := next.header.Get(name); got != want {
@@ -342,7 +338,7 @@ func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, next *upstream, t
 		}
 		return
 	}
-	if next.calls != 0 {
+	if next.calls.Load() != 0 {
 		t.Fatalf("upstream called for a request answered %d; want it never reached", rec.Code)
 	}
 	if got := rec.Header().Get("Content-Type"); got != "application/json" {
@@ -375,79 +371,82 @@ func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, next *upstream, t
 	}
 }
 
-// serveJWKS serves testdata/keys/jwks.json (or what body returns) and counts the requests.
-type jwksServer struct {
+// keyServer is the tests' one key endpoint. It serves a JWKS (testdata/keys/jwks.json until
+// set), or misbehaves as its fault says; it counts the requests it receives (TLS connections
+// for an untrusted certificate) and records their paths. A trap is one that must receive none.
+type keyServer struct {
 	*httptest.Server
 	requests atomic.Int64
-	mu       sync.Mutex
-	body     []byte
-	status   int
+	stop     chan struct{}
+	// written counts the bytes of the 50 MB body the server managed to write; bigDone is set
+	// once that handler has returned.
+	written atomic.Int64
+	bigDone atomic.Bool
+
+	mu     sync.Mutex
+	fault  string // "ok": status and body as set
+	status int
+	body   []byte
+	paths  []string
 }
 
-func newJWKSServer(t testing.TB) *jwksServer {
-	withoutRefreshFloor(t)
-	s := &jwksServer{body: readFixture(t, "keys/jwks.json"), status: http.StatusOK}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
+func newKeyServer(t testing.TB) *keyServer { return startKeyServer(t, false) }
+
+// newTLSKeyServer serves over TLS with a certificate no client trusts.
+func newTLSKeyServer(t testing.TB) *keyServer { return startKeyServer(t, true) }
+
+// newTrapServer is a key server that tokens name in jku, x5u or kid: it must receive nothing.
+func newTrapServer(t testing.TB) *keyServer {
+	s := newKeyServer(t)
+	s.set(http.StatusOK, []byte(`{"keys":[]}`))
 	return s
 }
 
-func (s *jwksServer) serve(rw http.ResponseWriter, req *http.Request) {
-	s.requests.Add(1)
-	s.mu.Lock()
-	body, status := s.body, s.status
-	s.mu.Unlock()
-	rw.Header().Set("Content-Type", "application/json")
-	rw.WriteHeader(status)
-	_, _ = rw.Write(body)
-}
-
-func (s *jwksServer) set(status int, body []byte) {
-	s.mu.Lock()
-	s.status, s.body = status, body
-	s.mu.Unlock()
-}
-
-// trapServer fails a test that makes it receive anything: tokens name it in jku, x5u or kid.
-type trapServer struct {
-	server   *httptest.Server
-	requests atomic.Int64
-}
-
-func newTrapServer(t testing.TB) *trapServer {
-	trap := &trapServer{}
-	trap.server = httptest.NewServer(http.HandlerFunc(trap.serve))
-	t.Cleanup(func() { trap.server.Close() })
-	return trap
-}
-
-func (s *trapServer) serve(rw http.ResponseWriter, req *http.Request) {
-	s.requests.Add(1)
-	rw.Header().Set("Content-Type", "application/json")
-	_, _ = rw.Write([]byte(`{"keys":[]}`))
-}
-
-// recordingJWKS is a JWKS server that records the paths it is asked for.
-type recordingJWKS struct {
-	*jwksServer
-	mu    sync.Mutex
-	paths []string
-}
-
-func newRecordingJWKS(t testing.TB, body []byte) *recordingJWKS {
-	s := &recordingJWKS{jwksServer: newJWKSServer(t)}
-	s.set(http.StatusOK, body)
-	inner := s.Config.Handler
-	s.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
-		s.mu.Lock()
-		s.paths = append(s.paths, req.URL.RequestURI())
-		s.mu.Unlock()
-		inner.ServeHTTP(rw, req)
-	})
+func startKeyServer(t testing.TB, untrustedTLS bool) *keyServer {
+	s := &keyServer{stop: make(chan struct{}), fault: "ok", status: http.StatusOK, body: readFixture(t, "keys/jwks.json")}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	// The TLS handshake errors the untrusted certificate causes are logged to stderr: Yaegi
+	// cannot assign a *log.Logger made by the interpreted code to Config.ErrorLog.
+	if untrustedTLS {
+		s.Server.Config.ConnState = func(conn net.Conn, state http.ConnState) {
+			if state == http.StateNew {
+				s.requests.Add(1)
+			}
+		}
+		s.Server.StartTLS()
+	} else {
+		s.Server.Start()
+	}
+	t.Cleanup(func() { s.Server.Close() })
+	t.Cleanup(func() { close(s.stop) }) // runs first: releases the handlers that never end
 	return s
 }
 
-func (s *recordingJWKS) checkOnlyConfiguredPath(t *testing.T) {
+// url is the key set's URL on the server.
+func (s *keyServer) url() string { return s.URL + "/.well-known/jwks.json" }
+
+// set makes the server answer status and body.
+func (s *keyServer) set(status int, body []byte) {
+	s.mu.Lock()
+	s.fault = "ok"
+	s.status = status
+	s.body = body
+	s.mu.Unlock()
+}
+
+// setFault makes the server misbehave (see serve), with body as the key set it serves when
+// it answers one; nil keeps the current body.
+func (s *keyServer) setFault(fault string, body []byte) {
+	s.mu.Lock()
+	s.fault = fault
+	if body != nil {
+		s.body = body
+	}
+	s.mu.Unlock()
+}
+
+// checkOnlyConfiguredPath fails the test if the server was asked for another path than the key set's.
+func (s *keyServer) checkOnlyConfiguredPath(t *testing.T) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -458,54 +457,8 @@ func (s *recordingJWKS) checkOnlyConfiguredPath(t *testing.T) {
 	}
 }
 
-// faultServer serves a JWKS, or misbehaves as its mode says.
-type faultServer struct {
-	server  *httptest.Server
-	fetches atomic.Int64 // requests received, or TLS connections opened
-	stop    chan struct{}
-	// written counts the bytes of the 50 MB body the server managed to write; bigDone is set
-	// once that handler has returned.
-	written atomic.Int64
-	bigDone atomic.Bool
-
-	mu   sync.Mutex
-	mode string
-	body []byte
-}
-
-func newFaultServer(t testing.TB, untrustedTLS bool) *faultServer {
-	s := &faultServer{stop: make(chan struct{}), mode: "ok", body: readFixture(t, "keys/jwks.json")}
-	s.server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	// The TLS handshake errors the untrusted certificate causes are logged to stderr: Yaegi
-	// cannot assign a *log.Logger made by the interpreted code to Config.ErrorLog.
-	if untrustedTLS {
-		s.server.Config.ConnState = func(conn net.Conn, state http.ConnState) {
-			if state == http.StateNew {
-				s.fetches.Add(1)
-			}
-		}
-		s.server.StartTLS()
-	} else {
-		s.server.Start()
-	}
-	t.Cleanup(func() { s.server.Close() })
-	t.Cleanup(func() { close(s.stop) }) // runs first: releases the handlers that never end
-	return s
-}
-
-func (s *faultServer) url() string { return s.server.URL + "/.well-known/jwks.json" }
-
-func (s *faultServer) set(mode string, body []byte) {
-	s.mu.Lock()
-	s.mode = mode
-	if body != nil {
-		s.body = body
-	}
-	s.mu.Unlock()
-}
-
 // wait blocks until the client gives up, the test ends, or d passes; it reports whether d passed.
-func (s *faultServer) wait(req *http.Request, d time.Duration) bool {
+func (s *keyServer) wait(req *http.Request, d time.Duration) bool {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
@@ -517,12 +470,14 @@ func (s *faultServer) wait(req *http.Request, d time.Duration) bool {
 	return false
 }
 
-func (s *faultServer) serve(rw http.ResponseWriter, req *http.Request) {
+// serve answers one request as the server's fault says.
+func (s *keyServer) serve(rw http.ResponseWriter, req *http.Request) {
 	if req.TLS == nil {
-		s.fetches.Add(1)
+		s.requests.Add(1)
 	}
 	s.mu.Lock()
-	mode, body := s.mode, s.body
+	s.paths = append(s.paths, req.URL.RequestURI())
+	mode, status, body := s.fault, s.status, s.body
 	s.mu.Unlock()
 	flusher, _ := rw.(http.Flusher)
 	rw.Header().Set("Content-Type", "application/json")
@@ -586,6 +541,7 @@ func (s *faultServer) serve(rw http.ResponseWriter, req *http.Request) {
 	case "a JWKS with no usable key":
 		_, _ = rw.Write(unusableJWKS)
 	default:
+		rw.WriteHeader(status)
 		_, _ = rw.Write(body)
 	}
 }
@@ -598,42 +554,33 @@ func withoutRefreshFloor(t testing.TB) {
 	t.Cleanup(func() { minRefreshFloor = saved })
 }
 
-// jwksConfig points a fresh config at server. Every test uses its own server URL, so it gets
-// its own shared key cache.
-func jwksConfig(server *jwksServer) *Config {
+// jwksConfig points a fresh config at server, refetching at once (see withoutRefreshFloor).
+// Every test uses its own server URL, so it gets its own shared key cache.
+func jwksConfig(t testing.TB, server *keyServer) *Config {
+	withoutRefreshFloor(t)
 	config := CreateConfig()
-	config.JWKSURL = server.URL + "/.well-known/jwks.json"
+	config.JWKSURL = server.url()
 	config.MinRefreshInterval = "0s"
 	return config
 }
 
-// panickingKeys stands in for a key source with a bug.
-type panickingKeys struct{ reason string }
-
-func (p *panickingKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	panic(p.reason)
-}
-
-func (p *panickingKeys) epoch() *keyEpoch { return newStaticEpoch() }
-
-func (p *panickingKeys) retryAfter() time.Duration { return 0 }
-
-// kidPanics is a key source that panics for one kid and asks another source for the rest.
-type kidPanics struct {
+// panickingKeys is a key source with a bug: it panics for kid (for every kid when kid is "")
+// and asks next for the others.
+type panickingKeys struct {
 	kid  string
 	next keySource
 }
 
-func (k *kidPanics) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	if kid == k.kid {
+func (p *panickingKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	if p.kid == "" || kid == p.kid {
 		panic("injected panic for kid " + kid)
 	}
-	return k.next.lookup(ctx, kid)
+	return p.next.lookup(ctx, kid)
 }
 
-func (k *kidPanics) epoch() *keyEpoch { return k.next.epoch() }
+func (p *panickingKeys) epoch() *keyEpoch { return p.next.epoch() }
 
-func (k *kidPanics) retryAfter() time.Duration { return k.next.retryAfter() }
+func (p *panickingKeys) retryAfter() time.Duration { return p.next.retryAfter() }
 
 // failures collects failures from many goroutines and reports the first few.
 type failures struct {
@@ -680,12 +627,4 @@ func heapAfterGC() uint64 {
 	runtime.GC()
 	runtime.ReadMemStats(&stats)
 	return stats.HeapAlloc
-}
-
-// hmacToken is the classic key-confusion forgery: HS256 keyed with the server's public key.
-func hmacToken(t testing.TB, alg string, secret []byte) string {
-	input := segment(t, map[string]string{"alg": alg, "typ": "JWT", "kid": "key-1"}) + "." + segment(t, userClaims(t, nil))
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(input))
-	return input + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }

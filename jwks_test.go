@@ -20,8 +20,8 @@ import (
 )
 
 func TestJWKSKeySelection(t *testing.T) {
-	server := newJWKSServer(t)
-	base := func(t testing.TB) *Config { return jwksConfig(server) }
+	server := newKeyServer(t)
+	base := func(t testing.TB) *Config { return jwksConfig(t, server) }
 	signedAs := func(keyFile, kid string) func(testing.TB) string {
 		return func(t testing.TB) string {
 			return signRS256(t, privateKey(t, keyFile), rs256Header(kid), userClaims(t, nil))
@@ -40,7 +40,7 @@ func TestJWKSKeySelection(t *testing.T) {
 		{name: "EC JWK is never used", token: signedAs("key-1", "ec-key"), wantStatus: 401, wantError: "invalid_token", wantDetail: "unknown key"},
 		{name: "1024-bit JWK is never used", token: signedAs("weak-1024", "weak-1024"), wantStatus: 401, wantError: "invalid_token", wantDetail: "unknown key"},
 		{name: "HS256 keyed with a JWK modulus", token: func(t testing.TB) string {
-			return hmacToken(t, "HS256", privateKey(t, "key-1").N.Bytes())
+			return hmacSigned(t, "HS256", "key-1", privateKey(t, "key-1").N.Bytes())
 		}, wantStatus: 401, wantError: "invalid_token", wantDetail: "not signed with RS256"},
 	})
 }
@@ -62,8 +62,9 @@ func TestAttacksOnKeySelection(t *testing.T) {
 		map[string]interface{}{"kty": "OKP", "kid": "okp-ed25519", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
 		lowercase, hmacAlg,
 	)
-	server := newRecordingJWKS(t, body)
-	base := func(t testing.TB) *Config { return jwksConfig(server.jwksServer) }
+	server := newKeyServer(t)
+	server.set(http.StatusOK, body)
+	base := func(t testing.TB) *Config { return jwksConfig(t, server) }
 	signedBy := func(key *rsa.PrivateKey, header map[string]interface{}) func(testing.TB) string {
 		return func(t testing.TB) string { return signRS256(t, key, header, userClaims(t, nil)) }
 	}
@@ -102,7 +103,7 @@ func TestAttacksOnKeySelection(t *testing.T) {
 		refused("HS256 naming an oct JWK, HMAC signature", func(t testing.TB) string { return hmacSigned(t, "HS256", "oct-hs256", secret) }, "not signed with RS256"),
 	)
 	// kid is a name to look up, never a path or a URL.
-	for _, kid := range []string{"../../etc/passwd", "../key-1", "key-1/../key-1", "/etc/passwd", trap.server.URL + "/", "http://evil/", "file:///etc/passwd",
+	for _, kid := range []string{"../../etc/passwd", "../key-1", "key-1/../key-1", "/etc/passwd", trap.URL + "/", "http://evil/", "file:///etc/passwd",
 		"key-1\x00", "key-1 ", " key-1", "KEY-1", "%6Bey-1", "key-1?kid=key-1", "key-1#", `key-1"}`, strings.Repeat("k", 10000)} {
 		kid := kid
 		name := kid
@@ -113,22 +114,22 @@ func TestAttacksOnKeySelection(t *testing.T) {
 	}
 	// jku, x5u, jwk and x5c are ignored: keys come from the configured source only.
 	cases = append(cases,
-		refused("jku naming a trap, signed by rogue", signedBy(rogue, header(map[string]interface{}{"kid": "rogue", "jku": trap.server.URL + "/jwks.json"})), "unknown key"),
-		refused("jku naming a trap and kid key-1, signed by rogue", signedBy(rogue, header(map[string]interface{}{"kid": "key-1", "jku": trap.server.URL + "/jwks.json"})), "signature is invalid"),
-		refused("x5u naming a trap, signed by rogue", signedBy(rogue, header(map[string]interface{}{"kid": "rogue", "x5u": trap.server.URL + "/cert.pem"})), "unknown key"),
+		refused("jku naming a trap, signed by rogue", signedBy(rogue, header(map[string]interface{}{"kid": "rogue", "jku": trap.URL + "/jwks.json"})), "unknown key"),
+		refused("jku naming a trap and kid key-1, signed by rogue", signedBy(rogue, header(map[string]interface{}{"kid": "key-1", "jku": trap.URL + "/jwks.json"})), "signature is invalid"),
+		refused("x5u naming a trap, signed by rogue", signedBy(rogue, header(map[string]interface{}{"kid": "rogue", "x5u": trap.URL + "/cert.pem"})), "unknown key"),
 		refused("jwk embedding the signer's key, kid key-1", signedBy(rogue, header(map[string]interface{}{"kid": "key-1", "jwk": jwkOf(&rogue.PublicKey, "key-1")})), "signature is invalid"),
 		refused("jwk embedding the signer's key, no kid", signedBy(rogue, header(map[string]interface{}{"jwk": jwkOf(&rogue.PublicKey, "rogue")})), "unknown key"),
 		refused("x5c carrying the signer's certificate, kid key-1", func(t testing.TB) string {
 			return signRS256(t, rogue, header(map[string]interface{}{"kid": "key-1", "x5c": []string{certificate(t)}}), userClaims(t, nil))
 		}, "signature is invalid"),
 		tokenCase{name: "jku and x5u naming a trap on a token signed by key-1 are ignored",
-			token: signedBy(key1, header(map[string]interface{}{"kid": "key-1", "jku": trap.server.URL + "/jwks.json", "x5u": trap.server.URL + "/cert.pem"})), wantStatus: 200},
+			token: signedBy(key1, header(map[string]interface{}{"kid": "key-1", "jku": trap.URL + "/jwks.json", "x5u": trap.URL + "/cert.pem"})), wantStatus: 200},
 	)
 	t.Run("JWKS", func(t *testing.T) { runTokenCases(t, base, cases) })
 	t.Run("PEM key", func(t *testing.T) {
 		runTokenCases(t, pemConfig, []tokenCase{
 			refused("jwk embedding the signer's key", signedBy(rogue, header(map[string]interface{}{"jwk": jwkOf(&rogue.PublicKey, "rogue")})), "signature is invalid"),
-			refused("jku naming a trap, signed by rogue", signedBy(rogue, header(map[string]interface{}{"kid": "rogue", "jku": trap.server.URL + "/jwks.json"})), "signature is invalid"),
+			refused("jku naming a trap, signed by rogue", signedBy(rogue, header(map[string]interface{}{"kid": "rogue", "jku": trap.URL + "/jwks.json"})), "signature is invalid"),
 		})
 	})
 	if got := trap.requests.Load(); got != 0 {
@@ -141,7 +142,7 @@ func TestAttacksOnKeySelection(t *testing.T) {
 }
 
 func TestIssuerAloneIsAKeySource(t *testing.T) {
-	server := newJWKSServer(t)
+	server := newKeyServer(t)
 	config := CreateConfig()
 	config.Issuer = server.URL + "/"
 	claims := userClaims(t, map[string]interface{}{"iss": server.URL + "/"})
@@ -157,14 +158,14 @@ func TestIssuerAloneIsAKeySource(t *testing.T) {
 // lets whoever controls the endpoint's answers pick the keys' host.
 func TestKeyEndpointRedirectsAreNotFollowed(t *testing.T) {
 	elsewhere := newTrapServer(t)
-	redirecting := httptest.NewServer(http.RedirectHandler(elsewhere.server.URL+"/jwks.json", http.StatusFound))
+	redirecting := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/jwks.json", http.StatusFound))
 	t.Cleanup(redirecting.Close)
 	config := CreateConfig()
 	config.JWKSURL = redirecting.URL + "/jwks.json"
 	next := &upstream{}
 	rec, _ := serve(newHandler(t, config, next), request(validToken(t)))
-	if rec.Code != http.StatusServiceUnavailable || next.calls != 0 {
-		t.Fatalf("JWKS endpoint answering 302: status %d, upstream called %d times; want 503, upstream never", rec.Code, next.calls)
+	if rec.Code != http.StatusServiceUnavailable || next.calls.Load() != 0 {
+		t.Fatalf("JWKS endpoint answering 302: status %d, upstream called %d times; want 503, upstream never", rec.Code, next.calls.Load())
 	}
 	if got := elsewhere.requests.Load(); got != 0 {
 		t.Fatalf("the redirect's target received %d requests; want none (redirects are not followed)", got)
@@ -188,9 +189,9 @@ func TestKeyResponseLimit(t *testing.T) {
 			if !json.Valid(body) || len(body) != tc.size {
 				t.Fatalf("test bug: body of %d bytes", len(body))
 			}
-			server := newJWKSServer(t)
+			server := newKeyServer(t)
 			server.set(http.StatusOK, body)
-			rec, _ := serve(newHandler(t, jwksConfig(server), &upstream{}), request(validToken(t)))
+			rec, _ := serve(newHandler(t, jwksConfig(t, server), &upstream{}), request(validToken(t)))
 			if rec.Code != tc.want {
 				t.Fatalf("key set of %d bytes: status %d (%s); want %d (limit 1 MiB)", tc.size, rec.Code, errorDescription(rec), tc.want)
 			}

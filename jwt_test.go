@@ -113,9 +113,9 @@ func TestAttacksKeyConfusion(t *testing.T) {
 		}, "signature is invalid"))
 	}
 	t.Run("PEM key", func(t *testing.T) { runTokenCases(t, pemConfig, cases) })
-	server := newJWKSServer(t)
+	server := newKeyServer(t)
 	t.Run("JWKS", func(t *testing.T) {
-		runTokenCases(t, func(t testing.TB) *Config { return jwksConfig(server) }, cases)
+		runTokenCases(t, func(t testing.TB) *Config { return jwksConfig(t, server) }, cases)
 	})
 }
 
@@ -165,8 +165,8 @@ func TestAttacksWithDuplicateMemberNames(t *testing.T) {
 		}, wantStatus: 401, wantError: "invalid_token", wantDetail: "issuer"},
 	})
 
-	server := newJWKSServer(t)
-	runTokenCases(t, func(t testing.TB) *Config { return jwksConfig(server) }, []tokenCase{
+	server := newKeyServer(t)
+	runTokenCases(t, func(t testing.TB) *Config { return jwksConfig(t, server) }, []tokenCase{
 		{name: "kid twice, the later one names the signer", token: rawSigned(`{"alg":"RS256","kid":"key-2","kid":"key-1"}`, claims), wantStatus: 200},
 		refused("kid twice, the later one names another key", rawSigned(`{"alg":"RS256","kid":"key-1","kid":"key-2"}`, claims), "signature is invalid"),
 	})

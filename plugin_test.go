@@ -71,8 +71,8 @@ func TestNewAcceptsTraefikCatalogTestData(t *testing.T) {
 
 func TestNewIsOfflineAndCheap(t *testing.T) {
 	// An endpoint that fails the test if New contacts it: keys are only fetched on first use.
-	server := newJWKSServer(t)
-	config := jwksConfig(server)
+	server := newKeyServer(t)
+	config := jwksConfig(t, server)
 	for i := 0; i < 100; i++ {
 		newHandler(t, config, &upstream{})
 	}
@@ -191,7 +191,7 @@ func TestRequests(t *testing.T) {
 			return segment(t, map[string]string{"alg": "None", "kid": "key-1"}) + "." + parts[1] + "." + parts[2]
 		}, wantStatus: 401, wantError: "invalid_token", wantDetail: "not signed with RS256"},
 		{name: "HS256 keyed with the PEM public key", token: func(t testing.TB) string {
-			return hmacToken(t, "HS256", readFixture(t, "keys/key-1.pub.pem"))
+			return hmacSigned(t, "HS256", "key-1", readFixture(t, "keys/key-1.pub.pem"))
 		}, wantStatus: 401, wantError: "invalid_token", wantDetail: "not signed with RS256"},
 		{name: "tampered payload", token: tamperedPayload, wantStatus: 401, wantError: "invalid_token", wantDetail: "signature is invalid"},
 		{name: "signed by another key", token: func(t testing.TB) string {
@@ -226,12 +226,12 @@ func TestRequests(t *testing.T) {
 const reloads = 10000
 
 func TestReloadsLeaveNothingBehind(t *testing.T) {
-	server := newJWKSServer(t)
+	server := newKeyServer(t)
 	// The issuer's keys are at the same URL, with other timing: a key source of its own. Its
 	// handlers never serve here (the fixture tokens name another issuer).
 	jwksIssuer := CreateConfig()
 	jwksIssuer.Issuer = server.URL
-	configs := []*Config{pemConfig(t), jwksConfig(server), jwksIssuer}
+	configs := []*Config{pemConfig(t), jwksConfig(t, server), jwksIssuer}
 	token := validToken(t)
 
 	// The handlers of the first configuration, used once so that the keys are fetched and the

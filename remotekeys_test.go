@@ -14,13 +14,13 @@ import (
 // Key endpoint faults: a JWKS server that misbehaves on command. Whatever it does, no request
 // waits much longer than httpTimeout, concurrent requests share one fetch, the last good keys
 // are kept, 503 is answered only while no key was ever obtained, and the middleware recovers
-// by itself once the endpoint does. (plugin_test.go covers a 500 and a hanging endpoint once
-// each; this runs every fault through the whole sequence.)
+// by itself once the endpoint does. TestKeyEndpointFaults runs every fault through that
+// whole sequence; the tests before it cover one behaviour each.
 
 func TestKeysNeverObtainedAnswer503(t *testing.T) {
-	server := newJWKSServer(t)
+	server := newKeyServer(t)
 	server.set(http.StatusInternalServerError, []byte("down"))
-	config := jwksConfig(server)
+	config := jwksConfig(t, server)
 	config.MinRefreshInterval = "1m"
 	config.RefreshInterval = "10m"
 	handler := newHandler(t, config, &upstream{})
@@ -44,9 +44,9 @@ func TestKeysNeverObtainedAnswer503(t *testing.T) {
 }
 
 func TestKeyRotationAndOutage(t *testing.T) {
-	server := newJWKSServer(t)
+	server := newKeyServer(t)
 	onlyKey2 := strings.Replace(string(readFixture(t, "keys/jwks.json")), `"kid": "key-1"`, `"kid": "retired"`, 1)
-	config := jwksConfig(server)
+	config := jwksConfig(t, server)
 	handler := newHandler(t, config, &upstream{})
 	status := func(token string) int {
 		rec := httptest.NewRecorder()
@@ -81,8 +81,8 @@ func TestKeyRotationAndOutage(t *testing.T) {
 }
 
 func TestUnknownKidRefetchIsThrottled(t *testing.T) {
-	server := newJWKSServer(t)
-	config := jwksConfig(server)
+	server := newKeyServer(t)
+	config := jwksConfig(t, server)
 	config.MinRefreshInterval = "1h"
 	config.RefreshInterval = "2h"
 	handler := newHandler(t, config, &upstream{})
@@ -95,14 +95,14 @@ func TestUnknownKidRefetchIsThrottled(t *testing.T) {
 }
 
 func TestOneFetchSharedByRoutersAndRequests(t *testing.T) {
-	server := newJWKSServer(t)
+	server := newKeyServer(t)
 	release := make(chan struct{})
 	slow := server.Config.Handler
 	server.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
 		<-release
 		slow.ServeHTTP(rw, req)
 	})
-	config := jwksConfig(server)
+	config := jwksConfig(t, server)
 	token := validToken(t)
 	var wg sync.WaitGroup
 	codes := make(chan int, 40)
@@ -132,8 +132,8 @@ func TestOneFetchSharedByRoutersAndRequests(t *testing.T) {
 }
 
 func TestRefreshIntervalRefetchesInBackground(t *testing.T) {
-	server := newJWKSServer(t)
-	config := jwksConfig(server)
+	server := newKeyServer(t)
+	config := jwksConfig(t, server)
 	config.RefreshInterval = "50ms"
 	handler := newHandler(t, config, &upstream{})
 	token := validToken(t)
@@ -156,8 +156,8 @@ func TestRefreshIntervalRefetchesInBackground(t *testing.T) {
 // TestRefreshIntervalShorterThanMinRefreshInterval: the scheduled refresh follows
 // refreshInterval; minRefreshInterval only throttles the fetches unknown kids cause.
 func TestRefreshIntervalShorterThanMinRefreshInterval(t *testing.T) {
-	server := newJWKSServer(t)
-	config := jwksConfig(server)
+	server := newKeyServer(t)
+	config := jwksConfig(t, server)
 	config.RefreshInterval = "100ms"
 	config.MinRefreshInterval = "1h"
 	handler := newHandler(t, config, &upstream{})
@@ -176,11 +176,11 @@ func TestRefreshIntervalShorterThanMinRefreshInterval(t *testing.T) {
 }
 
 func TestSlowKeyEndpointIsBoundedByHTTPTimeout(t *testing.T) {
-	server := newJWKSServer(t)
+	server := newKeyServer(t)
 	block := make(chan struct{})
 	t.Cleanup(func() { close(block) })
 	server.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) { <-block })
-	config := jwksConfig(server)
+	config := jwksConfig(t, server)
 	config.HTTPTimeout = "200ms"
 	handler := newHandler(t, config, &upstream{})
 	start := time.Now()
@@ -270,18 +270,21 @@ func TestKeyEndpointFaults(t *testing.T) {
 // good keys, a new key.
 func checkKeyEndpointFault(t *testing.T, fault, valid, key3Token string, withKey3 []byte) {
 	tls := fault == "untrusted TLS certificate"
-	s := newFaultServer(t, tls)
-	s.set(fault, nil)
+	s := newKeyServer(t)
+	if tls {
+		s = newTLSKeyServer(t)
+	}
+	s.setFault(fault, nil)
 	config := CreateConfig()
 	config.JWKSURL = s.url()
 	config.HTTPTimeout = faultTimeout.String()
 	config.MinRefreshInterval = faultMinRefresh.String()
 	config.RefreshInterval = "10m"
-	next := &countingUpstream{}
+	next := &upstream{}
 	handler := newHandler(t, config, next)
 	checkFetches := func(phase string, want int64) {
 		t.Helper()
-		if got := s.fetches.Load(); got != want {
+		if got := s.requests.Load(); got != want {
 			t.Fatalf("%s: the endpoint was asked %d times in all; want %d (one fetch shared by concurrent requests, at most one per minRefreshInterval)", phase, got, want)
 		}
 	}
@@ -326,7 +329,7 @@ func checkKeyEndpointFault(t *testing.T, fault, valid, key3Token string, withKey
 	}
 
 	// 2. The endpoint comes back: the same middleware recovers by itself.
-	s.set("ok", nil)
+	s.setFault("ok", nil)
 	time.Sleep(faultMinRefresh + 50*time.Millisecond)
 	if rec, _ := serve(handler, request(valid)); rec.Code != http.StatusOK {
 		t.Fatalf("after the endpoint came back: status %d (%s); want 200", rec.Code, errorDescription(rec))
@@ -335,7 +338,7 @@ func checkKeyEndpointFault(t *testing.T, fault, valid, key3Token string, withKey
 
 	// 3. It fails again: the last good keys keep verifying, an unknown kid is a 401
 	// (never a 503), and the refetch it causes is shared and bounded.
-	s.set(fault, nil)
+	s.setFault(fault, nil)
 	time.Sleep(faultMinRefresh + 50*time.Millisecond)
 	answers = concurrently(handler, append(repeated(valid, 10), repeated(key3Token, 10)...))
 	checkBounded("last good keys", answers)
@@ -353,7 +356,7 @@ func checkKeyEndpointFault(t *testing.T, fault, valid, key3Token string, withKey
 	checkFetches("last good keys", 3)
 
 	// 4. It comes back with a new key: tokens of that key are verified, without a restart.
-	s.set("ok", withKey3)
+	s.setFault("ok", withKey3)
 	time.Sleep(faultMinRefresh + 50*time.Millisecond)
 	for _, token := range []string{key3Token, valid} {
 		if rec, _ := serve(handler, request(token)); rec.Code != http.StatusOK {
@@ -420,7 +423,7 @@ func TestFetchPanicIsRecovered(t *testing.T) {
 		t.Run("panic with a "+kind, func(t *testing.T) {
 			fetcher := &flakyFetcher{panicWith: kind, delay: 50 * time.Millisecond}
 			keys := newRemoteKeys(fetcher, time.Hour, 100*time.Millisecond, time.Second)
-			handler := newHandler(t, pemConfig(t), &countingUpstream{}).(*Middleware)
+			handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
 			handler.keys = keys
 
 			// The panic fails the fetch that every waiting request shares: 503, promptly.
@@ -458,9 +461,9 @@ func TestFetchPanicIsRecovered(t *testing.T) {
 }
 
 // TestFetcherWithoutKeySetIsAFailedFetch: a fetcher that returns neither keys nor an error
-// (a bug in a key source) must count as a failed fetch. Today finishFetch passes the nil set
-// to keepKeyIdentity, which dereferences it outside runFetch's recover: the panic ends the
-// process (Traefik).
+// (a bug in a key source) counts as a failed fetch; were the nil set passed on to
+// keepKeyIdentity, it would be dereferenced outside runFetch's recover, and the panic would
+// end the process (Traefik).
 func TestFetcherWithoutKeySetIsAFailedFetch(t *testing.T) {
 	good, err := parseJWKS(readFixture(t, "keys/jwks.json"))
 	if err != nil {
@@ -468,7 +471,7 @@ func TestFetcherWithoutKeySetIsAFailedFetch(t *testing.T) {
 	}
 	fetcher := &flakyFetcher{set: good}
 	keys := newRemoteKeys(fetcher, time.Hour, 50*time.Millisecond, time.Second)
-	handler := newHandler(t, pemConfig(t), &countingUpstream{}).(*Middleware)
+	handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
 	handler.keys = keys
 	valid := validToken(t)
 	if rec, _ := serve(handler, request(valid)); rec.Code != http.StatusOK {

@@ -12,9 +12,8 @@ import (
 	"time"
 )
 
-// Panics: New turns one into an error, ServeHTTP into a 500 for that request alone, and the
-// fetch goroutine into a failed fetch. None may reach Traefik, where a panic outside a
-// request's goroutine stops the process.
+// The request path: preflights, the forwarding of credentials, the token cache, panics while
+// serving (a 500 for that request alone) and a load with a key rotation.
 
 func TestPreflightAndAuthorizationForwarding(t *testing.T) {
 	preflight := func(r *http.Request) {
@@ -162,7 +161,7 @@ func TestOnlyCanonicalBearerSpellingsAreCached(t *testing.T) {
 // TestForgeriesAreNeverCached: a refused token leaves no grant behind.
 func TestForgeriesAreNeverCached(t *testing.T) {
 	handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
-	forged := []string{tamperedPayload(t), hmacToken(t, "HS256", readFixture(t, "keys/key-1.pub.pem")), tokenWith(map[string]interface{}{"exp": time.Now().Unix() - 3600})(t)}
+	forged := []string{tamperedPayload(t), hmacSigned(t, "HS256", "key-1", readFixture(t, "keys/key-1.pub.pem")), tokenWith(map[string]interface{}{"exp": time.Now().Unix() - 3600})(t)}
 	for _, token := range forged {
 		for i := 0; i < 2; i++ {
 			if rec, _ := serve(handler, request(token)); rec.Code != 401 {
@@ -199,7 +198,7 @@ func TestHugeExpIsClampedInTheCache(t *testing.T) {
 func TestPanicAnswers500ForThatRequestOnly(t *testing.T) {
 	handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
 	good := handler.keys
-	handler.keys = &panickingKeys{reason: "injected"}
+	handler.keys = &panickingKeys{next: good}
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, request(validToken(t)))
 	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "internal error") {
@@ -218,9 +217,9 @@ func TestPanicAnswers500ForThatRequestOnly(t *testing.T) {
 // TestPanicsAmidConcurrentRequests: requests whose verification panics get 500, the others
 // running at the same time are unaffected.
 func TestPanicsAmidConcurrentRequests(t *testing.T) {
-	next := &countingUpstream{}
+	next := &upstream{}
 	handler := newHandler(t, pemConfig(t), next).(*Middleware)
-	handler.keys = &kidPanics{kid: "boom", next: handler.keys}
+	handler.keys = &panickingKeys{kid: "boom", next: handler.keys}
 	boom := signRS256(t, privateKey(t, "key-1"), rs256Header("boom"), userClaims(t, nil))
 	valid := validToken(t)
 	var tokens []string
@@ -281,10 +280,10 @@ func TestLoadWithKeyRotation(t *testing.T) {
 		afterKey3Live = 500 * time.Millisecond
 	)
 	key1, key2, key3, rogue := privateKey(t, "key-1"), privateKey(t, "key-2"), privateKey(t, "key-3"), privateKey(t, "rogue")
-	server := newJWKSServer(t)
+	server := newKeyServer(t)
 	server.set(http.StatusOK, jwksOf(t, jwkOf(&key1.PublicKey, "key-1"), jwkOf(&key2.PublicKey, "key-2")))
 	rotated := jwksOf(t, jwkOf(&key2.PublicKey, "key-2"), jwkOf(&key3.PublicKey, "key-3"))
-	config := jwksConfig(server)
+	config := jwksConfig(t, server)
 	config.Roles = []string{"admin"}
 	config.MinRefreshInterval = "100ms"
 	config.RefreshInterval = "250ms"
@@ -324,7 +323,7 @@ func TestLoadWithKeyRotation(t *testing.T) {
 	kinds[kindMissing] = loadKind{name: "no token", tokens: []string{""}, status: 401, detail: "a bearer token is required"}
 
 	var wrong failures
-	next := &countingUpstream{check: func(req *http.Request) {
+	next := &upstream{check: func(req *http.Request) {
 		token := strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")
 		if want, got := users[token], req.Header.Get("X-User-Id"); got != want || want == "" {
 			wrong.add("upstream got X-User-Id " + strconv.Quote(got) + " for the token of " + strconv.Quote(want))
