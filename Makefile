@@ -60,7 +60,7 @@ traefik:
 # docker-compose). Docker tests skip without an engine, except under CI=true.
 e2e: traefik
 	@command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose; }
-	cd e2e && go test -count=1 -timeout 15m -v ./cmd/... ./internal/... .
+	cd e2e && go test -count=1 -timeout 15m -v ./cmd/... ./internal/... ./bench/internal/... .
 
 # The local demo: Traefik with withauth on 127.0.0.1, a demo IdP and backend; DEMO_EXIT=1 exits after the table.
 demo: traefik
@@ -70,4 +70,4 @@ demo: traefik
 # Performance figures (see BENCHMARKS.md): in-process under Yaegi, token cache memory, real Traefik.
 # Prints BENCHMARKS.md-ready markdown; knobs BENCH_COUNT, BENCH_TIME, BENCH_ROUNDS, BENCH_DURATION, BENCH_SKIP.
 bench:
-	@bash bench/run.sh
+	@bash e2e/bench/run.sh

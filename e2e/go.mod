@@ -4,6 +4,10 @@ go 1.22
 
 require gopkg.in/yaml.v3 v3.0.1
 
-require github.com/seed0ec25cca/withauth v0.0.0
+require (
+	github.com/mitchellh/mapstructure v1.5.1-0.20231216201459-8508981c8b6c
+	github.com/seed0ec25cca/withauth v0.0.0
+	github.com/traefik/yaegi v0.16.1
+)
 
 replace github.com/seed0ec25cca/withauth => ../

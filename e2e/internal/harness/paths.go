@@ -87,38 +87,43 @@ func TraefikBinary(ctx context.Context, root string, progress io.Writer) (string
 	return bin, nil
 }
 
-// PluginFiles lists the files Traefik interprets: .traefik.yml, go.mod and the root package's
-// non-test .go files.
+// PluginFiles lists the files Traefik interprets of a plugin in root: .traefik.yml (when there
+// is one), go.mod and the root package's non-test .go files.
 func PluginFiles(root string) ([]string, error) {
-	names := []string{".traefik.yml", "go.mod"}
+	names := []string{"go.mod"}
+	if _, err := os.Stat(filepath.Join(root, ".traefik.yml")); err == nil {
+		names = append(names, ".traefik.yml")
+	}
 	matches, err := filepath.Glob(filepath.Join(root, "*.go"))
 	if err != nil {
 		return nil, err
 	}
+	n := 0
 	for _, m := range matches {
 		if name := filepath.Base(m); !strings.HasSuffix(name, "_test.go") {
 			names = append(names, name)
+			n++
 		}
 	}
-	if len(names) == 2 {
+	if n == 0 {
 		return nil, fmt.Errorf("%s holds no plugin .go files", root)
 	}
 	return names, nil
 }
 
-// CopyPlugin lays the plugin out as Traefik expects a local plugin:
-// <workDir>/plugins-local/src/<Module>/{.traefik.yml,go.mod,*.go}.
-func CopyPlugin(root, workDir string) error {
-	names, err := PluginFiles(root)
+// StagePlugin lays the plugin in srcDir out as Traefik and Yaegi read a local plugin:
+// <goPath>/src/<module>/{.traefik.yml,go.mod,*.go}.
+func StagePlugin(srcDir, goPath, module string) error {
+	names, err := PluginFiles(srcDir)
 	if err != nil {
 		return err
 	}
-	dst := filepath.Join(workDir, "plugins-local", "src", filepath.FromSlash(Module))
+	dst := filepath.Join(goPath, "src", filepath.FromSlash(module))
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return err
 	}
 	for _, name := range names {
-		data, err := os.ReadFile(filepath.Join(root, name))
+		data, err := os.ReadFile(filepath.Join(srcDir, name))
 		if err != nil {
 			return fmt.Errorf("plugin file: %w", err)
 		}

@@ -5,12 +5,17 @@ import (
 	"fmt"
 )
 
-// Route is one router of the demo: a path prefix guarded by a withauth middleware.
+// Route is one router: a path prefix guarded by a withauth middleware ("<Name>-auth"), or by
+// a middleware of another local plugin, or by none.
 type Route struct {
-	Name   string         // router and middleware name
+	Name   string         // router name
 	Path   string         // PathPrefix
-	Auth   map[string]any // this route's withauth settings, on top of the common ones
+	Auth   map[string]any // this route's middleware settings, on top of the common ones (withauth's)
 	Access string         // who gets in, for people
+	// Plugin is the local plugin of the route's middleware: "" is withauth. Bare routes have
+	// no middleware.
+	Plugin string
+	Bare   bool
 }
 
 // ShiftForwardHeaders is /shift's forwardHeaders: the defaults spelled out, plus the name claim.
@@ -55,20 +60,27 @@ func FileConfig(routes []Route, common map[string]any, backendURL string) string
 	routers := map[string]any{}
 	middlewares := map[string]any{}
 	for _, r := range routes {
-		settings := map[string]any{}
-		for k, v := range common {
-			settings[k] = v
+		router := map[string]any{
+			"rule":        fmt.Sprintf("PathPrefix(`%s`)", r.Path),
+			"entryPoints": []string{"web"},
+			"service":     "backend",
+		}
+		routers[r.Name] = router
+		if r.Bare {
+			continue
+		}
+		plugin, settings := r.Plugin, map[string]any{}
+		if plugin == "" {
+			plugin = PluginName
+			for k, v := range common {
+				settings[k] = v
+			}
 		}
 		for k, v := range r.Auth {
 			settings[k] = v
 		}
-		routers[r.Name] = map[string]any{
-			"rule":        fmt.Sprintf("PathPrefix(`%s`)", r.Path),
-			"entryPoints": []string{"web"},
-			"middlewares": []string{r.Name + "-auth"},
-			"service":     "backend",
-		}
-		middlewares[r.Name+"-auth"] = map[string]any{"plugin": map[string]any{PluginName: settings}}
+		router["middlewares"] = []string{r.Name + "-auth"}
+		middlewares[r.Name+"-auth"] = map[string]any{"plugin": map[string]any{plugin: settings}}
 	}
 	config := map[string]any{"http": map[string]any{
 		"routers":     routers,

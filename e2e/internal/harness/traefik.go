@@ -32,6 +32,14 @@ type Options struct {
 	Log         io.Writer // also receives Traefik's log output (it always goes to Traefik.LogFile)
 	LogLevel    string    // default DEBUG
 	WebPort     int       // the web entry point's port on 127.0.0.1; 0: a free one
+	// Plugins are local plugins beside withauth, such as the benchmarks' no-op plugin.
+	Plugins []LocalPlugin
+}
+
+// LocalPlugin is a plugin Traefik loads from source: its key under experimental.localPlugins,
+// its module path and its source directory.
+type LocalPlugin struct {
+	Alias, Module, Dir string
 }
 
 // Traefik is a running Traefik process.
@@ -47,6 +55,9 @@ type Traefik struct {
 	stopOnce sync.Once
 	logFile  *os.File
 }
+
+// Pid is Traefik's process id.
+func (t *Traefik) Pid() int { return t.cmd.Process.Pid }
 
 // DynamicDir is the file provider's directory inside Dir.
 func (t *Traefik) DynamicDir() string { return filepath.Join(t.Dir, "dynamic") }
@@ -78,8 +89,13 @@ func Start(ctx context.Context, opts Options) (*Traefik, error) {
 }
 
 func (t *Traefik) start(ctx context.Context, opts Options) (err error) {
-	if err := CopyPlugin(opts.Root, t.Dir); err != nil {
-		return err
+	plugins := append([]LocalPlugin{{Alias: PluginName, Module: Module, Dir: opts.Root}}, opts.Plugins...)
+	var pluginFlags []string
+	for _, p := range plugins {
+		if err := StagePlugin(p.Dir, filepath.Join(t.Dir, "plugins-local"), p.Module); err != nil {
+			return err
+		}
+		pluginFlags = append(pluginFlags, "--experimental.localPlugins."+p.Alias+".moduleName="+p.Module)
 	}
 	if err := os.MkdirAll(t.DynamicDir(), 0o755); err != nil {
 		return err
@@ -115,8 +131,7 @@ func (t *Traefik) start(ctx context.Context, opts Options) (err error) {
 		"--log.level=" + level,
 		"--providers.file.directory=" + t.DynamicDir(),
 		"--providers.file.watch=true",
-		"--experimental.localPlugins." + PluginName + ".moduleName=" + Module,
-	}, opts.Args...)
+	}, append(pluginFlags, opts.Args...)...)
 
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.Dir}
 	var args []string
@@ -264,6 +279,27 @@ func (t *Traefik) WaitRefused(ctx context.Context, timeout time.Duration, name s
 		return len(router.Error) > 0, nil
 	})
 	return router.Error, err
+}
+
+// WaitCases polls until every case's request (Raw tokens only) answers the case's status.
+func (t *Traefik) WaitCases(ctx context.Context, timeout time.Duration, cases []Case) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	last := ""
+	err := t.poll(ctx, "the routes' answers", func() (bool, error) {
+		for _, c := range cases {
+			r, err := Do(ctx, t.URL, c, nil)
+			if err != nil || r.Status != c.Status {
+				last = fmt.Sprintf("%s: %v (status %d, want %d)", c.Path, err, r.Status, c.Status)
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w (last: %s)", err, last)
+	}
+	return nil
 }
 
 func statusError(kind, name string, s apiStatus) error {

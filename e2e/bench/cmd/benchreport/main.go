@@ -1,7 +1,7 @@
-// Command benchreport turns `go test -bench` output of the bench/ package into markdown: the
+// Command benchreport turns `go test -bench` output of the e2e/bench package into markdown: the
 // median of each benchmark over its -count runs, and the in-process targets.
 //
-// Run from bench/: go test -run '^$' -bench . -count 5 . | go run ./cmd/benchreport
+// Run from e2e/bench/: go test -run '^$' -bench . -count 5 . | go run ./cmd/benchreport
 package main
 
 import (
@@ -36,7 +36,7 @@ func median(xs []float64) float64 {
 
 var rows = []struct{ name, label string }{
 	{"BenchmarkDirect", "backend handler alone (harness floor, no middleware)"},
-	{"BenchmarkYaegiNoop", "no-op plugin (bench/testdata/noop)"},
+	{"BenchmarkYaegiNoop", "no-op plugin (e2e/bench/testdata/noop)"},
 	{"BenchmarkYaegiWithauthHit", "withauth, cache hit (one repeated token)"},
 	{"BenchmarkYaegiWithauthMiss", "withauth, cache miss (one token, cacheSize 0)"},
 	{"BenchmarkYaegiWithauthMissDistinct", "withauth, cache miss (20000 distinct tokens cycled, cacheSize 10000)"},
@@ -174,7 +174,7 @@ func constructs(res map[string]*stats) {
 	if res[prefix+"Loop"] == nil {
 		return
 	}
-	fmt.Printf("### Cost of single constructs under Yaegi v0.16.1 (bench/testdata/constructs)\n\n")
+	fmt.Printf("### Cost of single constructs under Yaegi v0.16.1 (e2e/bench/testdata/constructs)\n\n")
 	fmt.Printf("| construct | ns/op | B/op | allocs/op |\n|---|---:|---:|---:|\n")
 	for _, name := range order {
 		s := res[prefix+name]

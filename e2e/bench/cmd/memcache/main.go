@@ -4,7 +4,7 @@
 // measures the compiled plugin (the root module, through a replace directive) and the plugin as
 // Traefik runs it, interpreted by Yaegi.
 //
-// Run from bench/: go run ./cmd/memcache
+// Run from e2e/bench/: go run ./cmd/memcache
 package main
 
 import (
@@ -18,9 +18,9 @@ import (
 
 	"github.com/mitchellh/mapstructure"
 	"github.com/seed0ec25cca/withauth"
-	"github.com/seed0ec25cca/withauth/bench/internal/statuswriter"
-	"github.com/seed0ec25cca/withauth/bench/internal/tokens"
-	"github.com/seed0ec25cca/withauth/bench/internal/yaegiplugin"
+	"github.com/seed0ec25cca/withauth/e2e/bench/internal/statuswriter"
+	"github.com/seed0ec25cca/withauth/e2e/bench/internal/tokens"
+	"github.com/seed0ec25cca/withauth/e2e/internal/yaegiplugin"
 )
 
 var okNext = http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusOK) })
@@ -86,7 +86,7 @@ func main() {
 	n := flag.Int("tokens", 10000, "distinct tokens to fill the cache with")
 	cacheSize := flag.Int("cachesize", 10000, "the plugin's cacheSize")
 	keyFile := flag.String("key", "testdata/bench-key.pem", "RSA private key that signs the tokens")
-	pluginDir := flag.String("plugin", "..", "withauth source directory, for the Yaegi measurement")
+	pluginDir := flag.String("plugin", "../..", "withauth source directory, for the Yaegi measurement")
 	skipYaegi := flag.Bool("no-yaegi", false, "measure the compiled plugin only")
 	flag.Parse()
 	if err := run(*n, *cacheSize, *keyFile, *pluginDir, *skipYaegi); err != nil {

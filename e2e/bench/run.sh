@@ -24,8 +24,8 @@ emit() { tee -a "$out"; }
 skipped() { [[ "$skip" == *" $1 "* ]]; }
 fail() { echo "bench: $1 failed" >&2; status=1; }
 
-rev=$(git -C .. rev-parse --short HEAD 2>/dev/null || echo none)
-[ -n "$(git -C .. status --porcelain -- '*.go' 2>/dev/null)" ] && rev="$rev + uncommitted changes"
+rev=$(git -C ../.. rev-parse --short HEAD 2>/dev/null || echo none)
+[ -n "$(git -C ../.. status --porcelain -- '*.go' 2>/dev/null)" ] && rev="$rev + uncommitted changes"
 {
   echo "## Latest run"
   echo
@@ -69,7 +69,7 @@ fi
 if ! skipped traefik; then
   traefik="${TRAEFIK:-}"
   if [ -z "$traefik" ]; then
-    traefik=$(../e2e/scripts/build-traefik.sh) || { fail "building Traefik"; traefik=""; }
+    traefik=$(../scripts/build-traefik.sh) || { fail "building Traefik"; traefik=""; }
   fi
   if [ -n "$traefik" ]; then
     echo "bench: real Traefik ($traefik)" >&2

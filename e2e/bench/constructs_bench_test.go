@@ -4,7 +4,9 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/seed0ec25cca/withauth/bench/internal/yaegiplugin"
+	"github.com/seed0ec25cca/withauth/e2e/internal/harness"
+
+	"github.com/seed0ec25cca/withauth/e2e/internal/yaegiplugin"
 )
 
 // BenchmarkYaegiConstructs times single constructs under Yaegi (testdata/constructs), imported as
@@ -12,7 +14,7 @@ import (
 func BenchmarkYaegiConstructs(b *testing.B) {
 	goPath := tmpDir + "/constructs-gopath"
 	const module = "github.com/seed0ec25cca/constructs"
-	if err := yaegiplugin.Stage("testdata/constructs", goPath, module); err != nil {
+	if err := harness.StagePlugin("testdata/constructs", goPath, module); err != nil {
 		b.Fatal(err)
 	}
 	i, err := yaegiplugin.Import(goPath, module, yaegiplugin.Options{})

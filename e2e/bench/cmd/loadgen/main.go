@@ -1,7 +1,7 @@
 // Command loadgen is a closed-loop HTTP/1.1 load generator for loopback targets: N keep-alive
 // connections, a bounded duration, requests/s and latency percentiles.
 //
-// Run from bench/:
+// Run from e2e/bench/:
 //
 //	go run ./cmd/loadgen -url http://127.0.0.1:8000/api -c 32 -d 10s -H 'Authorization: Bearer ...'
 //	go run ./cmd/loadgen -url http://127.0.0.1:8000/api -tokens 20000   # distinct benchmark tokens, cycled
@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seed0ec25cca/withauth/bench/internal/loadgen"
-	"github.com/seed0ec25cca/withauth/bench/internal/tokens"
+	"github.com/seed0ec25cca/withauth/e2e/bench/internal/loadgen"
+	"github.com/seed0ec25cca/withauth/e2e/bench/internal/tokens"
 )
 
 type headers map[string]string

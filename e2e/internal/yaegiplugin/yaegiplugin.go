@@ -24,6 +24,8 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/seed0ec25cca/withauth/e2e/internal/harness"
+
 	"github.com/mitchellh/mapstructure"
 	"github.com/traefik/yaegi/interp"
 	"github.com/traefik/yaegi/stdlib"
@@ -34,46 +36,6 @@ type Plugin struct {
 	Interp         *interp.Interpreter
 	fnNew          reflect.Value
 	fnCreateConfig reflect.Value
-}
-
-// Stage copies what Traefik would interpret of the plugin in srcDir (its non-test .go files,
-// go.mod and .traefik.yml) into goPath/src/moduleName. testdata/ is left out: the interpreter
-// never reads it.
-func Stage(srcDir, goPath, moduleName string) error {
-	dst := filepath.Join(goPath, "src", filepath.FromSlash(moduleName))
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(srcDir)
-	if err != nil {
-		return err
-	}
-	n := 0
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() {
-			continue
-		}
-		keep := name == "go.mod" || name == ".traefik.yml" ||
-			(strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go"))
-		if !keep {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(srcDir, name))
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
-			return err
-		}
-		if strings.HasSuffix(name, ".go") {
-			n++
-		}
-	}
-	if n == 0 {
-		return fmt.Errorf("no plugin .go files in %s", srcDir)
-	}
-	return nil
 }
 
 // Options tune Load.
@@ -112,7 +74,7 @@ func BasePkg(moduleName string) string {
 	return strings.ReplaceAll(path.Base(moduleName), "-", "_")
 }
 
-// Load interprets moduleName from goPath (see Stage) as Traefik's newInterpreter and
+// Load interprets moduleName from goPath (see harness.StagePlugin) as Traefik's newInterpreter and
 // newYaegiMiddlewareBuilder do.
 func Load(goPath, moduleName string, opts Options) (*Plugin, error) {
 	i, err := Import(goPath, moduleName, opts)
@@ -134,7 +96,7 @@ func Load(goPath, moduleName string, opts Options) (*Plugin, error) {
 // StageAndLoad stages srcDir into a fresh GOPATH under tmpDir and loads it.
 func StageAndLoad(srcDir, tmpDir, moduleName string, opts Options) (*Plugin, error) {
 	goPath := filepath.Join(tmpDir, "gopath")
-	if err := Stage(srcDir, goPath, moduleName); err != nil {
+	if err := harness.StagePlugin(srcDir, goPath, moduleName); err != nil {
 		return nil, err
 	}
 	return Load(goPath, moduleName, opts)

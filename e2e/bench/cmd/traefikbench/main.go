@@ -4,10 +4,12 @@
 // each round's requests/s is compared with the same round's bare route, and the medians are
 // printed as markdown with Traefik's CPU time per request (from /proc/<pid>/stat).
 //
-// Run from bench/: go run ./cmd/traefikbench -traefik ~/.cache/withauth/traefik-v3.6.12
+// Run from e2e/bench/: go run ./cmd/traefikbench -traefik ~/.cache/withauth/traefik-v3.6.12
+// (WITHAUTH_KEEP=1 keeps Traefik's work directory, as in the e2e suite).
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -22,10 +24,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/seed0ec25cca/withauth/bench/internal/loadgen"
-	"github.com/seed0ec25cca/withauth/bench/internal/origin"
-	"github.com/seed0ec25cca/withauth/bench/internal/tokens"
-	"github.com/seed0ec25cca/withauth/bench/internal/traefikrun"
+	"github.com/seed0ec25cca/withauth/e2e/bench/internal/loadgen"
+	"github.com/seed0ec25cca/withauth/e2e/bench/internal/origin"
+	"github.com/seed0ec25cca/withauth/e2e/bench/internal/procstat"
+	"github.com/seed0ec25cca/withauth/e2e/bench/internal/tokens"
+	"github.com/seed0ec25cca/withauth/e2e/internal/harness"
 )
 
 type scenario struct {
@@ -54,15 +57,14 @@ func main() {
 		fit      = flag.Int("fit", 5000, "distinct tokens for the route whose tokens fit in the cache (0 skips it)")
 		noCache  = flag.Bool("nocache", true, "also run withauth with cacheSize 0")
 		keyFile  = flag.String("key", "testdata/bench-key.pem", "RSA private key that signs the tokens")
-		plugin   = flag.String("plugin", "..", "withauth source directory")
+		plugin   = flag.String("plugin", "../..", "withauth source directory")
 		noopDir  = flag.String("noop", "testdata/noop", "no-op plugin source directory")
-		keep     = flag.Bool("keep", false, "keep Traefik's work directory")
 	)
 	flag.Parse()
 	if *bin == "" {
 		fail("-traefik is required")
 	}
-	if err := mainErr(*bin, *rounds, *duration, *warmup, *conns, *distinct, *fit, *noCache, *keyFile, *plugin, *noopDir, *keep); err != nil {
+	if err := mainErr(*bin, *rounds, *duration, *warmup, *conns, *distinct, *fit, *noCache, *keyFile, *plugin, *noopDir); err != nil {
 		fail(err.Error())
 	}
 }
@@ -72,7 +74,7 @@ func fail(msg string) {
 	os.Exit(1)
 }
 
-func mainErr(bin string, rounds int, duration, warmup time.Duration, conns, distinct, fit int, noCache bool, keyFile, pluginDir, noopDir string, keep bool) error {
+func mainErr(bin string, rounds int, duration, warmup time.Duration, conns, distinct, fit int, noCache bool, keyFile, pluginDir, noopDir string) error {
 	bin, _ = filepath.Abs(bin)
 	pluginDir, _ = filepath.Abs(pluginDir)
 	noopDir, _ = filepath.Abs(noopDir)
@@ -96,45 +98,33 @@ func mainErr(bin string, rounds int, duration, warmup time.Duration, conns, dist
 	}
 	defer org.Close()
 
-	work, err := os.MkdirTemp("", "withauth-traefikbench-")
-	if err != nil {
-		return err
+	auth := func(cacheSize string) map[string]any {
+		settings := map[string]any{}
+		for k, v := range m.PluginConfig(cacheSize) {
+			settings[k] = v
+		}
+		return settings
 	}
-	if keep {
-		fmt.Fprintln(os.Stderr, "traefikbench: work directory", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
-	authCfg := m.PluginConfig
-	setup := traefikrun.Setup{
-		Binary:  bin,
-		WorkDir: work,
-		Plugins: []traefikrun.LocalPlugin{
-			{Alias: "withauth", Module: "github.com/seed0ec25cca/withauth", Dir: pluginDir},
-			{Alias: "noop", Module: "github.com/seed0ec25cca/noop", Dir: noopDir},
-		},
-		Middlewares: []traefikrun.Middleware{
-			{Name: "noop", Plugin: "noop"},
-			{Name: "auth", Plugin: "withauth", Config: authCfg("")},
-			{Name: "authd", Plugin: "withauth", Config: authCfg("")},
-			{Name: "authf", Plugin: "withauth", Config: authCfg("")},
-			{Name: "authnc", Plugin: "withauth", Config: authCfg("0")},
-		},
-		Routes: []traefikrun.Route{
-			{Name: "bare", Prefix: "/bare"},
-			{Name: "noop", Prefix: "/noop", Middlewares: []string{"noop"}},
-			{Name: "auth", Prefix: "/auth/", Middlewares: []string{"auth"}},
-			{Name: "authd", Prefix: "/authd/", Middlewares: []string{"authd"}},
-			{Name: "authf", Prefix: "/authf/", Middlewares: []string{"authf"}},
-			{Name: "authnc", Prefix: "/authnc/", Middlewares: []string{"authnc"}},
-		},
-		OriginAddr: org.Addr(),
-	}
-	tr, err := traefikrun.Start(setup)
+	ctx := context.Background()
+	tr, err := harness.Start(ctx, harness.Options{
+		Binary:   bin,
+		Root:     pluginDir,
+		LogLevel: "ERROR",
+		Plugins:  []harness.LocalPlugin{{Alias: "noop", Module: "github.com/seed0ec25cca/noop", Dir: noopDir}},
+		Dynamic: map[string]string{"bench.yml": harness.FileConfig([]harness.Route{
+			{Name: "bare", Path: "/bare", Bare: true},
+			{Name: "noop", Path: "/noop", Plugin: "noop"},
+			{Name: "auth", Path: "/auth/", Auth: auth("")},
+			{Name: "authd", Path: "/authd/", Auth: auth("")},
+			{Name: "authf", Path: "/authf/", Auth: auth("")},
+			{Name: "authnc", Path: "/authnc/", Auth: auth("0")},
+		}, nil, "http://"+org.Addr())},
+	})
 	if err != nil {
 		return err
 	}
 	defer tr.Stop()
+	addr := strings.TrimPrefix(tr.URL, "http://")
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -143,22 +133,22 @@ func mainErr(bin string, rounds int, duration, warmup time.Duration, conns, dist
 		org.Close()
 		os.Exit(130)
 	}()
-	bearer := map[string]string{"Authorization": "Bearer " + tok}
 	started := time.Now()
-	err = tr.WaitReady([]traefikrun.Probe{
-		{Path: "/bare", Header: bearer, Want: 200},
-		{Path: "/noop", Header: bearer, Want: 200},
-		{Path: "/auth/x", Header: bearer, Want: 200},
-		{Path: "/auth/x", Want: 401},
-		{Path: "/auth/x", Header: map[string]string{"Authorization": "Bearer " + tokens.BadSignature(tok)}, Want: 401},
-		{Path: "/authd/x", Header: bearer, Want: 200},
-		{Path: "/authnc/x", Header: bearer, Want: 200},
-	}, 90*time.Second)
+	err = tr.WaitCases(ctx, 90*time.Second, []harness.Case{
+		{Path: "/bare", Raw: tok, Status: 200},
+		{Path: "/noop", Raw: tok, Status: 200},
+		{Path: "/auth/x", Raw: tok, Status: 200},
+		{Path: "/auth/x", Status: 401},
+		{Path: "/auth/x", Raw: tokens.BadSignature(tok), Status: 401},
+		{Path: "/authd/x", Raw: tok, Status: 200},
+		{Path: "/authnc/x", Raw: tok, Status: 200},
+	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "traefikbench: Traefik ready in %s (pid %d, %s)\n", time.Since(started).Round(time.Millisecond), tr.Pid(), tr.Addr)
-	rssStart, _ := traefikrun.RSS(tr.Pid())
+	bearer := map[string]string{"Authorization": "Bearer " + tok}
+	fmt.Fprintf(os.Stderr, "traefikbench: Traefik ready in %s (pid %d, %s)\n", time.Since(started).Round(time.Millisecond), tr.Pid(), addr)
+	rssStart, _ := procstat.RSS(tr.Pid())
 
 	host := "bench.local"
 	one := func(path string) [][]byte { return [][]byte{loadgen.Request(host, path, bearer)} }
@@ -178,7 +168,7 @@ func mainErr(bin string, rounds int, duration, warmup time.Duration, conns, dist
 			fitReqs[i] = loadgen.Request(host, "/authf/x", map[string]string{"Authorization": "Bearer " + pool[i]})
 		}
 		fmt.Fprintf(os.Stderr, "traefikbench: priming the fit-in-cache route with its %d tokens\n", len(fitReqs))
-		if err := prime(tr.Addr, "/authf/x", pool[:len(fitReqs)]); err != nil {
+		if err := prime(addr, "/authf/x", pool[:len(fitReqs)]); err != nil {
 			return err
 		}
 		scens = append(scens, &scenario{name: "authf", label: fmt.Sprintf("withauth, %d distinct tokens (fit in the cache: hits after the first pass)", len(fitReqs)), reqs: fitReqs})
@@ -191,20 +181,20 @@ func mainErr(bin string, rounds int, duration, warmup time.Duration, conns, dist
 		for _, s := range order {
 			var cpu0, cpu1, self0, self1, all0, all1 time.Duration
 			res, err := loadgen.Run(loadgen.Config{
-				Addr: tr.Addr, Requests: s.reqs, Conns: conns, Warmup: warmup, Duration: duration,
+				Addr: addr, Requests: s.reqs, Conns: conns, Warmup: warmup, Duration: duration,
 				OnMeasureStart: func() {
-					cpu0, _ = traefikrun.CPUTime(tr.Pid())
-					self0, _ = traefikrun.CPUTime(os.Getpid())
-					all0, _ = traefikrun.MachineBusy()
+					cpu0, _ = procstat.CPUTime(tr.Pid())
+					self0, _ = procstat.CPUTime(os.Getpid())
+					all0, _ = procstat.MachineBusy()
 				},
 				OnMeasureEnd: func() {
-					cpu1, _ = traefikrun.CPUTime(tr.Pid())
-					self1, _ = traefikrun.CPUTime(os.Getpid())
-					all1, _ = traefikrun.MachineBusy()
+					cpu1, _ = procstat.CPUTime(tr.Pid())
+					self1, _ = procstat.CPUTime(os.Getpid())
+					all1, _ = procstat.MachineBusy()
 				},
 			})
 			if err != nil {
-				return fmt.Errorf("round %d %s: %w\n%s", r+1, s.name, err, tr.Log())
+				return fmt.Errorf("round %d %s: %w\n%s", r+1, s.name, err, tr.LogTail(40))
 			}
 			cpu := cpu1 - cpu0
 			others := max(0, float64(all1-all0-cpu-(self1-self0))/float64(res.Elapsed))
@@ -213,7 +203,7 @@ func mainErr(bin string, rounds int, duration, warmup time.Duration, conns, dist
 				r+1, s.name, res.RPS(), res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond), s.runs[r].cpuReq, res.Status, res.Errors, others)
 		}
 	}
-	rssEnd, _ := traefikrun.RSS(tr.Pid())
+	rssEnd, _ := procstat.RSS(tr.Pid())
 	for _, s := range scens {
 		for r := range s.runs {
 			s.runs[r].ratio = s.runs[r].res.RPS() / scens[0].runs[r].res.RPS()

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed0ec25cca/withauth/bench/internal/loadgen"
-	"github.com/seed0ec25cca/withauth/bench/internal/origin"
+	"github.com/seed0ec25cca/withauth/e2e/bench/internal/loadgen"
+	"github.com/seed0ec25cca/withauth/e2e/bench/internal/origin"
 )
 
 func TestAgainstOrigin(t *testing.T) {

@@ -6,13 +6,10 @@ package tokens
 
 import (
 	"bufio"
-	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -22,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/e2e/internal/idp"
 )
 
 // Issuer, Audience and Kid are the claims the benchmark tokens carry; configure the plugin with them.
@@ -45,33 +44,20 @@ type Minter struct {
 
 // Load reads a PEM RSA private key (PKCS#8 or PKCS#1).
 func Load(path string) (*Minter, error) {
-	b, err := os.ReadFile(path)
+	key, err := idp.LoadKey(path)
 	if err != nil {
 		return nil, err
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	var key *rsa.PrivateKey
-	if k, err := x509.ParsePKCS8PrivateKey(blk.Bytes); err == nil {
-		var ok bool
-		if key, ok = k.(*rsa.PrivateKey); !ok {
-			return nil, fmt.Errorf("%s: not an RSA key", path)
-		}
-	} else if key, err = x509.ParsePKCS1PrivateKey(blk.Bytes); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	p, err := idp.New(idp.Options{Key: key})
+	if err != nil {
+		return nil, err
 	}
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(der)
-	return &Minter{
-		Key:         key,
-		PublicPEM:   string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
-		Fingerprint: fmt.Sprintf("%x", sum[:6]),
-	}, nil
+	return &Minter{Key: key, PublicPEM: p.PublicKeyPEM(), Fingerprint: fmt.Sprintf("%x", sum[:6])}, nil
 }
 
 var b64 = base64.RawURLEncoding
@@ -98,20 +84,9 @@ func Claims(i int, iat time.Time, ttl time.Duration) map[string]any {
 	}
 }
 
-// Sign returns the compact RS256 JWT of claims.
+// Sign returns the compact RS256 JWT of claims, signed as the e2e suite's IdP signs.
 func (m *Minter) Sign(claims map[string]any) (string, error) {
-	hdr, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": Kid})
-	body, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	signing := b64.EncodeToString(hdr) + "." + b64.EncodeToString(body)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(nil, m.Key, crypto.SHA256, sum[:])
-	if err != nil {
-		return "", err
-	}
-	return signing + "." + b64.EncodeToString(sig), nil
+	return idp.Sign(m.Key, Kid, claims)
 }
 
 // Token returns the i-th typical token, valid for a day.

@@ -14,9 +14,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/seed0ec25cca/withauth/bench/internal/statuswriter"
-	"github.com/seed0ec25cca/withauth/bench/internal/tokens"
-	"github.com/seed0ec25cca/withauth/bench/internal/yaegiplugin"
+	"github.com/seed0ec25cca/withauth/e2e/bench/internal/statuswriter"
+	"github.com/seed0ec25cca/withauth/e2e/bench/internal/tokens"
+	"github.com/seed0ec25cca/withauth/e2e/internal/yaegiplugin"
 )
 
 // The plugins as Traefik sees them: withauth is the repository root, noop ships in testdata.
@@ -35,7 +35,7 @@ var withauthDir = func() string {
 	if d := os.Getenv("WITHAUTH_PLUGIN_DIR"); d != "" {
 		return d
 	}
-	return ".."
+	return "../.."
 }()
 
 var (
