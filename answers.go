@@ -25,7 +25,8 @@ var (
 	errMalformed      = errors.New("the token is not a compact JWS (three base64url parts)")
 	errEncrypted      = errors.New("encrypted tokens (JWE) are not accepted")
 	errBadHeader      = errors.New("the token header is not a JSON object")
-	errAlgorithm      = errors.New("the token is not signed with RS256")
+	errAlgorithm      = errors.New("the token is not signed with an accepted algorithm (algorithms)")
+	errKeyAlgorithm   = errors.New("the token's algorithm is not one its key may verify")
 	errCritical       = errors.New("the token header lists critical extensions, which are not supported")
 	errKidType        = errors.New("the token header kid is not a string")
 	errBadSignature   = errors.New("the token signature is invalid")
@@ -38,6 +39,8 @@ var (
 	errIssuer         = errors.New("the token issuer (iss) is not the expected one")
 	errAudience       = errors.New("the token audience (aud) is not an expected one")
 	errUnknownKey     = errors.New("the token is signed by an unknown key (kid)")
+	errTokenTyp       = errors.New("the token header's typ is not an accepted one")
+	errAuthorized     = errors.New("the token's authorized party (azp, else client_id) is not an accepted one")
 
 	// Frontegg's token rules (frontegg_tokens.go, frontegg_access.go): 401 invalid_token.
 	errTokenType      = errors.New("the token type is not accepted in this header")
@@ -71,7 +74,7 @@ func (m *Middleware) refuse(rw http.ResponseWriter, err error) {
 	case errKeysUnavailable, errCheckUnavailable:
 		wait := time.Second
 		if err == errKeysUnavailable {
-			if d := m.keys.retryAfter(); d > 0 {
+			if d := m.trust.retryAfter(); d > 0 {
 				wait = d
 			}
 		}

@@ -3,7 +3,6 @@ package withauth
 // The verified-token cache: grants kept until they expire, looked up by ServeHTTP's fast path.
 
 import (
-	"crypto/rsa"
 	"sync"
 )
 
@@ -11,8 +10,11 @@ import (
 // token is not parsed, verified or decoded again until it expires.
 type grant struct {
 	kid string
-	key *rsa.PublicKey
-	// generation is the key epoch's generation when the token was verified; a grant of an
+	key *publicKey
+	// keys and epoch are those of the issuer whose key verified the token.
+	keys  keySource
+	epoch *keyEpoch
+	// generation is epoch's generation when the token was verified; a grant of an
 	// older generation is verified anew, so tokens of keys that left the set are dropped.
 	generation      int64
 	expiresUnixNano int64 // clock skew included

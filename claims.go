@@ -5,6 +5,7 @@ package withauth
 import (
 	"encoding/base64"
 	"encoding/json"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -15,31 +16,63 @@ type requirement struct {
 	anyOf map[string]bool
 }
 
-// meets reports whether the claim is a list holding any of the names. A claim of another type
-// (a string, say) never matches: no substring or splitting guesswork.
+// meets reports whether the claim holds any of the names, in any of the shapes identity
+// providers give lists: a JSON array of strings, a string of space-separated names (OAuth
+// scopes, RFC 6749 §3.3, so "admin" is a list of one) or an object whose keys are the names
+// (Zitadel's roles). Names match exactly: no substrings, no other separators.
 func meets(r requirement, claims map[string]interface{}) bool {
 	if len(r.anyOf) == 0 {
 		return true
 	}
 	value, _ := lookupClaim(r.claim, claims)
-	list, _ := value.([]interface{})
-	for _, item := range list {
-		if name, ok := item.(string); ok && r.anyOf[name] {
-			return true
+	switch v := value.(type) {
+	case []interface{}:
+		for _, item := range v {
+			if name, ok := item.(string); ok && r.anyOf[name] {
+				return true
+			}
+		}
+	case string:
+		for _, name := range strings.Split(v, " ") {
+			if r.anyOf[name] {
+				return true
+			}
+		}
+	case map[string]interface{}:
+		for name := range v {
+			if r.anyOf[name] {
+				return true
+			}
 		}
 	}
 	return false
 }
 
 // claimPath locates a claim: the whole name as a top-level key first (namespaced claims such
-// as "https://example.com/roles" contain dots), else the dotted path into nested objects.
+// as "https://example.com/roles" contain dots), else the dotted path into nested objects, in
+// which "\." is a literal dot (resource_access.my\.client.roles).
 type claimPath struct {
 	name  string
 	parts []string
 }
 
-func newClaimPath(name string) claimPath {
-	return claimPath{name: name, parts: strings.Split(name, ".")}
+func newClaimPath(path string) claimPath {
+	var parts []string
+	var part strings.Builder
+	for i := 0; i < len(path); i++ {
+		switch {
+		case path[i] == '\\' && i+1 < len(path) && path[i+1] == '.':
+			part.WriteByte('.')
+			i++
+		case path[i] == '.':
+			parts = append(parts, part.String())
+			part.Reset()
+		default:
+			part.WriteByte(path[i])
+		}
+	}
+	parts = append(parts, part.String())
+	return claimPath{name: strings.ReplaceAll(path, "\\.", "."), parts: parts}
 }
 
 func lookupClaim(p claimPath, claims map[string]interface{}) (interface{}, bool) {
@@ -63,13 +96,17 @@ func lookupClaim(p claimPath, claims map[string]interface{}) (interface{}, bool)
 }
 
 // headerValue renders a claim for a request header: lists joined with ",", numbers with their
-// exact digits, objects as JSON. The upstream must never read a value withauth did not judge,
-// so a string it would read otherwise (control characters, which a proxy may drop, or
-// surrounding white space, which HTTP trims) is not forwarded, and neither is a list item
-// holding a comma, which would read as two items.
-func headerValue(value interface{}) string {
+// exact digits, objects as JSON; with asList (the roles and permissions claims), a string is
+// its space-separated names and an object its keys, as meets reads them. The upstream must
+// never read a value withauth did not judge, so a string it would read otherwise (control
+// characters, which a proxy may drop, or surrounding white space, which HTTP trims) is not
+// forwarded, and neither is a list item holding a comma, which would read as two items.
+func headerValue(value interface{}, asList bool) string {
 	switch v := value.(type) {
 	case string:
+		if asList {
+			return joinNames(strings.Split(v, " "))
+		}
 		if !plainHeaderText(v) {
 			return ""
 		}
@@ -77,11 +114,20 @@ func headerValue(value interface{}) string {
 	case []interface{}:
 		parts := make([]string, 0, len(v))
 		for _, item := range v {
-			if text := headerValue(item); text != "" && strings.IndexByte(text, ',') < 0 {
+			if text := headerValue(item, false); text != "" && strings.IndexByte(text, ',') < 0 {
 				parts = append(parts, text)
 			}
 		}
 		return strings.Join(parts, ",")
+	case map[string]interface{}:
+		if asList {
+			names := make([]string, 0, len(v))
+			for name := range v {
+				names = append(names, name)
+			}
+			sort.Strings(names)
+			return joinNames(names)
+		}
 	case json.Number:
 		return v.String()
 	case bool:
@@ -93,6 +139,17 @@ func headerValue(value interface{}) string {
 		return ""
 	}
 	return string(encoded)
+}
+
+// joinNames joins the names that read as themselves in a comma-separated header value.
+func joinNames(names []string) string {
+	kept := make([]string, 0, len(names))
+	for _, name := range names {
+		if name != "" && plainHeaderText(name) && strings.IndexByte(name, ',') < 0 {
+			kept = append(kept, name)
+		}
+	}
+	return strings.Join(kept, ",")
 }
 
 // plainHeaderText reports whether s reaches the upstream as it is: no control character, no

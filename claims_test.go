@@ -48,10 +48,13 @@ func TestAttacksOnClaimTypes(t *testing.T) {
 		{name: "aud missing", config: onlyAPI, token: tokenWith(map[string]interface{}{"aud": nil}), wantStatus: 401, wantError: "invalid_token", wantDetail: "audience"},
 		{name: "aud an array mixing a number and the audience", config: onlyAPI, token: rawClaim("aud", `[1,"api"]`), wantStatus: 200},
 
-		{name: "roles a string equal to the role", config: needsAdmin, token: rawClaim("roles", `"admin"`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles a string equal to the role (a list of one)", config: needsAdmin, token: rawClaim("roles", `"admin"`), wantStatus: 200},
+		{name: "roles a space-separated string holding the role", config: needsAdmin, token: rawClaim("roles", `"owner admin"`), wantStatus: 200},
+		{name: "roles a string of the role and a tab", config: needsAdmin, token: rawClaim("roles", `"admin\towner"`), wantStatus: 403, wantError: "insufficient_scope"},
 		{name: "roles a comma-separated string", config: needsAdmin, token: rawClaim("roles", `"admin,owner"`), wantStatus: 403, wantError: "insufficient_scope"},
 		{name: "roles a string containing the role", config: needsAdmin, token: rawClaim("roles", `"superadministrator"`), wantStatus: 403, wantError: "insufficient_scope"},
-		{name: "roles an object keyed by the role", config: needsAdmin, token: rawClaim("roles", `{"admin":true}`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles an object keyed by the role (Zitadel)", config: needsAdmin, token: rawClaim("roles", `{"admin":{"org-1":"acme"}}`), wantStatus: 200},
+		{name: "roles an object holding the role as a value", config: needsAdmin, token: rawClaim("roles", `{"role":"admin"}`), wantStatus: 403, wantError: "insufficient_scope"},
 		{name: "roles a nested list", config: needsAdmin, token: rawClaim("roles", `[["admin"]]`), wantStatus: 403, wantError: "insufficient_scope"},
 		{name: "roles a list of numbers", config: needsAdmin, token: rawClaim("roles", `[1,2]`), wantStatus: 403, wantError: "insufficient_scope"},
 		{name: "roles true", config: needsAdmin, token: rawClaim("roles", `true`), wantStatus: 403, wantError: "insufficient_scope"},
@@ -59,7 +62,8 @@ func TestAttacksOnClaimTypes(t *testing.T) {
 		{name: "roles a list with the role padded", config: needsAdmin, token: rawClaim("roles", `[" admin","admin "]`), wantStatus: 403, wantError: "insufficient_scope"},
 		{name: "roles a list with the role in capitals", config: needsAdmin, token: rawClaim("roles", `["ADMIN"]`), wantStatus: 403, wantError: "insufficient_scope"},
 		{name: "roles a list with the role and its neighbours", config: needsAdmin, token: rawClaim("roles", `[1,null,{"a":1},"admin"]`), wantStatus: 200},
-		{name: "permissions a string equal to the permission", config: func(c *Config) { c.Permissions = []string{"uploadFile"} }, token: rawClaim("permissions", `"uploadFile"`), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "permissions a string equal to the permission", config: func(c *Config) { c.Permissions = []string{"uploadFile"} }, token: rawClaim("permissions", `"uploadFile"`), wantStatus: 200},
+		{name: "permissions a string containing the permission", config: func(c *Config) { c.Permissions = []string{"uploadFile"} }, token: rawClaim("permissions", `"uploadFiles"`), wantStatus: 403, wantError: "insufficient_scope"},
 	}
 	runTokenCases(t, pemConfig, cases)
 }
@@ -96,6 +100,46 @@ func TestForwardedValuesReadAsWhatWasJudged(t *testing.T) {
 		}
 		if got := next.header.Values("X-Value"); tc.want == "" && got != nil || tc.want != "" && (len(got) != 1 || got[0] != tc.want) {
 			t.Errorf("%s: the upstream received X-Value %q; want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRequirementClaimShapes: OAuth scope strings, Zitadel's role objects and Keycloak client
+// ids holding dots are lists, and are forwarded as the lists they are.
+func TestRequirementClaimShapes(t *testing.T) {
+	cases := []struct {
+		name        string
+		claimPath   string
+		claim       interface{}
+		permissions []string
+		wantStatus  int
+		wantHeader  string
+	}{
+		{"scope string", "scope", "openid read write", []string{"write"}, 200, "openid,read,write"},
+		{"scope string without the scope", "scope", "openid read", []string{"write"}, 403, ""},
+		{"scope string is not split on commas", "scope", "read,write", []string{"write"}, 403, ""},
+		{"object keys (Zitadel)", "urn:zitadel:iam:org:project:roles", map[string]interface{}{"editor": map[string]interface{}{"1": "acme"}, "admin": map[string]interface{}{}}, []string{"admin"}, 200, "admin,editor"},
+		{"an escaped dot in a path (Keycloak client roles)", `resource_access.my\.client.roles`, nil, []string{"uploader"}, 200, "uploader,viewer"},
+	}
+	for _, tc := range cases {
+		config := pemConfig(t)
+		config.PermissionsClaim = tc.claimPath
+		config.Permissions = tc.permissions
+		changes := map[string]interface{}{tc.claimPath: tc.claim}
+		if tc.claim == nil {
+			changes = map[string]interface{}{"resource_access": map[string]interface{}{
+				"my.client": map[string]interface{}{"roles": []interface{}{"uploader", "viewer"}},
+				"my":        map[string]interface{}{"client": map[string]interface{}{"roles": []interface{}{"admin"}}},
+			}}
+		}
+		next := &upstream{}
+		rec, _ := serve(newHandler(t, config, next), request(tokenWith(changes)(t)))
+		if rec.Code != tc.wantStatus {
+			t.Errorf("%s: status %d (%s); want %d", tc.name, rec.Code, errorDescription(rec), tc.wantStatus)
+			continue
+		}
+		if got := next.header.Get("X-User-Permissions"); tc.wantStatus == 200 && got != tc.wantHeader {
+			t.Errorf("%s: X-User-Permissions %q; want %q", tc.name, got, tc.wantHeader)
 		}
 	}
 }

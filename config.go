@@ -16,7 +16,7 @@ var configKeys = []string{
 	"jwksUrl", "issuer", "publicKey", "audience", "roles", "permissions", "rolesClaim",
 	"permissionsClaim", "clockSkew", "forwardHeaders", "forwardAuthorization", "skipPreflight",
 	"refreshInterval", "minRefreshInterval", "httpTimeout", "cacheSize", "claimsHeader",
-	"clientId", "apiKey", "apiGatewayUrl",
+	"clientId", "apiKey", "apiGatewayUrl", "issuers", "algorithms", "authorizedParties", "typ",
 }
 
 // minRefreshFloor is the least minRefreshInterval accepted: below it, tokens naming made-up
@@ -26,14 +26,20 @@ var minRefreshFloor = time.Second
 // checkUnknownKeys refuses keys Traefik found no field for. Traefik's decoder drops them
 // silently, so a misspelled "role: admin" would leave the route open to every signed-in user.
 func checkUnknownKeys(unknown map[string]interface{}) error {
+	return checkUnknownKeysOf("", configKeys, unknown)
+}
+
+// checkUnknownKeysOf refuses the unknown keys of one part of the configuration (prefix names
+// it, as in "issuers[0]."), naming the closest of its known keys.
+func checkUnknownKeysOf(prefix string, known []string, unknown map[string]interface{}) error {
 	if len(unknown) == 0 {
 		return nil
 	}
 	var problems []string
 	for key := range unknown {
-		problem := fmt.Sprintf("%q", key)
-		if known := closestKey(key); known != "" {
-			problem += " (did you mean " + known + "?)"
+		problem := fmt.Sprintf("%q", prefix+key)
+		if closest := closestKey(key, known); closest != "" {
+			problem += " (did you mean " + prefix + closest + "?)"
 		}
 		problems = append(problems, problem)
 	}
@@ -44,12 +50,13 @@ func checkUnknownKeys(unknown map[string]interface{}) error {
 
 // closestKey is the known key nearest to key in edit distance (case and surrounding space
 // ignored), or "" when none is near enough to be a likely misspelling.
-func closestKey(key string) string {
+func closestKey(key string, known []string) string {
 	key = strings.ToLower(strings.TrimSpace(key))
 	best, bestDistance := "", len(key)/3+2
-	for _, known := range configKeys {
-		if d := editDistance(key, strings.ToLower(known)); d < bestDistance {
-			best, bestDistance = known, d
+	for _, candidate := range known {
+		if d := editDistance(key, strings.ToLower(candidate)); d < bestDistance {
+			best = candidate
+			bestDistance = d
 		}
 	}
 	return best
@@ -184,4 +191,44 @@ func parseDuration(key, value string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %q is not a duration; use a non-negative Go duration such as \"30s\" or \"10m\"", key, value)
 	}
 	return d, nil
+}
+
+// newAlgorithms checks algorithms (default RS256). none and HS* are refused by name: a public
+// key must never double as an HMAC secret.
+func newAlgorithms(values []string) (map[string]bool, error) {
+	if values == nil {
+		return map[string]bool{"RS256": true}, nil
+	}
+	names, err := splitList("algorithms", values)
+	if err != nil {
+		return nil, err
+	}
+	accepted := make(map[string]bool, len(names))
+	for _, name := range names {
+		if _, ok := supportedAlgorithms[name]; !ok {
+			return nil, fmt.Errorf("algorithms: %q is not supported; use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA (none and HS* never: withauth verifies with public keys)", name)
+		}
+		accepted[name] = true
+	}
+	return accepted, nil
+}
+
+// newTyps checks typ, normalized as RFC 7515 §4.1.9 compares media types.
+func newTyps(values []string) (map[string]bool, error) {
+	names, err := splitList("typ", values)
+	if err != nil || names == nil {
+		return nil, err
+	}
+	typs := make(map[string]bool, len(names))
+	for _, name := range names {
+		typs[mediaType(name)] = true
+	}
+	return typs, nil
+}
+
+// mediaType is a typ value compared as RFC 7515 §4.1.9 says: case-insensitive, "application/"
+// optional (so at+jwt and application/at+jwt are one).
+func mediaType(typ string) string {
+	typ = strings.ToLower(typ)
+	return strings.TrimPrefix(typ, "application/")
 }

@@ -474,3 +474,26 @@ func TestFronteggRedirectsAreNotFollowed(t *testing.T) {
 		t.Fatalf("the redirect's target received %d requests; want none (redirects are not followed)", got)
 	}
 }
+
+// TestFronteggTypesStayFrontegg: outside vendor mode a type that is not one of Frontegg's is
+// another issuer's and ignored; Frontegg's types keep their header rules everywhere.
+func TestFronteggTypesStayFrontegg(t *testing.T) {
+	for _, tc := range []struct {
+		tokenType interface{}
+		want      int
+	}{
+		{"access", 200}, {"id_token", 200}, {7, 200}, {"userToken", 200},
+		{"userAccessToken", 401}, {"tenantAccessToken", 401},
+	} {
+		rec, _ := serve(newHandler(t, pemConfig(t), &upstream{}), request(tokenWith(map[string]interface{}{"type": tc.tokenType})(t)))
+		if rec.Code != tc.want {
+			t.Errorf("another issuer's token of type %v in Authorization: status %d (%s); want %d", tc.tokenType, rec.Code, errorDescription(rec), tc.want)
+		}
+	}
+	mock := newMockFrontegg(t)
+	fronteggEnv(t, mock)
+	rec, _ := serve(newHandler(t, CreateConfig(), &upstream{}), fronteggRequest("/shift", "Authorization", fronteggToken(t, "access", nil)))
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(errorDescription(rec), "token type is not accepted") {
+		t.Errorf("vendor mode, type \"access\": status %d (%s); want 401 (every token there is Frontegg's)", rec.Code, errorDescription(rec))
+	}
+}

@@ -9,15 +9,21 @@ var (
 )
 
 // checkTokenType applies Frontegg's token types: access tokens only in x-api-key, the others
-// only in Authorization. Outside vendor mode a token without a type is a user token of
-// another issuer; in vendor mode every token is signed by Frontegg, which always sets one.
+// only in Authorization. A type that is not one of Frontegg's five is another issuer's and
+// ignored, except in vendor mode, where every token is signed by Frontegg, which always sets one.
 func checkTokenType(claims map[string]interface{}, source credentialSource, vendorMode bool) error {
 	value, present := claims["type"]
-	if !present && vendorMode {
-		return errNoTokenType
-	}
 	tokenType, _ := value.(string)
-	if source == fromAPIKey && !apiKeyTokenTypes[tokenType] || source == fromAuthorization && present && !authorizationTokenTypes[tokenType] {
+	if !authorizationTokenTypes[tokenType] && !apiKeyTokenTypes[tokenType] {
+		switch {
+		case vendorMode && !present:
+			return errNoTokenType
+		case vendorMode:
+			return errTokenType
+		}
+		return nil
+	}
+	if source == fromAPIKey && !apiKeyTokenTypes[tokenType] || source == fromAuthorization && !authorizationTokenTypes[tokenType] {
 		return errTokenType
 	}
 	return nil

@@ -3,6 +3,8 @@ package withauth
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -208,14 +210,25 @@ func claimsExpectation(claims string, now float64) int {
 			return 0
 		}
 	}
-	if value, present := decoded["type"]; present {
-		if kind, _ := value.(string); kind != "userToken" && kind != "userApiToken" && kind != "tenantApiToken" {
-			return http.StatusUnauthorized
-		}
+	// Frontegg's access tokens belong in x-api-key; other types are another issuer's.
+	if kind, _ := decoded["type"].(string); kind == "userAccessToken" || kind == "tenantAccessToken" {
+		return http.StatusUnauthorized
 	}
-	roles, _ := decoded["roles"].([]interface{})
-	for _, role := range roles {
-		if role == "admin" {
+	switch roles := decoded["roles"].(type) {
+	case []interface{}:
+		for _, role := range roles {
+			if role == "admin" {
+				return http.StatusOK
+			}
+		}
+	case string:
+		for _, role := range strings.Split(roles, " ") {
+			if role == "admin" {
+				return http.StatusOK
+			}
+		}
+	case map[string]interface{}:
+		if _, ok := roles["admin"]; ok {
 			return http.StatusOK
 		}
 	}
@@ -300,7 +313,7 @@ func checkJWKS(t testing.TB, body []byte) {
 		t.Fatalf("parseJWKS accepted invalid JSON %q", body)
 	}
 	for kid, key := range set.byKid {
-		if key == nil || key.N.BitLen() < minRSABits || key.E < 3 || key.E%2 == 0 || int64(key.E) > 1<<31-1 {
+		if !fitKey(key) {
 			t.Fatalf("parseJWKS(%q) kept an unfit key for kid %q", body, kid)
 		}
 		if set.find(kid) != key {
@@ -321,6 +334,24 @@ func checkJWKS(t testing.TB, body []byte) {
 	}
 }
 
+// fitKey reports whether key is one withauth may verify with: RSA of 2048 to 16384 bits with a
+// valid exponent, EC on P-256, P-384 or P-521 with its point on the curve, or Ed25519.
+func fitKey(key *publicKey) bool {
+	if key == nil {
+		return false
+	}
+	switch k := key.key.(type) {
+	case *rsa.PublicKey:
+		return k.N.BitLen() >= minRSABits && k.N.BitLen() <= maxRSABits && k.E >= 3 && k.E%2 == 1 && int64(k.E) <= 1<<31-1
+	case *ecdsa.PublicKey:
+		_, supported := jwkCurves[k.Curve.Params().Name]
+		return supported && k.Curve.IsOnCurve(k.X, k.Y)
+	case ed25519.PublicKey:
+		return len(k) == ed25519.PublicKeySize
+	}
+	return false
+}
+
 func FuzzParseJWKS(f *testing.F) {
 	f.Add(readFixture(f, "keys/jwks.json"))
 	f.Add([]byte(`{"keys":[]}`))
@@ -331,16 +362,16 @@ func FuzzParseJWKS(f *testing.F) {
 }
 
 // checkPEM is the property of FuzzParsePublicKeyPEM: parsing is bounded; a key is returned
-// only if it is fit for RS256; New accepts exactly the keys parsePublicKeyPEM accepts; and
+// only if it is fit (fitKey); New accepts exactly the keys parsePublicKeyPEM accepts; and
 // escaping the newlines (as labels and environment variables do) changes nothing.
 func checkPEM(t testing.TB, text string) {
 	t.Helper()
-	var key *rsa.PublicKey
+	var key *publicKey
 	var err error
 	bounded(t, "parsePublicKeyPEM of "+strconv.Itoa(len(text))+" bytes", allocationLimit(len(text)), func() {
 		key, err = parsePublicKeyPEM(text)
 	})
-	if err == nil && (key == nil || key.N.BitLen() < minRSABits || key.E < 3 || key.E%2 == 0) {
+	if err == nil && !fitKey(key) {
 		t.Fatalf("parsePublicKeyPEM(%q) returned an unfit key", text)
 	}
 	if strings.TrimSpace(text) != "" {

@@ -26,6 +26,8 @@ type forwardedHeader struct {
 	name      string // canonical form
 	claim     claimPath
 	allClaims bool
+	// asList renders the claim as meets reads it: set for the roles and permissions claims.
+	asList bool
 }
 
 // headerKey is the form every spelling of a header name shares: CGI-style servers (WSGI, PHP,
@@ -65,7 +67,8 @@ func newForwardedHeaders(configured map[string]string, rolesClaim, permissionsCl
 		if claim == "" {
 			return nil, fmt.Errorf("forwardHeaders.%s: names no claim; give a claim such as sub", header)
 		}
-		headers = append(headers, forwardedHeader{name: name, claim: newClaimPath(claim)})
+		asList := claim == strings.TrimSpace(rolesClaim) || claim == strings.TrimSpace(permissionsClaim)
+		headers = append(headers, forwardedHeader{name: name, claim: newClaimPath(claim), asList: asList})
 	}
 	if claimsHeader = strings.TrimSpace(claimsHeader); claimsHeader != "" {
 		name := http.CanonicalHeaderKey(claimsHeader)

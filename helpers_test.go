@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -124,6 +127,130 @@ func rs256Signature(t testing.TB, key *rsa.PrivateKey, input string) string {
 		t.Fatalf("signing: %v", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(signature)
+}
+
+// signWith makes a compact JWS of header and claims, by the algorithm header["alg"] names,
+// with key: an *rsa.PrivateKey for RS* and PS*, an *ecdsa.PrivateKey for ES* (R and S as the
+// fixed-size halves JWS wants) or an ed25519.PrivateKey for EdDSA.
+func signWith(t testing.TB, key crypto.Signer, header map[string]interface{}, claims interface{}) string {
+	t.Helper()
+	input := segment(t, header) + "." + segment(t, claims)
+	alg, _ := header["alg"].(string)
+	a := supportedAlgorithms[alg]
+	var signature []byte
+	var err error
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		digest := digestOf(a.hash, input)
+		if a.family == "PS" {
+			signature, err = rsa.SignPSS(rand.Reader, k, a.hash, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		} else {
+			signature, err = rsa.SignPKCS1v15(rand.Reader, k, a.hash, digest)
+		}
+	case *ecdsa.PrivateKey:
+		var r, s *big.Int
+		r, s, err = ecdsa.Sign(rand.Reader, k, digestOf(a.hash, input))
+		if err == nil {
+			size := (k.Curve.Params().BitSize + 7) / 8
+			signature = make([]byte, 2*size)
+			r.FillBytes(signature[:size])
+			s.FillBytes(signature[size:])
+		}
+	case ed25519.PrivateKey:
+		signature = ed25519.Sign(k, []byte(input))
+	default:
+		t.Fatalf("signWith: unsupported key %T", key)
+	}
+	if err != nil {
+		t.Fatalf("signing %s: %v", alg, err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(signature)
+}
+
+// testKeys are one key of each kind the algorithms need, made once per test binary: key-1 for
+// RSA, fresh EC and Ed25519 keys.
+type testKeys struct {
+	rsa              *rsa.PrivateKey
+	p256, p384, p521 *ecdsa.PrivateKey
+	ed25519          ed25519.PrivateKey
+}
+
+var sharedTestKeys *testKeys
+
+func algorithmKeys(t testing.TB) *testKeys {
+	t.Helper()
+	if sharedTestKeys != nil {
+		return sharedTestKeys
+	}
+	k := &testKeys{rsa: privateKey(t, "key-1")}
+	// One assignment at a time: Yaegi v0.16.1 drops values of tuple assignments to fields.
+	k.p256 = ecKey(t, elliptic.P256())
+	k.p384 = ecKey(t, elliptic.P384())
+	k.p521 = ecKey(t, elliptic.P521())
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.ed25519 = edKey
+	sharedTestKeys = k
+	return k
+}
+
+func ecKey(t testing.TB, curve elliptic.Curve) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(curve, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// forAlgorithm is the key of testKeys that signs alg.
+func (k *testKeys) forAlgorithm(alg string) crypto.Signer {
+	switch alg {
+	case "ES256":
+		return k.p256
+	case "ES384":
+		return k.p384
+	case "ES512":
+		return k.p521
+	case "EdDSA":
+		return k.ed25519
+	}
+	return k.rsa
+}
+
+// publicJWK is the JWK of a public key (RSA, EC or Ed25519) named kid, with alg ("" for none).
+func publicJWK(t testing.TB, key crypto.PublicKey, kid, alg string) map[string]interface{} {
+	t.Helper()
+	b64 := base64.RawURLEncoding.EncodeToString
+	jwk := map[string]interface{}{"kid": kid, "use": "sig"}
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		jwk["kty"] = "RSA"
+		jwk["n"] = b64(k.N.Bytes())
+		jwk["e"] = b64(big.NewInt(int64(k.E)).Bytes())
+	case *ecdsa.PublicKey:
+		size := (k.Curve.Params().BitSize + 7) / 8
+		x := make([]byte, size)
+		y := make([]byte, size)
+		k.X.FillBytes(x)
+		k.Y.FillBytes(y)
+		jwk["kty"] = "EC"
+		jwk["crv"] = k.Curve.Params().Name
+		jwk["x"] = b64(x)
+		jwk["y"] = b64(y)
+	case ed25519.PublicKey:
+		jwk["kty"] = "OKP"
+		jwk["crv"] = "Ed25519"
+		jwk["x"] = b64(k)
+	default:
+		t.Fatalf("publicJWK: unsupported key %T", key)
+	}
+	if alg != "" {
+		jwk["alg"] = alg
+	}
+	return jwk
 }
 
 // hmacSigned is a token whose header names alg (HS256, HS384 or HS512) and whose signature is
@@ -388,6 +515,8 @@ type keyServer struct {
 	status int
 	body   []byte
 	paths  []string
+	// documents, when set, are the only paths served (others are 404), each with its body.
+	documents map[string][]byte
 }
 
 func newKeyServer(t testing.TB) *keyServer { return startKeyServer(t, false) }
@@ -445,6 +574,20 @@ func (s *keyServer) setFault(fault string, body []byte) {
 	s.mu.Unlock()
 }
 
+// serveOnly makes the server answer only these paths, each with its body, and 404 elsewhere.
+func (s *keyServer) serveOnly(documents map[string][]byte) {
+	s.mu.Lock()
+	s.documents = documents
+	s.mu.Unlock()
+}
+
+// requested lists the paths asked for so far.
+func (s *keyServer) requested() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string{}, s.paths...)
+}
+
 // checkOnlyConfiguredPath fails the test if the server was asked for another path than the key set's.
 func (s *keyServer) checkOnlyConfiguredPath(t *testing.T) {
 	t.Helper()
@@ -478,7 +621,18 @@ func (s *keyServer) serve(rw http.ResponseWriter, req *http.Request) {
 	s.mu.Lock()
 	s.paths = append(s.paths, req.URL.RequestURI())
 	mode, status, body := s.fault, s.status, s.body
+	documents := s.documents
 	s.mu.Unlock()
+	if documents != nil {
+		document, ok := documents[req.URL.Path]
+		if !ok {
+			http.NotFound(rw, req)
+			return
+		}
+		rw.Header().Set("Content-Type", "application/json")
+		_, _ = rw.Write(document)
+		return
+	}
 	flusher, _ := rw.(http.Flusher)
 	rw.Header().Set("Content-Type", "application/json")
 	switch mode {
@@ -564,6 +718,14 @@ func jwksConfig(t testing.TB, server *keyServer) *Config {
 	return config
 }
 
+// setKeys makes keys the key source of the middleware's only issuer.
+func setKeys(m *Middleware, keys keySource) {
+	only := *m.trust.only
+	only.keys = keys
+	only.epoch = keys.epoch()
+	m.trust.only = &only
+}
+
 // panickingKeys is a key source with a bug: it panics for kid (for every kid when kid is "")
 // and asks next for the others.
 type panickingKeys struct {
@@ -571,7 +733,7 @@ type panickingKeys struct {
 	next keySource
 }
 
-func (p *panickingKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+func (p *panickingKeys) lookup(ctx context.Context, kid string) (*publicKey, error) {
 	if p.kid == "" || kid == p.kid {
 		panic("injected panic for kid " + kid)
 	}

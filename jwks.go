@@ -4,6 +4,9 @@ package withauth
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -46,24 +49,32 @@ type jwk struct {
 	Kid string `json:"kid"`
 	N   string `json:"n"`
 	E   string `json:"e"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Y   string `json:"y"`
 }
 
-// parseJWKS keeps the keys fit for RS256 signatures and skips the rest (other key types,
-// encryption keys, other algorithms); a set with no usable key is an error.
+// parseJWKS keeps the signing keys withauth can use (RSA of 2048 to 16384 bits, EC on P-256,
+// P-384 or P-521, Ed25519; with no alg or a supported one their type allows) and skips the
+// rest; a set with no usable key is an error, as is a discovery document given as a JWKS.
 func parseJWKS(body []byte) (*keySet, error) {
 	var doc struct {
-		Keys []jwk `json:"keys"`
+		Keys    []jwk  `json:"keys"`
+		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("invalid JWKS: %v", err)
 	}
-	set := &keySet{byKid: make(map[string]*rsa.PublicKey)}
+	if doc.Keys == nil && doc.JWKSURI != "" {
+		return nil, fmt.Errorf("this is an OpenID discovery document, not a JWKS: set jwksUrl to its jwks_uri (%s), or set only issuer", doc.JWKSURI)
+	}
+	set := &keySet{byKid: make(map[string]*publicKey)}
 	for _, k := range doc.Keys {
-		if k.Kty != "RSA" || (k.Alg != "" && k.Alg != "RS256") || (k.Use != "" && k.Use != "sig") {
+		if k.Use != "" && k.Use != "sig" {
 			continue
 		}
-		key, err := rsaKeyFromJWK(k.N, k.E)
-		if err != nil {
+		key, err := keyFromJWK(k)
+		if err != nil || k.Alg != "" && !keyAllows(key, k.Alg) {
 			continue
 		}
 		if _, seen := set.byKid[k.Kid]; !seen {
@@ -71,7 +82,7 @@ func parseJWKS(body []byte) (*keySet, error) {
 		}
 	}
 	if len(set.byKid) == 0 {
-		return nil, errors.New("the JWKS holds no RSA signing key of at least 2048 bits")
+		return nil, errors.New("the JWKS holds no usable signing key (RSA of at least 2048 bits, EC on P-256, P-384 or P-521, or Ed25519)")
 	}
 	if len(set.byKid) == 1 {
 		for _, key := range set.byKid {
@@ -81,12 +92,55 @@ func parseJWKS(body []byte) (*keySet, error) {
 	return set, nil
 }
 
+// keyFromJWK decodes an RSA, EC or OKP (Ed25519) JWK.
+func keyFromJWK(k jwk) (*publicKey, error) {
+	switch k.Kty {
+	case "RSA":
+		key, err := rsaKeyFromJWK(k.N, k.E)
+		if err != nil {
+			return nil, err
+		}
+		return &publicKey{key: key, alg: k.Alg}, nil
+	case "EC":
+		curve, ok := jwkCurves[k.Crv]
+		if !ok {
+			return nil, errors.New("unsupported EC curve")
+		}
+		size := (curve.Params().BitSize + 7) / 8
+		x, errX := decodeJWKField(k.X)
+		y, errY := decodeJWKField(k.Y)
+		if errX != nil || errY != nil || len(x) != size || len(y) != size {
+			return nil, errors.New("invalid EC point")
+		}
+		key := &ecdsa.PublicKey{Curve: curve, X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+		if !curve.IsOnCurve(key.X, key.Y) {
+			return nil, errors.New("the EC point is not on its curve")
+		}
+		return &publicKey{key: key, alg: k.Alg}, nil
+	case "OKP":
+		x, err := decodeJWKField(k.X)
+		if err != nil || k.Crv != "Ed25519" || len(x) != ed25519.PublicKeySize {
+			return nil, errors.New("not an Ed25519 key")
+		}
+		return &publicKey{key: ed25519.PublicKey(x), alg: k.Alg}, nil
+	}
+	return nil, errors.New("unsupported key type")
+}
+
+// jwkCurves are the curves of the ES algorithms, by their JWK crv name.
+var jwkCurves = map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}
+
+// decodeJWKField decodes a base64url JWK member, tolerating the padding some providers add.
+func decodeJWKField(value string) ([]byte, error) {
+	return base64.RawURLEncoding.DecodeString(strings.TrimRight(value, "="))
+}
+
 func rsaKeyFromJWK(n, e string) (*rsa.PublicKey, error) {
-	modulus, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(n, "="))
+	modulus, err := decodeJWKField(n)
 	if err != nil {
 		return nil, err
 	}
-	exponent, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(e, "="))
+	exponent, err := decodeJWKField(e)
 	if err != nil {
 		return nil, err
 	}
@@ -110,9 +164,10 @@ func checkRSAKey(key *rsa.PublicKey) (*rsa.PublicKey, error) {
 	return key, nil
 }
 
-// parsePublicKeyPEM reads an RSA public key in PEM ("PUBLIC KEY" or "RSA PUBLIC KEY").
-// Escaped newlines are accepted, since labels and environment variables rarely hold real ones.
-func parsePublicKeyPEM(text string) (*rsa.PublicKey, error) {
+// parsePublicKeyPEM reads a public key in PEM: "PUBLIC KEY" (RSA, EC on P-256, P-384 or
+// P-521, Ed25519) or "RSA PUBLIC KEY". Escaped newlines are accepted, since labels and
+// environment variables rarely hold real ones.
+func parsePublicKeyPEM(text string) (*publicKey, error) {
 	text = strings.ReplaceAll(strings.TrimSpace(text), `\n`, "\n")
 	block, _ := pem.Decode([]byte(text))
 	if block == nil {
@@ -124,17 +179,31 @@ func parsePublicKeyPEM(text string) (*rsa.PublicKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		return checkRSAKey(key)
+		if key, err = checkRSAKey(key); err != nil {
+			return nil, err
+		}
+		return &publicKey{key: key}, nil
 	case "PUBLIC KEY":
 		parsed, err := x509.ParsePKIXPublicKey(block.Bytes)
 		if err != nil {
 			return nil, err
 		}
-		key, ok := parsed.(*rsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("the key is a %T, not an RSA key", parsed)
+		switch key := parsed.(type) {
+		case *rsa.PublicKey:
+			if key, err = checkRSAKey(key); err != nil {
+				return nil, err
+			}
+			return &publicKey{key: key}, nil
+		case *ecdsa.PublicKey:
+			if _, ok := jwkCurves[key.Curve.Params().Name]; !ok {
+				return nil, fmt.Errorf("the EC key is on %s; P-256, P-384 and P-521 are accepted", key.Curve.Params().Name)
+			}
+			return &publicKey{key: key}, nil
+		case ed25519.PublicKey:
+			return &publicKey{key: key}, nil
+		default:
+			return nil, fmt.Errorf("the key is a %T, not an RSA, EC or Ed25519 key", key)
 		}
-		return checkRSAKey(key)
 	}
 	return nil, fmt.Errorf("PEM block of type %q, expected PUBLIC KEY", block.Type)
 }

@@ -4,9 +4,6 @@ package withauth
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -21,12 +18,14 @@ type rawToken struct {
 	signingInput string
 	payload      string
 	signature    []byte
+	alg          string
 	kid          string
+	typ          string
 }
 
-// parseToken splits a compact JWS and checks its header. It accepts only RS256, so the key
-// type can never be confused (no "none", no HMAC keyed with a public key).
-func parseToken(token string) (rawToken, error) {
+// parseToken splits a compact JWS and checks its header: alg must be one of accepted, which
+// never holds none or an HMAC, so a public key can never double as a secret.
+func parseToken(token string, accepted map[string]bool) (rawToken, error) {
 	if len(token) > maxTokenBytes {
 		return rawToken{}, errTokenTooLarge
 	}
@@ -58,7 +57,8 @@ func parseToken(token string) (rawToken, error) {
 	if err := json.Unmarshal(headerJSON, &header); err != nil || header == nil {
 		return rawToken{}, errBadHeader
 	}
-	if alg, _ := header["alg"].(string); alg != "RS256" {
+	alg, _ := header["alg"].(string)
+	if !accepted[alg] {
 		return rawToken{}, errAlgorithm
 	}
 	if _, ok := header["crit"]; ok {
@@ -70,6 +70,8 @@ func parseToken(token string) (rawToken, error) {
 		return rawToken{}, errKidType
 	}
 
+	typ, _ := header["typ"].(string)
+
 	signature, err := decodeSegment(rest[second+1:])
 	if err != nil || len(signature) == 0 {
 		return rawToken{}, errMalformed
@@ -78,7 +80,9 @@ func parseToken(token string) (rawToken, error) {
 		signingInput: token[:first+1+second],
 		payload:      rest[:second],
 		signature:    signature,
+		alg:          alg,
 		kid:          kid,
+		typ:          typ,
 	}, nil
 }
 
@@ -87,15 +91,6 @@ var segmentEncoding = base64.RawURLEncoding.Strict()
 // decodeSegment decodes unpadded base64url, refusing padding, '+', '/' and non-zero trailing bits.
 func decodeSegment(segment string) ([]byte, error) {
 	return segmentEncoding.DecodeString(segment)
-}
-
-// verifySignature checks the RS256 signature of the token with key.
-func verifySignature(t rawToken, key *rsa.PublicKey) error {
-	digest := sha256.Sum256([]byte(t.signingInput))
-	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], t.signature); err != nil {
-		return errBadSignature
-	}
-	return nil
 }
 
 // decodeClaims decodes the payload of a token whose signature has been verified. Numbers stay

@@ -17,20 +17,34 @@ import (
 type Config struct {
 	// JWKSURL is the identity provider's JSON Web Key Set. Exclusive with PublicKey.
 	JWKSURL string
-	// Issuer is the expected iss, matched exactly. Alone, it is also the key source:
+	// Issuer is the expected iss, matched exactly. Alone, it is also the key source: the
+	// jwks_uri of its OpenID discovery document (RFC 8414's too), else
 	// <Issuer>/.well-known/jwks.json.
 	Issuer string
-	// PublicKey is one PEM RSA public key (2048 to 16384 bits) that verifies every token,
-	// whatever kid it names; "\n" escapes are accepted. Exclusive with JWKSURL.
+	// PublicKey is one PEM public key (RSA of 2048 to 16384 bits, EC, Ed25519) that verifies
+	// every token, whatever kid it names; "\n" escapes are accepted. Exclusive with JWKSURL.
 	PublicKey string
+	// Issuers trusts several issuers, each with its own keys; a token's iss picks its entry.
+	// Exclusive with Issuer, JWKSURL and PublicKey.
+	Issuers []IssuerConfig
+	// Algorithms are the accepted JWS algorithms (default RS256): any of RS256, RS384, RS512,
+	// PS256, PS384, PS512, ES256, ES384, ES512, EdDSA. A key verifies only the algorithms its
+	// type (and its JWK's alg) allows; none and HS* are never accepted.
+	Algorithms []string
+	// AuthorizedParties, if set, must hold the token's azp, else its client_id.
+	AuthorizedParties []string
+	// Typ, if set, must hold the token header's typ ("at+jwt" and "application/at+jwt" alike).
+	Typ []string
 	// Audience, if set, must hold one of the token's aud values.
 	Audience []string
-	// Roles and Permissions: any of each must be in RolesClaim and PermissionsClaim (a JSON
-	// array of strings); both set, both must pass. Unset, nothing is required.
+	// Roles and Permissions: any of each must be in RolesClaim and PermissionsClaim; both
+	// set, both must pass. Unset, nothing is required.
 	Roles       []string
 	Permissions []string
-	// RolesClaim and PermissionsClaim name the claims (default "roles", "permissions"); a
-	// dotted path reaches nested claims, a top-level name holding dots wins.
+	// RolesClaim and PermissionsClaim name the claims (default "roles", "permissions"), each
+	// a JSON array of strings, a space-separated string (OAuth scopes) or an object whose keys
+	// are the names; a dotted path reaches nested claims ("\." is a literal dot), a
+	// top-level name holding dots wins.
 	RolesClaim       string
 	PermissionsClaim string
 	// ClockSkew is the leeway for exp, nbf and iat (Go duration, default "30s").
@@ -85,15 +99,17 @@ func CreateConfig() *Config {
 
 // Middleware enforces the configuration on every request.
 type Middleware struct {
-	next         http.Handler
-	name         string
-	keys         keySource
-	epoch        *keyEpoch
-	rules        claimRules
-	roles        requirement
-	permissions  requirement
-	forward      []forwardedHeader
-	forwardNames []string // the names of forward, in its order
+	next http.Handler
+	name string
+	// trust holds the trusted issuers: their keys and claim rules.
+	trust             trust
+	algorithms        map[string]bool
+	authorizedParties map[string]bool
+	typs              map[string]bool // normalized by mediaType
+	roles             requirement
+	permissions       requirement
+	forward           []forwardedHeader
+	forwardNames      []string // the names of forward, in its order
 	// ownedKeys are the headerKey of every identity header (forwarded and default), whose
 	// every spelling is deleted from every request. ownedSpellings lists those spellings as
 	// Go's server canonicalizes header names; normalizeNames is set when there would be too
@@ -151,7 +167,19 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	if err != nil {
 		return nil, err
 	}
-	keys, frontegg, err := newKeySource(config)
+	t, err := newTrust(config, audiences, skew.Seconds())
+	if err != nil {
+		return nil, err
+	}
+	algorithms, err := newAlgorithms(config.Algorithms)
+	if err != nil {
+		return nil, err
+	}
+	parties, err := splitList("authorizedParties", config.AuthorizedParties)
+	if err != nil {
+		return nil, err
+	}
+	typs, err := newTyps(config.Typ)
 	if err != nil {
 		return nil, err
 	}
@@ -165,18 +193,19 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	m := &Middleware{
 		next:                 next,
 		name:                 name,
-		keys:                 keys,
-		epoch:                keys.epoch(),
-		rules:                claimRules{issuer: config.Issuer, audiences: toSet(audiences), skewSeconds: skew.Seconds()},
+		trust:                t,
+		algorithms:           algorithms,
+		authorizedParties:    toSet(parties),
+		typs:                 typs,
 		roles:                roles,
 		permissions:          permissions,
 		forward:              forward,
 		forwardAuthorization: config.ForwardAuthorization,
 		skipPreflight:        config.SkipPreflight,
 		cache:                newTokenCache(config.CacheSize),
-		frontegg:             frontegg,
+		frontegg:             t.frontegg,
 	}
-	if frontegg != nil {
+	if m.frontegg != nil {
 		m.apiKeyCache = newTokenCache(config.CacheSize)
 	}
 	for _, h := range forward {

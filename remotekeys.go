@@ -4,7 +4,6 @@ package withauth
 
 import (
 	"context"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"os"
@@ -48,7 +47,7 @@ func sharedRemoteKeys(id string, fresh *remoteKeys) *remoteKeys {
 	return existing.(*remoteKeys)
 }
 
-func (r *remoteKeys) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+func (r *remoteKeys) lookup(ctx context.Context, kid string) (*publicKey, error) {
 	if set := r.current(); set != nil {
 		if key := set.find(kid); key != nil {
 			return key, nil
@@ -159,7 +158,7 @@ func (r *remoteKeys) finishFetch(call *fetchCall, set *keySet, err error) {
 	close(call.done)
 }
 
-// keepKeyIdentity reuses the previous *rsa.PublicKey for every key that did not change, so
+// keepKeyIdentity reuses the previous *publicKey for every key that did not change, so
 // tokens cached as verified by it stay valid across a refresh.
 func keepKeyIdentity(previous, next *keySet) *keySet {
 	if previous == nil {
@@ -190,8 +189,4 @@ func sameKeySet(previous, next *keySet) bool {
 		}
 	}
 	return true
-}
-
-func sameKey(a, b *rsa.PublicKey) bool {
-	return a.E == b.E && a.N.Cmp(b.N) == 0
 }

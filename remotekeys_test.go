@@ -200,12 +200,13 @@ const (
 	bigBodyBytes = 50 << 20
 )
 
-// unusableJWKS holds only keys withauth must not use: EC, encryption, RS512, 1024 bits, oct.
+// unusableJWKS holds only keys withauth must not use: EC on an unsupported curve, oct, an
+// encryption key, an RSA key for an encryption algorithm, a key too short.
 var unusableJWKS = []byte(`{"keys":[
- {"kty":"EC","kid":"ec-key","alg":"ES256","crv":"P-256","x":"pP2p0utYhJXRmhYqLHe9nHqKD5f6VZFJEqlKSe5gs5Y","y":"wPoPEQmvuzoEeBWWaQxG0ZvJPecGmgnr3sCNaCsgu1k"},
+ {"kty":"EC","kid":"ec-key","alg":"ES256K","crv":"secp256k1","x":"pP2p0utYhJXRmhYqLHe9nHqKD5f6VZFJEqlKSe5gs5Y","y":"wPoPEQmvuzoEeBWWaQxG0ZvJPecGmgnr3sCNaCsgu1k"},
  {"kty":"oct","kid":"key-1","alg":"HS256","k":"c2VjcmV0"},
  {"kty":"RSA","kid":"key-1","use":"enc","e":"AQAB","n":"wZo6yeaoA7ytM9u6TnhqX6egcZEgTAN9BvG0YlgfciN2AUjq-a3EILwCauC-Qy73KT6XuoP05VdBZBykK7L_7HHTn4FTTrYKKg4Q1etiSUliKJmSbWO3Cqz6blKx9txRdDbvzrYNaTNSyRvIxbEEgWBd-dD0cjOfizVMd4hN4pLjyn7nJ-ZJ9SkMgWCsEMUoc8NJkCI72zTnTAf0-zyi3vD9oSlTrR5ahiwSt7rjganBvcZO_kxhC08sJsdoaGLaOj5EE_rjXMuRZDwCJKlq97cYbd02N3LV4r71CNmuzKd9rSmz5hx0s5gKE8FOQLMHVwT0I0js3OOU7laQzu6WkQ"},
- {"kty":"RSA","kid":"key-1","alg":"RS512","e":"AQAB","n":"wZo6yeaoA7ytM9u6TnhqX6egcZEgTAN9BvG0YlgfciN2AUjq-a3EILwCauC-Qy73KT6XuoP05VdBZBykK7L_7HHTn4FTTrYKKg4Q1etiSUliKJmSbWO3Cqz6blKx9txRdDbvzrYNaTNSyRvIxbEEgWBd-dD0cjOfizVMd4hN4pLjyn7nJ-ZJ9SkMgWCsEMUoc8NJkCI72zTnTAf0-zyi3vD9oSlTrR5ahiwSt7rjganBvcZO_kxhC08sJsdoaGLaOj5EE_rjXMuRZDwCJKlq97cYbd02N3LV4r71CNmuzKd9rSmz5hx0s5gKE8FOQLMHVwT0I0js3OOU7laQzu6WkQ"},
+ {"kty":"RSA","kid":"key-1","alg":"RSA-OAEP","e":"AQAB","n":"wZo6yeaoA7ytM9u6TnhqX6egcZEgTAN9BvG0YlgfciN2AUjq-a3EILwCauC-Qy73KT6XuoP05VdBZBykK7L_7HHTn4FTTrYKKg4Q1etiSUliKJmSbWO3Cqz6blKx9txRdDbvzrYNaTNSyRvIxbEEgWBd-dD0cjOfizVMd4hN4pLjyn7nJ-ZJ9SkMgWCsEMUoc8NJkCI72zTnTAf0-zyi3vD9oSlTrR5ahiwSt7rjganBvcZO_kxhC08sJsdoaGLaOj5EE_rjXMuRZDwCJKlq97cYbd02N3LV4r71CNmuzKd9rSmz5hx0s5gKE8FOQLMHVwT0I0js3OOU7laQzu6WkQ"},
  {"kty":"RSA","kid":"key-1","e":"AQAB","n":"AQAB"}
 ]}`)
 
@@ -424,7 +425,7 @@ func TestFetchPanicIsRecovered(t *testing.T) {
 			fetcher := &flakyFetcher{panicWith: kind, delay: 50 * time.Millisecond}
 			keys := newRemoteKeys(fetcher, time.Hour, 100*time.Millisecond, time.Second)
 			handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
-			handler.keys = keys
+			setKeys(handler, keys)
 
 			// The panic fails the fetch that every waiting request shares: 503, promptly.
 			for _, a := range concurrently(handler, repeated(valid, 20)) {
@@ -472,7 +473,7 @@ func TestFetcherWithoutKeySetIsAFailedFetch(t *testing.T) {
 	fetcher := &flakyFetcher{set: good}
 	keys := newRemoteKeys(fetcher, time.Hour, 50*time.Millisecond, time.Second)
 	handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
-	handler.keys = keys
+	setKeys(handler, keys)
 	valid := validToken(t)
 	if rec, _ := serve(handler, request(valid)); rec.Code != http.StatusOK {
 		t.Fatalf("with keys: status %d; want 200", rec.Code)

@@ -33,7 +33,7 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		g := m.cache.grants[credentials[0]]
 		m.cache.mu.Unlock()
 		if g != nil && g.allowed {
-			if time.Now().UnixNano() <= g.usableUntilUnixNano && g.generation == m.epoch.generation.Load() {
+			if time.Now().UnixNano() <= g.usableUntilUnixNano && g.generation == g.epoch.generation.Load() {
 				for i, name := range m.forwardNames {
 					if values := g.headerValues[i]; values != nil {
 						header[name] = values
@@ -106,8 +106,8 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 	if cache != nil {
 		g = cache.get(cacheKey)
 	}
-	if g != nil && (nowUnixNano > g.usableUntilUnixNano || g.generation != m.epoch.generation.Load()) {
-		g = m.revalidate(req.Context(), cache, cacheKey, g, nowUnixNano)
+	if g != nil && (nowUnixNano > g.usableUntilUnixNano || g.generation != g.epoch.generation.Load()) {
+		g = revalidate(req.Context(), cache, cacheKey, g, nowUnixNano)
 	}
 	if g == nil {
 		if g, err = m.verify(req.Context(), token, source, nowUnixNano); err != nil {
@@ -134,18 +134,17 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 // revalidate decides on a grant past its usableUntilUnixNano: dropped once expired or when its
 // key is no longer the source's (asking the source also starts the due refresh), otherwise
 // cached again until the next refresh is due.
-func (m *Middleware) revalidate(ctx context.Context, cache *tokenCache, cacheKey string, g *grant, nowUnixNano int64) *grant {
-	generation := m.epoch.generation.Load()
-	if nowUnixNano > g.expiresUnixNano || g.generation != generation {
+func revalidate(ctx context.Context, cache *tokenCache, cacheKey string, g *grant, nowUnixNano int64) *grant {
+	if nowUnixNano > g.expiresUnixNano || g.generation != g.epoch.generation.Load() {
 		cache.remove(cacheKey)
 		return nil
 	}
-	if key, err := m.keys.lookup(ctx, g.kid); err != nil || key != g.key {
+	if key, err := g.keys.lookup(ctx, g.kid); err != nil || key != g.key {
 		cache.remove(cacheKey)
 		return nil
 	}
 	renewed := *g
-	renewed.usableUntilUnixNano = usableUntil(g.expiresUnixNano, m.epoch)
+	renewed.usableUntilUnixNano = usableUntil(g.expiresUnixNano, g.epoch)
 	cache.add(cacheKey, &renewed)
 	return &renewed
 }

@@ -197,14 +197,14 @@ func TestHugeExpIsClampedInTheCache(t *testing.T) {
 
 func TestPanicAnswers500ForThatRequestOnly(t *testing.T) {
 	handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
-	good := handler.keys
-	handler.keys = &panickingKeys{next: good}
+	good := handler.trust.only.keys
+	setKeys(handler, &panickingKeys{next: good})
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, request(validToken(t)))
 	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "internal error") {
 		t.Fatalf("injected panic: status %d, body %s; want 500 with an internal error", rec.Code, rec.Body.String())
 	}
-	handler.keys = good
+	setKeys(handler, good)
 	rec = httptest.NewRecorder()
 	handler.ServeHTTP(rec, request(validToken(t)))
 	if rec.Code != 200 {
@@ -219,7 +219,7 @@ func TestPanicAnswers500ForThatRequestOnly(t *testing.T) {
 func TestPanicsAmidConcurrentRequests(t *testing.T) {
 	next := &upstream{}
 	handler := newHandler(t, pemConfig(t), next).(*Middleware)
-	handler.keys = &panickingKeys{kid: "boom", next: handler.keys}
+	setKeys(handler, &panickingKeys{kid: "boom", next: handler.trust.only.keys})
 	boom := signRS256(t, privateKey(t, "key-1"), rs256Header("boom"), userClaims(t, nil))
 	valid := validToken(t)
 	var tokens []string
@@ -313,8 +313,8 @@ func TestLoadWithKeyRotation(t *testing.T) {
 	kinds[kindKey3] = loadKind{name: "key-3", tokens: signed(5, "key-3", by(key3, "key-3", nil)), status: 200}
 	kinds[kindNoRole] = loadKind{name: "no admin role", tokens: signed(3, "reader", by(key2, "key-2", map[string]interface{}{"roles": []string{"read-only"}})), status: 403}
 	kinds[kindExpired] = loadKind{name: "expired", tokens: signed(3, "expired", by(key2, "key-2", map[string]interface{}{"exp": time.Now().Unix() - 3600})), status: 401, detail: "expired"}
-	kinds[kindAlgNone] = loadKind{name: "alg none", tokens: []string{segment(t, map[string]string{"alg": "none", "kid": "key-2"}) + "." + segment(t, userClaims(t, nil)) + "."}, status: 401, detail: "not signed with RS256"}
-	kinds[kindHS256] = loadKind{name: "HS256 keyed with the modulus", tokens: []string{hmacSigned(t, "HS256", "key-2", key2.N.Bytes())}, status: 401, detail: "not signed with RS256"}
+	kinds[kindAlgNone] = loadKind{name: "alg none", tokens: []string{segment(t, map[string]string{"alg": "none", "kid": "key-2"}) + "." + segment(t, userClaims(t, nil)) + "."}, status: 401, detail: "not signed with an accepted algorithm"}
+	kinds[kindHS256] = loadKind{name: "HS256 keyed with the modulus", tokens: []string{hmacSigned(t, "HS256", "key-2", key2.N.Bytes())}, status: 401, detail: "not signed with an accepted algorithm"}
 	kinds[kindWrongKey] = loadKind{name: "rogue key, kid key-2", tokens: signed(2, "rogue", by(rogue, "key-2", nil)), status: 401, detail: "signature is invalid"}
 	kinds[kindUnknownKid] = loadKind{name: "rogue key, unknown kid", tokens: signed(2, "unknown", by(rogue, "rogue", nil)), status: 401, detail: "unknown key"}
 	tampered := strings.Split(kinds[kindKey2].tokens[0], ".")

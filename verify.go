@@ -4,20 +4,26 @@ package withauth
 
 import (
 	"context"
-	"crypto/rsa"
 )
 
 // verify turns a token into a grant, in the order that trusts the least: header, key,
 // signature, registered claims, Frontegg's token rules (and, for an access token, Frontegg's
 // answer about it), then the route's requirements and forwarded values.
 func (m *Middleware) verify(ctx context.Context, token string, source credentialSource, nowUnixNano int64) (*grant, error) {
-	raw, err := parseToken(token)
+	raw, err := parseToken(token, m.algorithms)
+	if err != nil {
+		return nil, err
+	}
+	if m.typs != nil && !m.typs[mediaType(raw.typ)] {
+		return nil, errTokenTyp
+	}
+	trusted, err := m.trust.issuerOf(raw)
 	if err != nil {
 		return nil, err
 	}
 	// Read before the lookup: a key set replaced meanwhile leaves this grant outdated, not wrong.
-	generation := m.epoch.generation.Load()
-	key, err := m.keys.lookup(ctx, raw.kid)
+	generation := trusted.epoch.generation.Load()
+	key, err := trusted.keys.lookup(ctx, raw.kid)
 	if err != nil {
 		return nil, err
 	}
@@ -28,14 +34,17 @@ func (m *Middleware) verify(ctx context.Context, token string, source credential
 	if err != nil {
 		return nil, err
 	}
-	expSeconds, err := validateClaims(m.rules, claims, float64(nowUnixNano)/1e9)
+	expSeconds, err := validateClaims(trusted.rules, claims, float64(nowUnixNano)/1e9)
 	if err != nil {
 		return nil, err
+	}
+	if m.authorizedParties != nil && !m.authorizedParties[authorizedParty(claims)] {
+		return nil, errAuthorized
 	}
 	if err := checkTokenType(claims, source, m.frontegg != nil); err != nil {
 		return nil, err
 	}
-	expiresUnixNano := cacheExpiry(expSeconds, m.rules.skewSeconds)
+	expiresUnixNano := cacheExpiry(expSeconds, trusted.rules.skewSeconds)
 	if source == fromAPIKey {
 		trustedUntil, err := m.frontegg.checkAccessToken(claims, len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0)
 		if err != nil {
@@ -45,28 +54,41 @@ func (m *Middleware) verify(ctx context.Context, token string, source credential
 			expiresUnixNano = until
 		}
 	}
-	return m.newGrant(raw.kid, key, generation, expiresUnixNano, claims), nil
+	g := m.newGrant(claims)
+	g.kid = raw.kid
+	g.key = key
+	g.keys = trusted.keys
+	g.epoch = trusted.epoch
+	g.generation = generation
+	g.expiresUnixNano = expiresUnixNano
+	g.usableUntilUnixNano = usableUntil(expiresUnixNano, trusted.epoch)
+	return g, nil
+}
+
+// authorizedParty is the party a token was issued to: azp (OpenID Connect), else client_id
+// (RFC 9068).
+func authorizedParty(claims map[string]interface{}) string {
+	if azp, ok := claims["azp"].(string); ok {
+		return azp
+	}
+	clientID, _ := claims["client_id"].(string)
+	return clientID
 }
 
 // newGrant is what the middleware concludes from verified claims: whether they meet its
 // requirements, and the forwarded headers' values.
-func (m *Middleware) newGrant(kid string, key *rsa.PublicKey, generation, expiresUnixNano int64, claims map[string]interface{}) *grant {
+func (m *Middleware) newGrant(claims map[string]interface{}) *grant {
 	setUserID(claims)
 	g := &grant{
-		kid:                 kid,
-		key:                 key,
-		generation:          generation,
-		expiresUnixNano:     expiresUnixNano,
-		usableUntilUnixNano: usableUntil(expiresUnixNano, m.epoch),
-		allowed:             meets(m.roles, claims) && meets(m.permissions, claims),
-		headerValues:        make([][]string, len(m.forward)),
+		allowed:      meets(m.roles, claims) && meets(m.permissions, claims),
+		headerValues: make([][]string, len(m.forward)),
 	}
 	for i, h := range m.forward {
 		var value string
 		if h.allClaims {
 			value = encodeClaims(claims)
 		} else if claim, ok := lookupClaim(h.claim, claims); ok {
-			value = headerValue(claim)
+			value = headerValue(claim, h.asList)
 		}
 		if value != "" {
 			g.headerValues[i] = []string{value}

@@ -1,0 +1,179 @@
+package withauth
+
+// The issuers a middleware trusts: for each, where its keys come from and how its claims are
+// checked. A token's iss picks one when several are configured.
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// IssuerConfig is one entry of Config.Issuers.
+type IssuerConfig struct {
+	// Issuer is the iss of the entry's tokens, matched exactly.
+	Issuer string
+	// JWKSURL is the entry's key set; unset, it is found by discovery from Issuer.
+	JWKSURL string
+	// Audience, if set, replaces the top-level audience for this entry's tokens.
+	Audience []string
+	// Unknown collects misspelled keys of the entry, which New refuses.
+	Unknown map[string]interface{} `mapstructure:",remain"`
+}
+
+// issuerConfigKeys are IssuerConfig's keys, for the suggestions of checkUnknownKeys.
+var issuerConfigKeys = []string{"issuer", "jwksUrl", "audience"}
+
+// trustedIssuer is one issuer whose tokens a middleware accepts: its keys and claim rules.
+type trustedIssuer struct {
+	keys  keySource
+	epoch *keyEpoch
+	rules claimRules
+}
+
+// trust is what New concluded about whose tokens a middleware accepts: one issuer (only) for
+// every token, or several chosen by iss (byIss); frontegg is set in Frontegg vendor mode.
+type trust struct {
+	only     *trustedIssuer
+	byIss    map[string]*trustedIssuer
+	frontegg *fronteggAPI
+}
+
+// newTrust builds the trusted issuers the configuration names: the issuers list, or one issuer
+// from jwksUrl, issuer and publicKey, or Frontegg's vendor mode when none of them is set.
+func newTrust(config *Config, audiences []string, skewSeconds float64) (trust, error) {
+	timing, err := parseFetchTiming(config)
+	if err != nil {
+		return trust{}, err
+	}
+	issuer := strings.TrimSpace(config.Issuer)
+	jwksURL := strings.TrimSpace(config.JWKSURL)
+	publicKey := strings.TrimSpace(config.PublicKey)
+	if config.Issuers != nil {
+		if issuer != "" || jwksURL != "" || publicKey != "" {
+			return trust{}, fmt.Errorf("issuers: cannot be combined with issuer, jwksUrl or publicKey; give each issuer its own entry")
+		}
+		return newIssuerList(config.Issuers, audiences, skewSeconds, timing)
+	}
+	rules := claimRules{issuer: issuer, audiences: toSet(audiences), skewSeconds: skewSeconds}
+	if issuer != "" || jwksURL != "" || publicKey != "" {
+		keys, err := newKeySource(issuer, jwksURL, publicKey, timing)
+		if err != nil {
+			return trust{}, err
+		}
+		return trust{only: &trustedIssuer{keys: keys, epoch: keys.epoch(), rules: rules}}, nil
+	}
+	gateway, clientID, apiKey, ok, err := fronteggSettings(config)
+	if err != nil {
+		return trust{}, err
+	}
+	if !ok {
+		return trust{}, fmt.Errorf("no key source: set issuer (keys found by OpenID discovery), jwksUrl (your identity provider's JWKS endpoint), publicKey (a PEM public key), issuers (several issuers), or clientId and apiKey for Frontegg (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY in Traefik's environment)")
+	}
+	endpoint := strconv.Quote(gateway) + " " + strconv.Quote(clientID) + " " + strconv.Quote(apiKey)
+	api := sharedFronteggAPI(endpoint+" "+timing.timeout.String(),
+		&fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: newHTTPClient(timing.timeout)})
+	keys := sharedRemoteKeys(timing.id("frontegg", endpoint), timing.remoteKeys(api))
+	return trust{only: &trustedIssuer{keys: keys, epoch: keys.epoch(), rules: rules}, frontegg: api}, nil
+}
+
+// newIssuerList builds the entries of issuers, one per distinct iss.
+func newIssuerList(entries []IssuerConfig, audiences []string, skewSeconds float64, timing fetchTiming) (trust, error) {
+	if len(entries) == 0 {
+		return trust{}, fmt.Errorf("issuers: is set but empty; give at least one entry with issuer, or remove the key")
+	}
+	t := trust{byIss: make(map[string]*trustedIssuer)}
+	for i, entry := range entries {
+		key := "issuers[" + strconv.Itoa(i) + "]"
+		if err := checkUnknownKeysOf(key+".", issuerConfigKeys, entry.Unknown); err != nil {
+			return trust{}, err
+		}
+		issuer := strings.TrimSpace(entry.Issuer)
+		if issuer == "" {
+			return trust{}, fmt.Errorf("%s.issuer: is required: the iss of the tokens the entry accepts", key)
+		}
+		if t.byIss[issuer] != nil {
+			return trust{}, fmt.Errorf("%s.issuer: %q is also an earlier entry's; keep one entry per issuer", key, issuer)
+		}
+		entryAudiences := audiences
+		if entry.Audience != nil {
+			var err error
+			if entryAudiences, err = splitList(key+".audience", entry.Audience); err != nil {
+				return trust{}, err
+			}
+		}
+		keys, err := newKeySource(issuer, strings.TrimSpace(entry.JWKSURL), "", timing)
+		if err != nil {
+			return trust{}, fmt.Errorf("%s.%v", key, err)
+		}
+		rules := claimRules{issuer: issuer, audiences: toSet(entryAudiences), skewSeconds: skewSeconds}
+		t.byIss[issuer] = &trustedIssuer{keys: keys, epoch: keys.epoch(), rules: rules}
+	}
+	return t, nil
+}
+
+// newKeySource picks an issuer's one key source: a PEM key, a JWKS, or discovery from the issuer.
+func newKeySource(issuer, jwksURL, publicKey string, timing fetchTiming) (keySource, error) {
+	if jwksURL != "" && publicKey != "" {
+		return nil, fmt.Errorf("jwksUrl and publicKey are both set; keep only one key source")
+	}
+	if publicKey != "" {
+		key, err := parsePublicKeyPEM(publicKey)
+		if err != nil {
+			return nil, fmt.Errorf("publicKey: %v; give a public key in PEM (-----BEGIN PUBLIC KEY-----): RSA of 2048 to 16384 bits, EC on P-256, P-384 or P-521, or Ed25519", err)
+		}
+		return staticKeys{set: singleKeySet(key), epochs: newStaticEpoch()}, nil
+	}
+	if jwksURL != "" {
+		if err := checkEndpointURL(jwksURL); err != nil {
+			return nil, fmt.Errorf("jwksUrl: %v", err)
+		}
+		fetcher := jwksEndpoint{url: jwksURL, client: newHTTPClient(timing.timeout)}
+		return sharedRemoteKeys(timing.id("jwks", jwksURL), timing.remoteKeys(fetcher)), nil
+	}
+	if err := checkEndpointURL(issuer); err != nil {
+		return nil, fmt.Errorf("issuer: %v", err)
+	}
+	fetcher := discoveryEndpoint{issuer: issuer, client: newHTTPClient(timing.timeout)}
+	return sharedRemoteKeys(timing.id("discovery", issuer), timing.remoteKeys(fetcher)), nil
+}
+
+// issuerOf picks the trusted issuer of a token: the only one, or the one its iss names, read
+// from the unverified payload (the signature is checked next, with that issuer's keys only),
+// so that tokens of unknown issuers are refused before any key is fetched.
+func (t trust) issuerOf(raw rawToken) (*trustedIssuer, error) {
+	if t.only != nil {
+		return t.only, nil
+	}
+	payload, err := decodeSegment(raw.payload)
+	if err != nil {
+		return nil, errMalformed
+	}
+	var claims struct {
+		Iss string `json:"iss"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, errBadClaims
+	}
+	if trusted := t.byIss[claims.Iss]; trusted != nil {
+		return trusted, nil
+	}
+	return nil, errIssuer
+}
+
+// retryAfter is how long a client should wait after errKeysUnavailable: the longest of the
+// issuers' waits.
+func (t trust) retryAfter() time.Duration {
+	var wait time.Duration
+	if t.only != nil {
+		return t.only.keys.retryAfter()
+	}
+	for _, trusted := range t.byIss {
+		if d := trusted.keys.retryAfter(); d > wait {
+			wait = d
+		}
+	}
+	return wait
+}

@@ -1,0 +1,37 @@
+package withauth
+
+import (
+	"net/http"
+	"testing"
+)
+
+// TestTokenConfusionGuards: authorizedParties checks azp, else client_id; typ checks the JOSE
+// header's typ as RFC 9068 §4 compares it.
+func TestTokenConfusionGuards(t *testing.T) {
+	key := privateKey(t, "key-1")
+	withTyp := func(typ interface{}) func(testing.TB) string {
+		return func(t testing.TB) string {
+			header := rs256Header("key-1")
+			if typ == nil {
+				delete(header, "typ")
+			} else {
+				header["typ"] = typ
+			}
+			return signRS256(t, key, header, userClaims(t, nil))
+		}
+	}
+	parties := func(c *Config) { c.AuthorizedParties = []string{"spa-client", "cli"} }
+	typs := func(c *Config) { c.Typ = []string{"at+jwt"} }
+	runTokenCases(t, pemConfig, []tokenCase{
+		{name: "azp accepted", config: parties, token: tokenWith(map[string]interface{}{"azp": "spa-client", "client_id": "other"}), wantStatus: 200},
+		{name: "client_id accepted without azp", config: parties, token: tokenWith(map[string]interface{}{"client_id": "cli"}), wantStatus: 200},
+		{name: "azp of another client", config: parties, token: tokenWith(map[string]interface{}{"azp": "other", "client_id": "cli"}), wantStatus: 401, wantError: "invalid_token", wantDetail: "authorized party"},
+		{name: "neither azp nor client_id", config: parties, token: validToken, wantStatus: 401, wantError: "invalid_token", wantDetail: "authorized party"},
+		{name: "typ at+jwt", config: typs, token: withTyp("at+jwt"), wantStatus: 200},
+		{name: "typ application/at+jwt", config: typs, token: withTyp("application/at+JWT"), wantStatus: 200},
+		{name: "typ JWT (an ID token, say)", config: typs, token: withTyp("JWT"), wantStatus: 401, wantError: "invalid_token", wantDetail: "typ"},
+		{name: "no typ", config: typs, token: withTyp(nil), wantStatus: 401, wantError: "invalid_token", wantDetail: "typ"},
+		{name: "typ not a string", config: typs, token: withTyp(1), wantStatus: 401, wantError: "invalid_token", wantDetail: "typ"},
+		{name: "no guard: any typ", token: withTyp("JWT"), wantStatus: http.StatusOK},
+	})
+}
