@@ -8,7 +8,7 @@ YAEGI := $(BIN)/yaegi-$(YAEGI_VERSION)
 # The plugin as Traefik interprets it (the root package), with what its tests import.
 PLUGIN_FILES := .traefik.yml go.mod $(wildcard *.go) testdata internal
 
-.PHONY: test fmt-check vet unit yaegi-test fuzz e2e demo bench traefik
+.PHONY: test fmt-check vet unit yaegi-test fuzz e2e demo bench traefik hydra
 
 test: fmt-check vet unit yaegi-test fuzz e2e
 
@@ -56,9 +56,13 @@ fuzz:
 traefik:
 	@e2e/scripts/build-traefik.sh >/dev/null
 
+# Ory Hydra, the e2e suite's real OpenID provider (built once, cached like Traefik).
+hydra:
+	@e2e/scripts/build-hydra.sh >/dev/null
+
 # End-to-end: the plugin in a real Traefik (file provider, examples/, Docker labels through
 # docker-compose). Docker tests skip without an engine, except under CI=true.
-e2e: traefik
+e2e: traefik hydra
 	@command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose; }
 	cd e2e && go test -count=1 -timeout 15m -v ./cmd/... ./internal/... ./bench/internal/... .
 

@@ -141,7 +141,11 @@ func (r *remoteKeys) finishFetch(call *fetchCall, set *keySet, err error) {
 	r.mu.Lock()
 	now := time.Now()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "withauth: fetching keys from %s failed (keeping the last good keys): %v\n", r.fetcher.describe(), err)
+		kept := "keeping the last good keys"
+		if r.set == nil {
+			kept = "no keys obtained yet: tokens are answered 503"
+		}
+		fmt.Fprintf(os.Stderr, "withauth: fetching keys from %s failed (%s): %v\n", r.fetcher.describe(), kept, err)
 		r.epochs.refreshDueUnixNano.Store(now.Add(r.minRefreshInterval).UnixNano())
 	} else {
 		set = keepKeyIdentity(r.set, set)

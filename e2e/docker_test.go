@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/seed0ec25cca/withauth/e2e/internal/harness"
+	"github.com/seed0ec25cca/withauth/e2e/internal/idp"
 )
 
 func dockerAvailable() error {
@@ -142,8 +143,9 @@ func TestDockerLabels(t *testing.T) {
 	if backendService == "" {
 		t.Fatal("examples/docker-compose.yml: no service has the label traefik.enable=true")
 	}
-	// Beside the example's routes, two that labels must not weaken: each must be refused.
-	override[backendService].(map[string]any)["labels"] = refusedRouteLabels
+	// Beside the example's routes: two that labels must not weaken (each must be refused) and
+	// one trusting a list of issuers, given as indexed labels.
+	override[backendService].(map[string]any)["labels"] = extraRouteLabels
 	overrideData, err := yaml.Marshal(map[string]any{"services": override})
 	if err != nil {
 		t.Fatal(err)
@@ -198,11 +200,11 @@ func TestDockerLabels(t *testing.T) {
 			delete(got, k)
 		}
 	}
-	for k := range refusedRouteLabels {
+	for k := range extraRouteLabels {
 		delete(got, k)
 	}
 	if !reflect.DeepEqual(got, backendLabels) {
-		t.Errorf("container %s labels\n%v\nwant the example's (beside refusedRouteLabels)\n%v", backendService, got, backendLabels)
+		t.Errorf("container %s labels\n%v\nwant the example's (beside extraRouteLabels)\n%v", backendService, got, backendLabels)
 	}
 
 	baseURL := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
@@ -214,6 +216,8 @@ func TestDockerLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	check(t, baseURL, harness.Case{Path: "/fc-issuers", Who: "alice, iss one of issuers[0..1]", Raw: mustMint(t, mint, harness.Alice), Status: http.StatusOK,
+		Seen: map[string]string{"X-User-Id": "alice"}})
 	for path, want := range refusedRouteErrors {
 		r, err := harness.Do(ctx, baseURL, harness.Case{Path: path, Token: &harness.Alice}, mint)
 		if err != nil {
@@ -228,24 +232,43 @@ func TestDockerLabels(t *testing.T) {
 	}
 }
 
-// refusedRouteLabels configure two routes as labels can weaken them: an empty list value (an
-// unset ${ADMIN_ROLES} in docker-compose gives the same) and a misspelled key.
-var refusedRouteLabels = map[string]string{
-	"traefik.http.routers.fc-empty.rule":                             "PathPrefix(`/fc-empty`)",
-	"traefik.http.routers.fc-empty.entrypoints":                      "web",
-	"traefik.http.routers.fc-empty.middlewares":                      "fc-empty-auth",
-	"traefik.http.routers.fc-empty.service":                          "backend",
-	"traefik.http.middlewares.fc-empty-auth.plugin.withauth.jwksUrl": "http://idp:9000/.well-known/jwks.json",
-	"traefik.http.middlewares.fc-empty-auth.plugin.withauth.roles":   "",
-	"traefik.http.routers.fc-typo.rule":                              "PathPrefix(`/fc-typo`)",
-	"traefik.http.routers.fc-typo.entrypoints":                       "web",
-	"traefik.http.routers.fc-typo.middlewares":                       "fc-typo-auth",
-	"traefik.http.routers.fc-typo.service":                           "backend",
-	"traefik.http.middlewares.fc-typo-auth.plugin.withauth.jwksUrl":  "http://idp:9000/.well-known/jwks.json",
-	"traefik.http.middlewares.fc-typo-auth.plugin.withauth.role":     "admin",
+// extraRouteLabels configure two routes as labels can weaken them, an empty list value (an
+// unset ${ADMIN_ROLES} in docker-compose gives the same) and a misspelled key, and a route
+// with a list of issuers.
+var extraRouteLabels = map[string]string{
+	"traefik.http.routers.fc-issuers.rule":                                        "PathPrefix(`/fc-issuers`)",
+	"traefik.http.routers.fc-issuers.entrypoints":                                 "web",
+	"traefik.http.routers.fc-issuers.middlewares":                                 "fc-issuers-auth",
+	"traefik.http.routers.fc-issuers.service":                                     "backend",
+	"traefik.http.middlewares.fc-issuers-auth.plugin.withauth.issuers[0].issuer":  "https://other-idp.example",
+	"traefik.http.middlewares.fc-issuers-auth.plugin.withauth.issuers[0].jwksUrl": "https://other-idp.example/jwks.json",
+	"traefik.http.middlewares.fc-issuers-auth.plugin.withauth.issuers[1].issuer":  "http://idp:9000",
+	"traefik.http.middlewares.fc-issuers-auth.plugin.withauth.issuers[1].jwksUrl": "http://idp:9000/.well-known/jwks.json",
+	"traefik.http.routers.fc-empty.rule":                                          "PathPrefix(`/fc-empty`)",
+	"traefik.http.routers.fc-empty.entrypoints":                                   "web",
+	"traefik.http.routers.fc-empty.middlewares":                                   "fc-empty-auth",
+	"traefik.http.routers.fc-empty.service":                                       "backend",
+	"traefik.http.middlewares.fc-empty-auth.plugin.withauth.jwksUrl":              "http://idp:9000/.well-known/jwks.json",
+	"traefik.http.middlewares.fc-empty-auth.plugin.withauth.roles":                "",
+	"traefik.http.routers.fc-typo.rule":                                           "PathPrefix(`/fc-typo`)",
+	"traefik.http.routers.fc-typo.entrypoints":                                    "web",
+	"traefik.http.routers.fc-typo.middlewares":                                    "fc-typo-auth",
+	"traefik.http.routers.fc-typo.service":                                        "backend",
+	"traefik.http.middlewares.fc-typo-auth.plugin.withauth.jwksUrl":               "http://idp:9000/.well-known/jwks.json",
+	"traefik.http.middlewares.fc-typo-auth.plugin.withauth.role":                  "admin",
 }
 
-// refusedRouteErrors are the paths of refusedRouteLabels and what New says of each.
+// mustMint mints a token for r or fails the test.
+func mustMint(t *testing.T, mint harness.Minter, r idp.Request) string {
+	t.Helper()
+	token, err := mint(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// refusedRouteErrors are the refused paths of extraRouteLabels and what New says of each.
 var refusedRouteErrors = map[string]string{
 	"/fc-empty": "withauth fc-empty-auth@docker: roles: is set but empty",
 	"/fc-typo":  `withauth fc-typo-auth@docker: unknown key \"role\" (did you mean roles?)`,

@@ -13,9 +13,10 @@ type Route struct {
 	Auth   map[string]any // this route's middleware settings, on top of the common ones (withauth's)
 	Access string         // who gets in, for people
 	// Plugin is the local plugin of the route's middleware: "" is withauth. Bare routes have
-	// no middleware.
-	Plugin string
-	Bare   bool
+	// no middleware. OwnSettings routes take none of the common settings.
+	Plugin      string
+	Bare        bool
+	OwnSettings bool
 }
 
 // ShiftForwardHeaders is /shift's forwardHeaders: the defaults spelled out, plus the name claim.
@@ -72,8 +73,10 @@ func FileConfig(routes []Route, common map[string]any, backendURL string) string
 		plugin, settings := r.Plugin, map[string]any{}
 		if plugin == "" {
 			plugin = PluginName
-			for k, v := range common {
-				settings[k] = v
+			if !r.OwnSettings {
+				for k, v := range common {
+					settings[k] = v
+				}
 			}
 		}
 		for k, v := range r.Auth {
