@@ -6,7 +6,7 @@ BIN := $(CURDIR)/.bin
 CACHE := $(HOME)/.cache/withauth
 YAEGI := $(BIN)/yaegi-$(YAEGI_VERSION)
 # The plugin as Traefik interprets it (the root package), with what its tests import.
-PLUGIN_FILES := .traefik.yml go.mod $(wildcard *.go) testdata internal
+PLUGIN_FILES := .traefik.yml go.mod README.md $(wildcard *.go) testdata internal
 
 .PHONY: test fmt-check vet unit yaegi-test fuzz e2e demo bench traefik hydra
 
