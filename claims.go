@@ -25,13 +25,21 @@ func meets(r requirement, claims map[string]interface{}) bool {
 		return true
 	}
 	value, _ := lookupClaim(r.claim, claims)
-	switch v := value.(type) {
-	case []interface{}:
-		for _, item := range v {
+	if list, ok := value.([]interface{}); ok {
+		for _, item := range list {
 			if name, ok := item.(string); ok && r.anyOf[name] {
 				return true
 			}
 		}
+		return false
+	}
+	return meetsOtherShape(r, value)
+}
+
+// meetsOtherShape is meets for the shapes other than a JSON array, apart so that the common
+// case stays a small function under Yaegi.
+func meetsOtherShape(r requirement, value interface{}) bool {
+	switch v := value.(type) {
 	case string:
 		for _, name := range strings.Split(v, " ") {
 			if r.anyOf[name] {

@@ -140,13 +140,10 @@ func newKeySource(issuer, jwksURL, publicKey string, timing fetchTiming) (keySou
 	return sharedRemoteKeys(timing.id("discovery", issuer), timing.remoteKeys(fetcher)), nil
 }
 
-// issuerOf picks the trusted issuer of a token: the only one, or the one its iss names, read
-// from the unverified payload (the signature is checked next, with that issuer's keys only),
-// so that tokens of unknown issuers are refused before any key is fetched.
-func (t trust) issuerOf(raw rawToken) (*trustedIssuer, error) {
-	if t.only != nil {
-		return t.only, nil
-	}
+// issuerByIss picks the trusted issuer a token's iss names, read from the unverified payload
+// (the signature is checked next, with that issuer's keys only), so that tokens of unknown
+// issuers are refused before any key is fetched.
+func issuerByIss(byIss map[string]*trustedIssuer, raw rawToken) (*trustedIssuer, error) {
 	payload, err := decodeSegment(raw.payload)
 	if err != nil {
 		return nil, errMalformed
@@ -157,7 +154,7 @@ func (t trust) issuerOf(raw rawToken) (*trustedIssuer, error) {
 	if err := json.Unmarshal(payload, &claims); err != nil {
 		return nil, errBadClaims
 	}
-	if trusted := t.byIss[claims.Iss]; trusted != nil {
+	if trusted := byIss[claims.Iss]; trusted != nil {
 		return trusted, nil
 	}
 	return nil, errIssuer

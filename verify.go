@@ -17,9 +17,11 @@ func (m *Middleware) verify(ctx context.Context, token string, source credential
 	if m.typs != nil && !m.typs[mediaType(raw.typ)] {
 		return nil, errTokenTyp
 	}
-	trusted, err := m.trust.issuerOf(raw)
-	if err != nil {
-		return nil, err
+	trusted := m.trust.only
+	if trusted == nil {
+		if trusted, err = issuerByIss(m.trust.byIss, raw); err != nil {
+			return nil, err
+		}
 	}
 	// Read before the lookup: a key set replaced meanwhile leaves this grant outdated, not wrong.
 	generation := trusted.epoch.generation.Load()
@@ -54,15 +56,7 @@ func (m *Middleware) verify(ctx context.Context, token string, source credential
 			expiresUnixNano = until
 		}
 	}
-	g := m.newGrant(claims)
-	g.kid = raw.kid
-	g.key = key
-	g.keys = trusted.keys
-	g.epoch = trusted.epoch
-	g.generation = generation
-	g.expiresUnixNano = expiresUnixNano
-	g.usableUntilUnixNano = usableUntil(expiresUnixNano, trusted.epoch)
-	return g, nil
+	return m.newGrant(claims, raw.kid, key, trusted, generation, expiresUnixNano), nil
 }
 
 // authorizedParty is the party a token was issued to: azp (OpenID Connect), else client_id
@@ -77,11 +71,18 @@ func authorizedParty(claims map[string]interface{}) string {
 
 // newGrant is what the middleware concludes from verified claims: whether they meet its
 // requirements, and the forwarded headers' values.
-func (m *Middleware) newGrant(claims map[string]interface{}) *grant {
+func (m *Middleware) newGrant(claims map[string]interface{}, kid string, key *publicKey, trusted *trustedIssuer, generation, expiresUnixNano int64) *grant {
 	setUserID(claims)
 	g := &grant{
-		allowed:      meets(m.roles, claims) && meets(m.permissions, claims),
-		headerValues: make([][]string, len(m.forward)),
+		kid:                 kid,
+		key:                 key,
+		keys:                trusted.keys,
+		epoch:               trusted.epoch,
+		generation:          generation,
+		expiresUnixNano:     expiresUnixNano,
+		usableUntilUnixNano: usableUntil(expiresUnixNano, trusted.epoch),
+		allowed:             meets(m.roles, claims) && meets(m.permissions, claims),
+		headerValues:        make([][]string, len(m.forward)),
 	}
 	for i, h := range m.forward {
 		var value string

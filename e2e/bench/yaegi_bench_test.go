@@ -3,9 +3,15 @@ package bench
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +19,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/seed0ec25cca/withauth/e2e/bench/internal/statuswriter"
 	"github.com/seed0ec25cca/withauth/e2e/bench/internal/tokens"
@@ -232,6 +241,67 @@ func BenchmarkYaegiWithauthMissDistinct(b *testing.B) {
 }
 
 var missDistinctPos int
+
+// BenchmarkYaegiWithauthMissAlgorithm is the verification path (cacheSize 0) for each
+// supported algorithm: a PEM key of the algorithm's type, tokens signed by golang-jwt.
+func BenchmarkYaegiWithauthMissAlgorithm(b *testing.B) {
+	m := getMinter(b)
+	for _, alg := range benchAlgorithms {
+		b.Run(alg, func(b *testing.B) {
+			key := algorithmKey(b, m, alg)
+			der, err := x509.MarshalPKIXPublicKey(key.Public())
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg := withauthConfig(m, "0")
+			cfg["publicKey"] = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+			cfg["algorithms"] = alg
+			h, err := loadPlugin(b, withauthModule, withauthDir).New(context.Background(), okNext, cfg, "withauth-bench-"+alg)
+			if err != nil {
+				b.Fatalf("withauth.New: %v", err)
+			}
+			token := jwt.NewWithClaims(jwt.GetSigningMethod(alg), jwt.MapClaims(tokens.Claims(0, time.Now().Add(-time.Minute), 24*time.Hour)))
+			token.Header["kid"] = tokens.Kid
+			signed, err := token.SignedString(key)
+			if err != nil {
+				b.Fatal(err)
+			}
+			auth := "Bearer " + signed
+			serve(b, h, func(int) string { return auth }, http.StatusOK)
+		})
+	}
+}
+
+// benchAlgorithms are the algorithms withauth supports, in BENCHMARKS.md's order.
+var benchAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+var (
+	algorithmKeysMu sync.Mutex
+	algorithmKeys   = map[string]crypto.Signer{}
+)
+
+// algorithmKey is the benchmark key of alg's type: the minter's RSA key, or an EC or Ed25519
+// key made once.
+func algorithmKey(b *testing.B, m *tokens.Minter, alg string) crypto.Signer {
+	algorithmKeysMu.Lock()
+	defer algorithmKeysMu.Unlock()
+	curves := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}
+	if key, ok := algorithmKeys[alg]; ok {
+		return key
+	}
+	var key crypto.Signer = m.Key
+	var err error
+	if curve, ok := curves[alg]; ok {
+		key, err = ecdsa.GenerateKey(curve, rand.Reader)
+	} else if alg == "EdDSA" {
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	algorithmKeys[alg] = key
+	return key
+}
 
 // BenchmarkYaegiWithauthReject sends a token whose signature does not verify.
 func BenchmarkYaegiWithauthReject(b *testing.B) {

@@ -41,6 +41,16 @@ var rows = []struct{ name, label string }{
 	{"BenchmarkYaegiWithauthMiss", "withauth, cache miss (one token, cacheSize 0)"},
 	{"BenchmarkYaegiWithauthMissDistinct", "withauth, cache miss (20000 distinct tokens cycled, cacheSize 10000)"},
 	{"BenchmarkYaegiWithauthReject", "withauth, bad signature (401)"},
+	{"BenchmarkYaegiWithauthMissAlgorithm/RS256", "withauth, cache miss, RS256 (PEM key, golang-jwt token)"},
+	{"BenchmarkYaegiWithauthMissAlgorithm/RS384", "withauth, cache miss, RS384"},
+	{"BenchmarkYaegiWithauthMissAlgorithm/RS512", "withauth, cache miss, RS512"},
+	{"BenchmarkYaegiWithauthMissAlgorithm/PS256", "withauth, cache miss, PS256"},
+	{"BenchmarkYaegiWithauthMissAlgorithm/PS384", "withauth, cache miss, PS384"},
+	{"BenchmarkYaegiWithauthMissAlgorithm/PS512", "withauth, cache miss, PS512"},
+	{"BenchmarkYaegiWithauthMissAlgorithm/ES256", "withauth, cache miss, ES256 (P-256)"},
+	{"BenchmarkYaegiWithauthMissAlgorithm/ES384", "withauth, cache miss, ES384 (P-384)"},
+	{"BenchmarkYaegiWithauthMissAlgorithm/ES512", "withauth, cache miss, ES512 (P-521)"},
+	{"BenchmarkYaegiWithauthMissAlgorithm/EdDSA", "withauth, cache miss, EdDSA (Ed25519)"},
 	{"BenchmarkRSAVerifyPKCS1v15", "compiled rsa.VerifyPKCS1v15 alone (2048-bit)"},
 }
 
