@@ -48,6 +48,9 @@ var (
 	errAccessRevoked  = errors.New("the access token is not active")
 	errAccessDisabled = errors.New("access tokens are disabled for this Frontegg account")
 
+	// A valid token without the step-up the route requires: 401 with RFC 9470's challenge.
+	errStepUpRequired = errors.New("this route requires a stronger, or more recent, authentication")
+
 	// A valid token without what the route requires: 403 insufficient_scope.
 	errInsufficientScope = errors.New("the token lacks the roles or permissions this route requires")
 
@@ -71,6 +74,8 @@ func (m *Middleware) refuse(rw http.ResponseWriter, err error) {
 		writeChallenge(rw, http.StatusBadRequest, "invalid_request", err)
 	case errInsufficientScope:
 		writeChallenge(rw, http.StatusForbidden, "insufficient_scope", err)
+	case errStepUpRequired:
+		writeError(rw, http.StatusUnauthorized, "insufficient_user_authentication", err.Error(), m.stepUp.challenge)
 	case errKeysUnavailable, errCheckUnavailable:
 		wait := time.Second
 		if err == errKeysUnavailable {

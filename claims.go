@@ -13,7 +13,13 @@ import (
 // requirement is an any-of set of names expected in a list claim; empty means none required.
 type requirement struct {
 	claim claimPath
+	// also is a second claim whose names count too (Frontegg's tenantIds beside tenantId).
+	also  *claimPath
 	anyOf map[string]bool
+	// wildcards lets a granted "prefix.*" cover the required names under prefix
+	// (grantWildcards): then anyOf is also kept as a list, to compare prefixes with.
+	wildcards bool
+	names     []string
 }
 
 // meets reports whether the claim holds any of the names, in any of the shapes identity
@@ -25,7 +31,7 @@ func meets(r requirement, claims map[string]interface{}) bool {
 		return true
 	}
 	value, _ := lookupClaim(r.claim, claims)
-	if list, ok := value.([]interface{}); ok {
+	if list, ok := value.([]interface{}); ok && !r.wildcards && r.also == nil {
 		for _, item := range list {
 			if name, ok := item.(string); ok && r.anyOf[name] {
 				return true
@@ -33,6 +39,13 @@ func meets(r requirement, claims map[string]interface{}) bool {
 		}
 		return false
 	}
+	if meetsOtherShape(r, value) {
+		return true
+	}
+	if r.also == nil {
+		return false
+	}
+	value, _ = lookupClaim(*r.also, claims)
 	return meetsOtherShape(r, value)
 }
 
@@ -40,17 +53,42 @@ func meets(r requirement, claims map[string]interface{}) bool {
 // case stays a small function under Yaegi.
 func meetsOtherShape(r requirement, value interface{}) bool {
 	switch v := value.(type) {
+	case []interface{}:
+		for _, item := range v {
+			if name, ok := item.(string); ok && granted(r, name) {
+				return true
+			}
+		}
 	case string:
 		for _, name := range strings.Split(v, " ") {
-			if r.anyOf[name] {
+			if granted(r, name) {
 				return true
 			}
 		}
 	case map[string]interface{}:
 		for name := range v {
-			if r.anyOf[name] {
+			if granted(r, name) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// granted reports whether one granted name satisfies the requirement: it is one of the names,
+// or, with wildcards, it is "prefix.*" and a required name lies under prefix ("fe.secure.*"
+// covers "fe.secure.read.users"; "fe.*" never covers "fex.read", and "*" alone covers nothing).
+func granted(r requirement, name string) bool {
+	if r.anyOf[name] {
+		return true
+	}
+	if !r.wildcards || len(name) < 3 || !strings.HasSuffix(name, ".*") {
+		return false
+	}
+	prefix := name[:len(name)-1]
+	for _, required := range r.names {
+		if len(required) > len(prefix) && strings.HasPrefix(required, prefix) {
+			return true
 		}
 	}
 	return false

@@ -143,3 +143,39 @@ func TestRequirementClaimShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestTenants: tenants is any-of over tenantId or an item of Frontegg's tenantIds; tenantClaim
+// names another claim for other issuers.
+func TestTenants(t *testing.T) {
+	tenants := func(c *Config) { c.Tenants = []string{"acme", "globex"} }
+	entra := func(c *Config) { c.Tenants = []string{"72f988bf"}; c.TenantClaim = "tid" }
+	runTokenCases(t, pemConfig, []tokenCase{
+		{name: "tenantId one of them", config: tenants, token: tokenWith(map[string]interface{}{"tenantId": "acme", "tenantIds": nil}), wantStatus: 200},
+		{name: "an item of tenantIds", config: tenants, token: tokenWith(map[string]interface{}{"tenantId": "initech", "tenantIds": []interface{}{"initech", "globex"}}), wantStatus: 200},
+		{name: "neither", config: tenants, token: tokenWith(map[string]interface{}{"tenantId": "initech", "tenantIds": []interface{}{"initech"}}), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "no tenant claim", config: tenants, token: tokenWith(map[string]interface{}{"tenantId": nil, "tenantIds": nil}), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "tenantClaim tid", config: entra, token: tokenWith(map[string]interface{}{"tid": "72f988bf"}), wantStatus: 200},
+		{name: "tenantClaim tid, tenantIds do not count", config: entra, token: tokenWith(map[string]interface{}{"tenantIds": []interface{}{"72f988bf"}}), wantStatus: 403, wantError: "insufficient_scope"},
+	})
+}
+
+// TestGrantWildcards: with grantWildcards, a granted "prefix.*" covers required names under
+// prefix, as Frontegg's entitlements do; never otherwise, and never across a segment.
+func TestGrantWildcards(t *testing.T) {
+	required := func(wildcards bool, names ...string) func(*Config) {
+		return func(c *Config) { c.Permissions = names; c.GrantWildcards = wildcards }
+	}
+	granted := func(names ...interface{}) func(testing.TB) string {
+		return tokenWith(map[string]interface{}{"permissions": names})
+	}
+	runTokenCases(t, pemConfig, []tokenCase{
+		{name: "fe.secure.* covers fe.secure.read.users", config: required(true, "fe.secure.read.users"), token: granted("fe.secure.*"), wantStatus: 200},
+		{name: "off by default", config: required(false, "fe.secure.read.users"), token: granted("fe.secure.*"), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "fe.* does not cover fex.read", config: required(true, "fex.read"), token: granted("fe.*"), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "fe.secure.* does not cover fe.secure itself", config: required(true, "fe.secure"), token: granted("fe.secure.*"), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "* alone covers nothing", config: required(true, "fe.read"), token: granted("*"), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "a wildcard in the middle is literal", config: required(true, "fe.secure.read"), token: granted("fe.*.read"), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "on the required side it is a name", config: required(true, "fe.*"), token: granted("fe.read"), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles too", config: func(c *Config) { c.Roles = []string{"org.admin"}; c.GrantWildcards = true }, token: tokenWith(map[string]interface{}{"roles": []interface{}{"org.*"}}), wantStatus: 200},
+	})
+}

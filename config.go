@@ -17,6 +17,8 @@ var configKeys = []string{
 	"permissionsClaim", "clockSkew", "forwardHeaders", "forwardAuthorization", "skipPreflight",
 	"refreshInterval", "minRefreshInterval", "httpTimeout", "cacheSize", "claimsHeader",
 	"clientId", "apiKey", "apiGatewayUrl", "issuers", "algorithms", "authorizedParties", "typ",
+	"grantWildcards", "tenants", "tenantClaim", "stepUp", "stepUpMaxAge", "acrValues", "amrValues",
+	"accessTokenGrants",
 }
 
 // minRefreshFloor is the least minRefreshInterval accepted: below it, tokens naming made-up
@@ -124,7 +126,7 @@ func toSet(items []string) map[string]bool {
 	return set
 }
 
-func newRequirement(key string, values []string, claimKey, claim string) (requirement, error) {
+func newRequirement(key string, values []string, claimKey, claim string, wildcards bool) (requirement, error) {
 	names, err := splitList(key, values)
 	if err != nil {
 		return requirement{}, err
@@ -133,7 +135,19 @@ func newRequirement(key string, values []string, claimKey, claim string) (requir
 	if claim == "" {
 		return requirement{}, fmt.Errorf("%s: must name a claim, such as %q", claimKey, key)
 	}
-	return requirement{claim: newClaimPath(claim), anyOf: toSet(names)}, nil
+	return requirement{claim: newClaimPath(claim), anyOf: toSet(names), wildcards: wildcards, names: names}, nil
+}
+
+// newTenantRequirement checks tenants and tenantClaim: with the default claim, tenantId, an
+// item of Frontegg's tenantIds counts too.
+func newTenantRequirement(config *Config) (requirement, error) {
+	r, err := newRequirement("tenants", config.Tenants, "tenantClaim", config.TenantClaim, false)
+	if err != nil || strings.TrimSpace(config.TenantClaim) != "tenantId" {
+		return r, err
+	}
+	also := newClaimPath("tenantIds")
+	r.also = &also
+	return r, nil
 }
 
 // fetchTiming holds the durations that govern a remote key source.

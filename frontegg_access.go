@@ -91,6 +91,10 @@ func (f *fronteggAPI) checkAccessToken(claims map[string]interface{}, needsGrant
 	sub, _ := claims["sub"].(string)
 	kind := accessTokenKind(tokenType)
 	if !needsGrants {
+		// The token's roles and permissions are Frontegg's placeholders (FETCH-ROLES-BY-API):
+		// the upstream must never read them as grants.
+		delete(claims, "roles")
+		delete(claims, "permissions")
 		a, err := f.activeAccessTokens(kind)
 		if err != nil {
 			return time.Time{}, errCheckUnavailable

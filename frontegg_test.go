@@ -497,3 +497,80 @@ func TestFronteggTypesStayFrontegg(t *testing.T) {
 		t.Errorf("vendor mode, type \"access\": status %d (%s); want 401 (every token there is Frontegg's)", rec.Code, errorDescription(rec))
 	}
 }
+
+// TestFronteggAccessTokenGrantsForwarded: an access token's roles and permissions claims are
+// Frontegg's placeholders; by default they are never forwarded, with accessTokenGrants "always"
+// the real ones are fetched (and cached) and forwarded.
+func TestFronteggAccessTokenGrantsForwarded(t *testing.T) {
+	for _, always := range []bool{false, true} {
+		mock := newMockFrontegg(t)
+		fronteggEnv(t, mock)
+		config := CreateConfig()
+		if always {
+			config.AccessTokenGrants = "always"
+		}
+		next := &upstream{}
+		token := fronteggToken(t, "userAccessToken", map[string]interface{}{"roles": []interface{}{"FETCH-ROLES-BY-API"}, "permissions": []interface{}{"FETCH-PERMISSIONS-BY-API"}})
+		rec, _ := serve(newHandler(t, config, next), fronteggRequest("/shift", "X-Api-Key", token))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("accessTokenGrants always=%v: status %d (%s); want 200", always, rec.Code, errorDescription(rec))
+		}
+		roles, permissions := next.header.Get("X-User-Roles"), next.header.Get("X-User-Permissions")
+		if !always && (roles != "" || permissions != "") || always && (roles != "admin" || permissions != "uploadFile") {
+			t.Errorf("accessTokenGrants always=%v: X-User-Roles %q, X-User-Permissions %q; want %s", always, roles, permissions,
+				map[bool]string{false: "both absent (never the placeholders)", true: "admin and uploadFile, Frontegg's grants"}[always])
+		}
+	}
+	for value, want := range map[string]string{"sometimes": `accessTokenGrants: "sometimes" is not a setting`} {
+		mock := newMockFrontegg(t)
+		fronteggEnv(t, mock)
+		config := CreateConfig()
+		config.AccessTokenGrants = value
+		if got := newError(t, config); !strings.Contains(got, want) {
+			t.Errorf("accessTokenGrants %q: New error %q; want %q", value, got, want)
+		}
+	}
+	config := pemConfig(t)
+	config.AccessTokenGrants = "always"
+	if got := newError(t, config); !strings.Contains(got, "applies to Frontegg vendor mode only") {
+		t.Errorf("accessTokenGrants outside vendor mode: New error %q; want it refused", got)
+	}
+}
+
+// TestFronteggKeyRotation: in vendor mode one key verifies every kid, so a rotation shows as a
+// bad signature; that triggers one refetch (throttled by minRefreshInterval, shared), then the
+// token is verified again: a rotation costs seconds, not refreshInterval.
+func TestFronteggKeyRotation(t *testing.T) {
+	mock := newMockFrontegg(t)
+	fronteggEnv(t, mock)
+	withoutRefreshFloor(t)
+	config := CreateConfig()
+	config.MinRefreshInterval = "200ms"
+	handler := newHandler(t, config, &upstream{})
+	if rec, _ := serve(handler, fronteggRequest("/shift", "Authorization", fronteggToken(t, "userToken", nil))); rec.Code != http.StatusOK {
+		t.Fatalf("before the rotation: status %d; want 200", rec.Code)
+	}
+	mock.RotateKey(string(readFixture(t, "keys/key-2.pub.pem")))
+	rotated := signRS256(t, privateKey(t, "key-2"), rs256Header("frontegg-kid-xyz"), userClaims(t, map[string]interface{}{"type": "userToken"}))
+	time.Sleep(250 * time.Millisecond) // past minRefreshInterval since the first fetch
+	fetches := mock.KeyFetches.Load()
+	for i, want := range []int{http.StatusOK, http.StatusOK} {
+		if rec, _ := serve(handler, fronteggRequest("/shift", "Authorization", rotated)); rec.Code != want {
+			t.Fatalf("a token of the rotated key, request %d: status %d (%s); want %d", i+1, rec.Code, errorDescription(rec), want)
+		}
+	}
+	if got := mock.KeyFetches.Load() - fetches; got != 1 {
+		t.Errorf("the rotation made %d key fetches; want 1", got)
+	}
+	// Forgeries signed by another key cause at most one fetch per minRefreshInterval.
+	fetches = mock.KeyFetches.Load()
+	forged := signRS256(t, privateKey(t, "rogue"), rs256Header("x"), userClaims(t, map[string]interface{}{"type": "userToken"}))
+	for i := 0; i < 20; i++ {
+		if rec, _ := serve(handler, fronteggRequest("/shift", "Authorization", forged)); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("a forged token: status %d; want 401", rec.Code)
+		}
+	}
+	if got := mock.KeyFetches.Load() - fetches; got > 1 {
+		t.Errorf("20 forged tokens within minRefreshInterval made %d key fetches; want at most 1", got)
+	}
+}

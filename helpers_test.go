@@ -744,6 +744,10 @@ func (p *panickingKeys) epoch() *keyEpoch { return p.next.epoch() }
 
 func (p *panickingKeys) retryAfter() time.Duration { return p.next.retryAfter() }
 
+func (p *panickingKeys) replacement(ctx context.Context, kid string, failed *publicKey) *publicKey {
+	return p.next.replacement(ctx, kid, failed)
+}
+
 // failures collects failures from many goroutines and reports the first few.
 type failures struct {
 	mu    sync.Mutex

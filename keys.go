@@ -18,6 +18,10 @@ type keySource interface {
 	retryAfter() time.Duration
 	// epoch tells cached grants whether their key set is still current.
 	epoch() *keyEpoch
+	// replacement is the key that replaced failed after a refetch (throttled by
+	// minRefreshInterval), for a source whose one key verifies every kid (Frontegg's): there a
+	// rotation shows as a bad signature, not as an unknown kid. nil when nothing changed.
+	replacement(ctx context.Context, kid string, failed *publicKey) *publicKey
 }
 
 // keyEpoch lets the request path judge a cached grant with two atomic loads, no call into the
@@ -65,6 +69,10 @@ func (s staticKeys) lookup(ctx context.Context, kid string) (*publicKey, error) 
 }
 
 func (s staticKeys) retryAfter() time.Duration { return 0 }
+
+func (s staticKeys) replacement(ctx context.Context, kid string, failed *publicKey) *publicKey {
+	return nil
+}
 
 func (s staticKeys) epoch() *keyEpoch { return s.epochs }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Config is the middleware's configuration, one per router. Traefik decodes it with
@@ -41,6 +42,20 @@ type Config struct {
 	// set, both must pass. Unset, nothing is required.
 	Roles       []string
 	Permissions []string
+	// GrantWildcards lets a granted role or permission "prefix.*" cover the required names
+	// under prefix, as Frontegg's entitlements do (default false: exact matches only).
+	GrantWildcards bool
+	// Tenants, if set: the token's TenantClaim (default "tenantId", and then an item of
+	// Frontegg's tenantIds counts too) must be one of them.
+	Tenants     []string
+	TenantClaim string
+	// StepUp requires multi-factor authentication: acr one of AcrValues (default Frontegg's
+	// multi-factor policy) and amr holding one of AmrValues (default "mfa" and one of otp,
+	// sms, hwk, sso); StepUpMaxAge (Go duration) bounds the age of auth_time.
+	StepUp       bool
+	StepUpMaxAge string
+	AcrValues    []string
+	AmrValues    []string
 	// RolesClaim and PermissionsClaim name the claims (default "roles", "permissions"), each
 	// a JSON array of strings, a space-separated string (OAuth scopes) or an object whose keys
 	// are the names; a dotted path reaches nested claims ("\." is a literal dot), a
@@ -76,6 +91,10 @@ type Config struct {
 	ClientID      string
 	APIKey        string
 	APIGatewayURL string
+	// AccessTokenGrants "always" fetches an access token's roles and permissions from Frontegg
+	// (cached 10 s) also on routes that require none, to forward them; by default they are
+	// fetched only to check a requirement, and the token's placeholders are never forwarded.
+	AccessTokenGrants string
 	// Unknown collects the keys that match no field above (mapstructure's remain tag, under
 	// Traefik's own decoder); New refuses them, since Traefik would otherwise drop them.
 	Unknown map[string]interface{} `mapstructure:",remain"`
@@ -87,6 +106,7 @@ func CreateConfig() *Config {
 	return &Config{
 		RolesClaim:           "roles",
 		PermissionsClaim:     "permissions",
+		TenantClaim:          "tenantId",
 		ClockSkew:            "30s",
 		ForwardAuthorization: true,
 		SkipPreflight:        true,
@@ -108,6 +128,10 @@ type Middleware struct {
 	typs              map[string]bool // normalized by mediaType
 	roles             requirement
 	permissions       requirement
+	tenants           requirement
+	stepUp            *stepUpRule // nil: no step-up required
+	// alwaysFetchGrants: accessTokenGrants "always".
+	alwaysFetchGrants bool
 	forward           []forwardedHeader
 	forwardNames      []string // the names of forward, in its order
 	// ownedKeys are the headerKey of every identity header (forwarded and default), whose
@@ -159,11 +183,19 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	if err != nil {
 		return nil, err
 	}
-	roles, err := newRequirement("roles", config.Roles, "rolesClaim", config.RolesClaim)
+	roles, err := newRequirement("roles", config.Roles, "rolesClaim", config.RolesClaim, config.GrantWildcards)
 	if err != nil {
 		return nil, err
 	}
-	permissions, err := newRequirement("permissions", config.Permissions, "permissionsClaim", config.PermissionsClaim)
+	permissions, err := newRequirement("permissions", config.Permissions, "permissionsClaim", config.PermissionsClaim, config.GrantWildcards)
+	if err != nil {
+		return nil, err
+	}
+	tenants, err := newTenantRequirement(config)
+	if err != nil {
+		return nil, err
+	}
+	stepUp, err := newStepUp(config)
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +230,8 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		authorizedParties:    toSet(parties),
 		typs:                 typs,
 		roles:                roles,
+		tenants:              tenants,
+		stepUp:               stepUp,
 		permissions:          permissions,
 		forward:              forward,
 		forwardAuthorization: config.ForwardAuthorization,
@@ -207,6 +241,16 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	}
 	if m.frontegg != nil {
 		m.apiKeyCache = newTokenCache(config.CacheSize)
+	}
+	switch strings.TrimSpace(config.AccessTokenGrants) {
+	case "":
+	case "always":
+		if m.frontegg == nil {
+			return nil, fmt.Errorf("accessTokenGrants: applies to Frontegg vendor mode only (access tokens in x-api-key); remove it")
+		}
+		m.alwaysFetchGrants = true
+	default:
+		return nil, fmt.Errorf("accessTokenGrants: %q is not a setting; use \"always\" or remove the key", config.AccessTokenGrants)
 	}
 	for _, h := range forward {
 		m.forwardNames = append(m.forwardNames, h.name)

@@ -65,6 +65,20 @@ func (r *remoteKeys) lookup(ctx context.Context, kid string) (*publicKey, error)
 
 func (r *remoteKeys) epoch() *keyEpoch { return r.epochs }
 
+func (r *remoteKeys) replacement(ctx context.Context, kid string, failed *publicKey) *publicKey {
+	if set := r.current(); set == nil || !set.singleForAnyKid {
+		return nil
+	}
+	set := r.refetch(ctx)
+	if set == nil {
+		return nil
+	}
+	if key := set.find(kid); key != nil && key != failed {
+		return key
+	}
+	return nil
+}
+
 func (r *remoteKeys) retryAfter() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -30,7 +30,10 @@ func (m *Middleware) verify(ctx context.Context, token string, source credential
 		return nil, err
 	}
 	if err := verifySignature(raw, key); err != nil {
-		return nil, err
+		if key = trusted.keys.replacement(ctx, raw.kid, key); key == nil || verifySignature(raw, key) != nil {
+			return nil, err
+		}
+		generation = trusted.epoch.generation.Load()
 	}
 	claims, err := decodeClaims(raw)
 	if err != nil {
@@ -43,12 +46,22 @@ func (m *Middleware) verify(ctx context.Context, token string, source credential
 	if m.authorizedParties != nil && !m.authorizedParties[authorizedParty(claims)] {
 		return nil, errAuthorized
 	}
+	var stepUpUntil int64
+	if m.stepUp != nil {
+		if stepUpUntil, err = checkStepUp(m.stepUp, claims, float64(nowUnixNano)/1e9); err != nil {
+			return nil, err
+		}
+	}
 	if err := checkTokenType(claims, source, m.frontegg != nil); err != nil {
 		return nil, err
 	}
 	expiresUnixNano := cacheExpiry(expSeconds, trusted.rules.skewSeconds)
+	if stepUpUntil > 0 && stepUpUntil < expiresUnixNano {
+		expiresUnixNano = stepUpUntil
+	}
 	if source == fromAPIKey {
-		trustedUntil, err := m.frontegg.checkAccessToken(claims, len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0)
+		needsGrants := m.alwaysFetchGrants || len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0
+		trustedUntil, err := m.frontegg.checkAccessToken(claims, needsGrants)
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +94,7 @@ func (m *Middleware) newGrant(claims map[string]interface{}, kid string, key *pu
 		generation:          generation,
 		expiresUnixNano:     expiresUnixNano,
 		usableUntilUnixNano: usableUntil(expiresUnixNano, trusted.epoch),
-		allowed:             meets(m.roles, claims) && meets(m.permissions, claims),
+		allowed:             meets(m.roles, claims) && meets(m.permissions, claims) && meets(m.tenants, claims),
 		headerValues:        make([][]string, len(m.forward)),
 	}
 	for i, h := range m.forward {

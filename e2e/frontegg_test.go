@@ -116,16 +116,21 @@ func startFronteggTraefik(t *testing.T, prepare func(*fronteggmock.API)) *fronte
 // fronteggKey loads Frontegg's signing key for the tests (testdata/keys/key-1) and the PEM
 // public key the mock serves.
 func fronteggKey(t *testing.T) (*rsa.PrivateKey, string) {
+	return fixtureKey(t, "key-1")
+}
+
+// fixtureKey loads testdata/keys/<name> and its public PEM.
+func fixtureKey(t *testing.T, name string) (*rsa.PrivateKey, string) {
 	t.Helper()
 	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := idp.LoadKey(filepath.Join(root, "testdata", "keys", "key-1.key.pem"))
+	key, err := idp.LoadKey(filepath.Join(root, "testdata", "keys", name+".key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	publicPEM, err := os.ReadFile(filepath.Join(root, "testdata", "keys", "key-1.pub.pem"))
+	publicPEM, err := os.ReadFile(filepath.Join(root, "testdata", "keys", name+".pub.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,14 @@ func New(clientID, apiKey, publicKeyPEM string) *API {
 	}
 }
 
+// RotateKey makes publicKeyPEM Frontegg's key from now on, as a rotation of the vendor's
+// signing key does.
+func (a *API) RotateKey(publicKeyPEM string) {
+	a.mu.Lock()
+	a.PublicKeyPEM = publicKeyPEM
+	a.mu.Unlock()
+}
+
 // SetFault switches the misbehaviour of the key and access-token endpoints.
 func (a *API) SetFault(f Fault) {
 	a.mu.Lock()
@@ -110,7 +118,10 @@ func (a *API) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	case path == "/identity/resources/configurations/v1":
 		a.KeyFetches.Add(1)
 		if !a.refuse(rw, req) {
-			writeJSON(rw, map[string]string{"publicKey": a.PublicKeyPEM})
+			a.mu.Lock()
+			key := a.PublicKeyPEM
+			a.mu.Unlock()
+			writeJSON(rw, map[string]string{"publicKey": key})
 		}
 	case strings.HasPrefix(path, "/identity/resources/vendor-only/"):
 		a.Checks.Add(1)
