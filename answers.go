@@ -19,6 +19,9 @@ var (
 	errTwoAuthorization  = errors.New("more than one Authorization header")
 	errNotOneBearerToken = errors.New("the Authorization header is not Bearer followed by one token")
 	errTwoAPIKeys        = errors.New("more than one x-api-key header")
+	errTwoTokenHeaders   = errors.New("more than one token header (tokenHeader)")
+	errNotOneToken       = errors.New("the token header (tokenHeader) is not one token")
+	errTwoQueryTokens    = errors.New("more than one token query parameter (tokenQueryParameter)")
 
 	// The token (jwt.go, keys): 401 invalid_token.
 	errTokenTooLarge  = errors.New("the token is larger than 64 KiB")
@@ -62,21 +65,71 @@ var (
 	errInternal = errors.New("internal error in the authentication middleware")
 )
 
+// reasons are the stable codes of the refusals, in the JSON body beside error and in
+// rejection log lines (the README lists them), so that a client developer can act on them.
+var reasons = map[error]string{
+	errNoCredentials:     "no_credentials",
+	errTwoAuthorization:  "duplicate_credentials",
+	errTwoAPIKeys:        "duplicate_credentials",
+	errTwoTokenHeaders:   "duplicate_credentials",
+	errTwoQueryTokens:    "duplicate_credentials",
+	errNotOneBearerToken: "malformed_credentials",
+	errNotOneToken:       "malformed_credentials",
+	errTokenTooLarge:     "token_too_large",
+	errMalformed:         "malformed_token",
+	errEncrypted:         "malformed_token",
+	errBadHeader:         "malformed_token",
+	errCritical:          "malformed_token",
+	errKidType:           "malformed_token",
+	errBadClaims:         "malformed_token",
+	errAlgorithm:         "algorithm_not_accepted",
+	errKeyAlgorithm:      "algorithm_not_accepted",
+	errBadSignature:      "bad_signature",
+	errUnknownKey:        "unknown_key",
+	errNoExpiry:          "no_expiry",
+	errExpired:           "expired",
+	errNotYetValid:       "not_yet_valid",
+	errIssuedInFuture:    "issued_in_future",
+	errBadTimeClaim:      "bad_time_claim",
+	errIssuer:            "wrong_issuer",
+	errAudience:          "wrong_audience",
+	errTokenTyp:          "wrong_typ",
+	errAuthorized:        "wrong_authorized_party",
+	errTokenType:         "wrong_token_type",
+	errNoTokenType:       "wrong_token_type",
+	errAccessRevoked:     "access_token_revoked",
+	errAccessDisabled:    "access_tokens_disabled",
+	errStepUpRequired:    "step_up_required",
+	errInsufficientScope: "insufficient_scope",
+	errKeysUnavailable:   "keys_unavailable",
+	errCheckUnavailable:  "check_unavailable",
+	errInternal:          "internal_error",
+}
+
 const realm = "withauth"
 
 // refuse answers a request withauth does not let through: the one place where an error
-// becomes a status, an OAuth error code (RFC 6750) and a challenge.
-func (m *Middleware) refuse(rw http.ResponseWriter, err error) {
-	switch err {
-	case errNoCredentials:
-		writeError(rw, http.StatusUnauthorized, "unauthorized", err.Error(), `Bearer realm="`+realm+`"`)
-	case errTwoAuthorization, errNotOneBearerToken, errTwoAPIKeys:
-		writeChallenge(rw, http.StatusBadRequest, "invalid_request", err)
-	case errInsufficientScope:
-		writeChallenge(rw, http.StatusForbidden, "insufficient_scope", err)
-	case errStepUpRequired:
-		writeError(rw, http.StatusUnauthorized, "insufficient_user_authentication", err.Error(), m.stepUp.challenge)
-	case errKeysUnavailable, errCheckUnavailable:
+// becomes a status, an OAuth error code (RFC 6750) and a challenge, a browser navigation is
+// sent to loginUrl instead of a 401, and the refusal is logged (logRejections). detail is what
+// the log may say of a verified token.
+func (m *Middleware) refuse(rw http.ResponseWriter, req *http.Request, err error, detail string) {
+	status := refusalStatus(err)
+	if m.rejections != nil {
+		m.rejections.record(req, status, reasons[err], detail)
+	}
+	if status == http.StatusUnauthorized && m.loginURL != "" && isNavigation(req) {
+		rw.Header().Set("Location", loginLocation(m.loginURL, req))
+		rw.Header().Set("Cache-Control", "no-store")
+		rw.WriteHeader(http.StatusFound)
+		return
+	}
+	reason := reasons[err]
+	switch status {
+	case http.StatusBadRequest:
+		writeChallenge(rw, status, "invalid_request", err, reason)
+	case http.StatusForbidden:
+		writeChallenge(rw, status, "insufficient_scope", err, reason)
+	case http.StatusServiceUnavailable:
 		wait := time.Second
 		if err == errKeysUnavailable {
 			if d := m.trust.retryAfter(); d > 0 {
@@ -84,22 +137,44 @@ func (m *Middleware) refuse(rw http.ResponseWriter, err error) {
 			}
 		}
 		rw.Header().Set("Retry-After", strconv.FormatInt(int64(wait/time.Second)+1, 10))
-		writeError(rw, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error(), "")
-	case errInternal:
-		writeError(rw, http.StatusInternalServerError, "server_error", err.Error(), "")
+		writeError(rw, status, "temporarily_unavailable", err.Error(), reason, "")
+	case http.StatusInternalServerError:
+		writeError(rw, status, "server_error", err.Error(), reason, "")
 	default:
-		writeChallenge(rw, http.StatusUnauthorized, "invalid_token", err)
+		switch err {
+		case errNoCredentials:
+			writeError(rw, status, "unauthorized", err.Error(), reason, `Bearer realm="`+realm+`"`)
+		case errStepUpRequired:
+			writeError(rw, status, "insufficient_user_authentication", err.Error(), reason, m.stepUp.challenge)
+		default:
+			writeChallenge(rw, status, "invalid_token", err, reason)
+		}
 	}
 }
 
-// writeChallenge answers with an RFC 6750 WWW-Authenticate challenge naming the error.
-func writeChallenge(rw http.ResponseWriter, status int, code string, err error) {
-	challenge := `Bearer realm="` + realm + `", error="` + code + `", error_description="` + err.Error() + `"`
-	writeError(rw, status, code, err.Error(), challenge)
+// refusalStatus is the HTTP status of a refusal.
+func refusalStatus(err error) int {
+	switch err {
+	case errTwoAuthorization, errNotOneBearerToken, errTwoAPIKeys, errTwoTokenHeaders, errNotOneToken, errTwoQueryTokens:
+		return http.StatusBadRequest
+	case errInsufficientScope:
+		return http.StatusForbidden
+	case errKeysUnavailable, errCheckUnavailable:
+		return http.StatusServiceUnavailable
+	case errInternal:
+		return http.StatusInternalServerError
+	}
+	return http.StatusUnauthorized
 }
 
-func writeError(rw http.ResponseWriter, status int, code, description, challenge string) {
-	body, _ := json.Marshal(map[string]string{"error": code, "error_description": description})
+// writeChallenge answers with an RFC 6750 WWW-Authenticate challenge naming the error.
+func writeChallenge(rw http.ResponseWriter, status int, code string, err error, reason string) {
+	challenge := `Bearer realm="` + realm + `", error="` + code + `", error_description="` + err.Error() + `"`
+	writeError(rw, status, code, err.Error(), reason, challenge)
+}
+
+func writeError(rw http.ResponseWriter, status int, code, description, reason, challenge string) {
+	body, _ := json.Marshal(map[string]string{"error": code, "error_description": description, "reason": reason})
 	header := rw.Header()
 	if challenge != "" {
 		header.Set("WWW-Authenticate", challenge)

@@ -21,8 +21,10 @@ type grant struct {
 	// usableUntilUnixNano is expiresUnixNano, or earlier the time the key set is due for a
 	// refresh: past it the grant is checked against the key source again.
 	usableUntilUnixNano int64
-	// allowed tells whether the token meets this middleware's roles and permissions.
+	// allowed tells whether the token meets this middleware's roles and permissions;
+	// refusal, when not and rejections are logged, what the log line says of the token.
 	allowed bool
+	refusal string
 	// headerValues are the forwarded headers' values in the middleware's order, nil for an
 	// absent claim. They are shared by every request with the token, never modified.
 	headerValues [][]string

@@ -18,7 +18,8 @@ var configKeys = []string{
 	"refreshInterval", "minRefreshInterval", "httpTimeout", "cacheSize", "claimsHeader",
 	"clientId", "apiKey", "apiGatewayUrl", "issuers", "algorithms", "authorizedParties", "typ",
 	"grantWildcards", "tenants", "tenantClaim", "stepUp", "stepUpMaxAge", "acrValues", "amrValues",
-	"accessTokenGrants",
+	"accessTokenGrants", "tokenHeader", "tokenCookie", "tokenQueryParameter", "optional", "loginUrl",
+	"logRejections",
 }
 
 // minRefreshFloor is the least minRefreshInterval accepted: below it, tokens naming made-up

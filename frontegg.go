@@ -64,6 +64,7 @@ type fronteggAPI struct {
 	tokenRenewAt time.Time
 
 	answers apiAnswerCache
+	users   users // the middlewares that use the client, for its log lines
 }
 
 // fronteggAPIs holds one fronteggAPI per gateway, credentials and timeout, shared by every
@@ -72,6 +73,7 @@ type fronteggAPI struct {
 var fronteggAPIs sync.Map
 
 func sharedFronteggAPI(id string, fresh *fronteggAPI) *fronteggAPI {
+	fresh.answers.users = &fresh.users
 	existing, _ := fronteggAPIs.LoadOrStore(id, fresh)
 	if api, ok := existing.(*fronteggAPI); ok {
 		return api

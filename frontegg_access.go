@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 )
@@ -30,7 +29,7 @@ func (f *fronteggAPI) activeAccessTokens(kind string) (*apiAnswer, error) {
 	return f.answers.get("active "+kind, f.client.Timeout, func(ctx context.Context, a *apiAnswer) error {
 		body, status, err := f.get(ctx, "/identity/resources/vendor-only/"+kind+"/access-tokens/v1/active")
 		if status == http.StatusForbidden {
-			noteAccessDisabled(a, body)
+			f.noteAccessDisabled(a, body)
 			return nil
 		}
 		if err != nil {
@@ -48,8 +47,8 @@ func (f *fronteggAPI) activeAccessTokens(kind string) (*apiAnswer, error) {
 // noteAccessDisabled records Frontegg's 403 on its access-token endpoints, its answer when the
 // vendor turned access tokens off: the SDKs take it as "not authenticated", so it is a 401
 // cached like any answer, not a 503 that clients would retry forever.
-func noteAccessDisabled(a *apiAnswer, body []byte) {
-	fmt.Fprintf(os.Stderr, "withauth: Frontegg refused the access token check (403 %.200s); access tokens are refused while it does\n", body)
+func (f *fronteggAPI) noteAccessDisabled(a *apiAnswer, body []byte) {
+	logError("%s: Frontegg refused the access token check (403 %.200s); access tokens are refused while it does", f.users.String(), body)
 	a.disabled = true
 }
 
@@ -62,7 +61,7 @@ func (f *fronteggAPI) accessTokenGrants(kind, id string) (*apiAnswer, error) {
 			return nil
 		}
 		if status == http.StatusForbidden {
-			noteAccessDisabled(a, body)
+			f.noteAccessDisabled(a, body)
 			return nil
 		}
 		if err != nil {
@@ -135,6 +134,7 @@ func stringsToClaim(items []string) []interface{} {
 type apiAnswerCache struct {
 	mu      sync.Mutex
 	entries map[string]*apiAnswer
+	users   *users // its client's, for its log lines
 }
 
 // apiAnswer is one answer of the API: the field its loader fills, or err.
@@ -179,7 +179,7 @@ func (c *apiAnswerCache) load(a *apiAnswer, timeout time.Duration, load func(ctx
 		}
 		ttl := accessTokenCheckTTL
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "withauth: Frontegg access token check failed: %v\n", err)
+			logError("%s: Frontegg access token check failed: %v", c.users.String(), err)
 			ttl = failedCheckTTL
 		}
 		c.mu.Lock()

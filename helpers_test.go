@@ -794,3 +794,10 @@ func heapAfterGC() uint64 {
 	runtime.ReadMemStats(&stats)
 	return stats.HeapAlloc
 }
+
+// bodyField is one member of a JSON error answer, or "".
+func bodyField(body []byte, name string) string {
+	var fields map[string]string
+	_ = json.Unmarshal(body, &fields)
+	return fields[name]
+}

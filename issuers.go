@@ -174,3 +174,22 @@ func (t trust) retryAfter() time.Duration {
 	}
 	return wait
 }
+
+// addUser records name among the users of the trust's shared key sets and Frontegg client.
+func (t trust) addUser(name string) {
+	if t.frontegg != nil {
+		t.frontegg.users.add(name)
+	}
+	issuers := make([]*trustedIssuer, 0, len(t.byIss)+1)
+	if t.only != nil {
+		issuers = append(issuers, t.only)
+	}
+	for _, trusted := range t.byIss {
+		issuers = append(issuers, trusted)
+	}
+	for _, trusted := range issuers {
+		if remote, ok := trusted.keys.(*remoteKeys); ok {
+			remote.users.add(name)
+		}
+	}
+}

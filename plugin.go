@@ -68,7 +68,24 @@ type Config struct {
 	// X-Tenant-Id, X-User-Email, X-User-Roles (RolesClaim), X-User-Permissions
 	// (PermissionsClaim). Those five names are stripped from every request either way.
 	ForwardHeaders map[string]string
-	// ForwardAuthorization passes Authorization (and x-api-key) on to the upstream (default true).
+	// TokenHeader, TokenCookie and TokenQueryParameter are further token sources, tried in
+	// this order after Authorization (and Frontegg's x-api-key); the first present one is the
+	// only one judged. TokenHeader's value may start with "Bearer ". The query parameter is
+	// always removed from the URL the upstream receives.
+	TokenHeader         string
+	TokenCookie         string
+	TokenQueryParameter string
+	// Optional lets a request without any credentials through, every identity header stripped;
+	// a request with invalid credentials is still refused. Exclusive with requirements.
+	Optional bool
+	// LoginURL, an absolute http(s) URL, receives browser navigations that would get 401
+	// (302); "{url}" in it becomes the escaped URL the browser asked for.
+	LoginURL string
+	// LogRejections logs one line per refused request in Traefik's log: "off" (default),
+	// "debug" or "error"; at most 10 lines a second per middleware.
+	LogRejections string
+	// ForwardAuthorization passes the token on to the upstream in the source that carried it
+	// (default true); false removes it there.
 	ForwardAuthorization bool
 	// SkipPreflight lets a CORS preflight through without a token, its credentials stripped
 	// (default true).
@@ -143,12 +160,17 @@ type Middleware struct {
 	normalizeNames       bool
 	forwardAuthorization bool
 	skipPreflight        bool
-	// cache holds grants of Authorization values, apiKeyCache of x-api-key values: one string
-	// is judged by other rules in each header, so neither can find the other's grants.
-	cache       *tokenCache
-	apiKeyCache *tokenCache
+	cache                *tokenCache
 	// frontegg checks access tokens in x-api-key; nil outside Frontegg vendor mode.
 	frontegg *fronteggAPI
+	// sources are the token sources beside Authorization; caches holds each source's grants
+	// (nil where caching is off), cache the Authorization one as ServeHTTP's fast path reads
+	// it, nil when the fast path may not be taken (a query token must leave every URL).
+	sources    tokenSources
+	caches     [credentialSources]*tokenCache
+	optional   bool
+	loginURL   string
+	rejections *rejectionLog // nil: rejections are not logged
 }
 
 // New builds the middleware. It does no network I/O and starts no goroutine: Traefik calls it
@@ -236,11 +258,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		forward:              forward,
 		forwardAuthorization: config.ForwardAuthorization,
 		skipPreflight:        config.SkipPreflight,
-		cache:                newTokenCache(config.CacheSize),
 		frontegg:             t.frontegg,
-	}
-	if m.frontegg != nil {
-		m.apiKeyCache = newTokenCache(config.CacheSize)
 	}
 	switch strings.TrimSpace(config.AccessTokenGrants) {
 	case "":
@@ -257,5 +275,40 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	}
 	m.ownedKeys, m.ownedSpellings = ownedHeaders(forward)
 	m.normalizeNames = m.ownedSpellings == nil
+	if err := m.configureSources(config, name); err != nil {
+		return nil, err
+	}
+	t.addUser(name)
 	return m, nil
+}
+
+// configureSources checks the token sources, optional, loginUrl and logRejections, and makes
+// one cache per source.
+func (m *Middleware) configureSources(config *Config, name string) error {
+	header := strings.TrimSpace(config.TokenHeader)
+	if header != "" {
+		header = http.CanonicalHeaderKey(header)
+		if !isHeaderName(header) || headersNotForwardable[headerKey(header)] || header == "X-Api-Key" || m.ownedKeys[headerKey(header)] {
+			return fmt.Errorf("tokenHeader: %q cannot carry the token; give a header of your own such as X-Auth-Token", config.TokenHeader)
+		}
+	}
+	m.sources = tokenSources{header: header, cookie: strings.TrimSpace(config.TokenCookie), query: strings.TrimSpace(config.TokenQueryParameter)}
+	if m.optional = config.Optional; m.optional &&
+		(len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0 || len(m.tenants.anyOf) > 0 || m.stepUp != nil) {
+		return fmt.Errorf("optional: cannot be combined with roles, permissions, tenants or stepUp: an anonymous caller would get in where a signed-in one is refused; use two routes")
+	}
+	var err error
+	if m.loginURL, err = checkLoginURL(config.LoginURL); err != nil {
+		return err
+	}
+	if m.rejections, err = newRejectionLog(config.LogRejections, name); err != nil {
+		return err
+	}
+	for source := fromAuthorization; source < credentialSources; source++ {
+		m.caches[source] = newTokenCache(config.CacheSize)
+	}
+	if m.sources.query == "" {
+		m.cache = m.caches[fromAuthorization]
+	}
+	return nil
 }

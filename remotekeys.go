@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 )
@@ -21,6 +20,7 @@ type remoteKeys struct {
 	refreshInterval    time.Duration
 	minRefreshInterval time.Duration
 	epochs             *keyEpoch
+	users              users // the middlewares that use the set, for its log lines
 
 	mu       sync.Mutex
 	set      *keySet // nil until a fetch succeeds
@@ -159,7 +159,7 @@ func (r *remoteKeys) finishFetch(call *fetchCall, set *keySet, err error) {
 		if r.set == nil {
 			kept = "no keys obtained yet: tokens are answered 503"
 		}
-		fmt.Fprintf(os.Stderr, "withauth: fetching keys from %s failed (%s): %v\n", r.fetcher.describe(), kept, err)
+		logError("%s: fetching keys from %s failed (%s): %v", r.users.String(), r.fetcher.describe(), kept, err)
 		r.epochs.refreshDueUnixNano.Store(now.Add(r.minRefreshInterval).UnixNano())
 	} else {
 		set = keepKeyIdentity(r.set, set)

@@ -4,10 +4,7 @@ package withauth
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 )
 
@@ -57,17 +54,23 @@ func (m *Middleware) serveUncached(rw http.ResponseWriter, req *http.Request) {
 		req.Header.Get("Origin") != "" && req.Header.Get("Access-Control-Request-Method") != "" {
 		// Browsers send no credentials on a preflight: whatever a "preflight" carries was not
 		// verified, so the upstream must not see it.
-		delete(req.Header, "Authorization")
-		delete(req.Header, "X-Api-Key")
-		m.next.ServeHTTP(rw, req)
+		removeCredential(req, m.sources)
+		m.letThrough(rw, req)
 		return
 	}
 	if !m.authorize(rw, req) {
 		return
 	}
 	if !m.forwardAuthorization {
-		delete(req.Header, "Authorization")
-		delete(req.Header, "X-Api-Key")
+		removeCredential(req, m.sources)
+	}
+	m.letThrough(rw, req)
+}
+
+// letThrough hands the request to the upstream, without the token in its URL.
+func (m *Middleware) letThrough(rw http.ResponseWriter, req *http.Request) {
+	if m.sources.query != "" {
+		removeQueryToken(req, m.sources.query)
 	}
 	m.next.ServeHTTP(rw, req)
 }
@@ -77,25 +80,27 @@ func (m *Middleware) serveUncached(rw http.ResponseWriter, req *http.Request) {
 func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admitted bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			fmt.Fprintf(os.Stderr, "withauth %s: internal error: %v\n", m.name, p)
-			m.refuse(rw, errInternal)
+			logError("withauth %s: internal error: %v", m.name, p)
+			m.refuse(rw, req, errInternal, "")
 			admitted = false
 		}
 	}()
 
-	token, source, err := m.credentials(req.Header)
+	token, source, err := m.credentials(req)
+	if err == errNoCredentials && m.optional {
+		return true // anonymous: every identity header stripped, none set
+	}
 	if err != nil {
-		m.refuse(rw, err)
+		m.refuse(rw, req, err, "")
 		return false
 	}
 
-	// The Authorization cache is keyed by the header's value as ServeHTTP looks it up:
-	// "Bearer <token>" exactly (other spellings are verified every time, so one token cannot
-	// fill the cache). Access tokens have a cache of their own.
-	cache := m.apiKeyCache
+	// Each source has its own cache. The Authorization cache is keyed by the header's value as
+	// ServeHTTP looks it up: "Bearer <token>" exactly (other spellings are verified every time,
+	// so one token cannot fill the cache).
+	cache := m.caches[source]
 	cacheKey := token
 	if source == fromAuthorization {
-		cache = m.cache
 		cacheKey = "Bearer " + token
 		if cacheKey != req.Header["Authorization"][0] {
 			cache = nil
@@ -110,8 +115,9 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 		g = revalidate(req.Context(), cache, cacheKey, g, nowUnixNano)
 	}
 	if g == nil {
-		if g, err = m.verify(req.Context(), token, source, nowUnixNano); err != nil {
-			m.refuse(rw, err)
+		var detail string
+		if g, detail, err = m.verify(req.Context(), token, source, nowUnixNano); err != nil {
+			m.refuse(rw, req, err, detail)
 			return false
 		}
 		if cache != nil {
@@ -120,7 +126,7 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 	}
 
 	if !g.allowed {
-		m.refuse(rw, errInsufficientScope)
+		m.refuse(rw, req, errInsufficientScope, g.refusal)
 		return false
 	}
 	for i, name := range m.forwardNames {
@@ -156,50 +162,4 @@ func usableUntil(expiresUnixNano int64, epoch *keyEpoch) int64 {
 		return due
 	}
 	return expiresUnixNano
-}
-
-// credentialSource is the header a token came from: one token string is judged by other
-// rules in each.
-type credentialSource int
-
-const (
-	fromAuthorization credentialSource = iota // Authorization: Bearer
-	fromAPIKey                                // x-api-key, Frontegg vendor mode's access tokens
-)
-
-// credentials finds the token: a bearer token in Authorization or, in Frontegg vendor mode,
-// an access token in x-api-key.
-func (m *Middleware) credentials(header http.Header) (string, credentialSource, error) {
-	token, err := bearerToken(header["Authorization"])
-	if err != errNoCredentials || m.frontegg == nil {
-		return token, fromAuthorization, err
-	}
-	values := header["X-Api-Key"]
-	if len(values) == 0 {
-		return "", fromAuthorization, errNoCredentials
-	}
-	if len(values) > 1 {
-		return "", fromAPIKey, errTwoAPIKeys
-	}
-	return strings.TrimSpace(values[0]), fromAPIKey, nil
-}
-
-// bearerToken extracts the token of an RFC 6750 Authorization header; the scheme is
-// case-insensitive. Without bearer credentials at all it fails with errNoCredentials.
-func bearerToken(values []string) (string, error) {
-	if len(values) == 0 {
-		return "", errNoCredentials
-	}
-	if len(values) > 1 {
-		return "", errTwoAuthorization
-	}
-	value := values[0]
-	if len(value) < 7 || !strings.EqualFold(value[:7], "bearer ") {
-		return "", errNoCredentials
-	}
-	token := strings.TrimLeft(value[7:], " ")
-	if token == "" || strings.IndexByte(token, ' ') >= 0 {
-		return "", errNotOneBearerToken
-	}
-	return token, nil
 }

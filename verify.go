@@ -4,56 +4,57 @@ package withauth
 
 import (
 	"context"
+	"strconv"
 )
 
 // verify turns a token into a grant, in the order that trusts the least: header, key,
 // signature, registered claims, Frontegg's token rules (and, for an access token, Frontegg's
 // answer about it), then the route's requirements and forwarded values.
-func (m *Middleware) verify(ctx context.Context, token string, source credentialSource, nowUnixNano int64) (*grant, error) {
+func (m *Middleware) verify(ctx context.Context, token string, source credentialSource, nowUnixNano int64) (*grant, string, error) {
 	raw, err := parseToken(token, m.algorithms)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if m.typs != nil && !m.typs[mediaType(raw.typ)] {
-		return nil, errTokenTyp
+		return nil, "", errTokenTyp
 	}
 	trusted := m.trust.only
 	if trusted == nil {
 		if trusted, err = issuerByIss(m.trust.byIss, raw); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	// Read before the lookup: a key set replaced meanwhile leaves this grant outdated, not wrong.
 	generation := trusted.epoch.generation.Load()
 	key, err := trusted.keys.lookup(ctx, raw.kid)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := verifySignature(raw, key); err != nil {
 		if key = trusted.keys.replacement(ctx, raw.kid, key); key == nil || verifySignature(raw, key) != nil {
-			return nil, err
+			return nil, "", err
 		}
 		generation = trusted.epoch.generation.Load()
 	}
 	claims, err := decodeClaims(raw)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	expSeconds, err := validateClaims(trusted.rules, claims, float64(nowUnixNano)/1e9)
 	if err != nil {
-		return nil, err
+		return nil, m.verifiedDetail(raw, claims), err
 	}
 	if m.authorizedParties != nil && !m.authorizedParties[authorizedParty(claims)] {
-		return nil, errAuthorized
+		return nil, m.verifiedDetail(raw, claims), errAuthorized
 	}
 	var stepUpUntil int64
 	if m.stepUp != nil {
 		if stepUpUntil, err = checkStepUp(m.stepUp, claims, float64(nowUnixNano)/1e9); err != nil {
-			return nil, err
+			return nil, m.verifiedDetail(raw, claims), err
 		}
 	}
 	if err := checkTokenType(claims, source, m.frontegg != nil); err != nil {
-		return nil, err
+		return nil, m.verifiedDetail(raw, claims), err
 	}
 	expiresUnixNano := cacheExpiry(expSeconds, trusted.rules.skewSeconds)
 	if stepUpUntil > 0 && stepUpUntil < expiresUnixNano {
@@ -63,13 +64,43 @@ func (m *Middleware) verify(ctx context.Context, token string, source credential
 		needsGrants := m.alwaysFetchGrants || len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0
 		trustedUntil, err := m.frontegg.checkAccessToken(claims, needsGrants)
 		if err != nil {
-			return nil, err
+			return nil, m.verifiedDetail(raw, claims), err
 		}
 		if until := trustedUntil.UnixNano(); until < expiresUnixNano {
 			expiresUnixNano = until
 		}
 	}
-	return m.newGrant(claims, raw.kid, key, trusted, generation, expiresUnixNano), nil
+	return m.newGrant(claims, raw.kid, key, trusted, generation, expiresUnixNano), "", nil
+}
+
+// verifiedDetail is what a rejection log line says of a token whose signature verified.
+func (m *Middleware) verifiedDetail(raw rawToken, claims map[string]interface{}) string {
+	if m.rejections == nil {
+		return ""
+	}
+	iss, _ := claims["iss"].(string)
+	sub, _ := claims["sub"].(string)
+	return "iss=" + strconv.Quote(iss) + " sub=" + strconv.Quote(sub) + " kid=" + strconv.Quote(raw.kid)
+}
+
+// failedRequirement names, for the rejection log, the first requirement the claims fail and
+// the type of what its claim holds.
+func failedRequirement(r requirement, claims map[string]interface{}) string {
+	value, found := lookupClaim(r.claim, claims)
+	kind := "absent"
+	if found {
+		switch value.(type) {
+		case []interface{}:
+			kind = "array"
+		case string:
+			kind = "string"
+		case map[string]interface{}:
+			kind = "object"
+		default:
+			kind = "other"
+		}
+	}
+	return "claim=" + strconv.Quote(r.claim.name) + " found=" + kind
 }
 
 // authorizedParty is the party a token was issued to: azp (OpenID Connect), else client_id
@@ -96,6 +127,15 @@ func (m *Middleware) newGrant(claims map[string]interface{}, kid string, key *pu
 		usableUntilUnixNano: usableUntil(expiresUnixNano, trusted.epoch),
 		allowed:             meets(m.roles, claims) && meets(m.permissions, claims) && meets(m.tenants, claims),
 		headerValues:        make([][]string, len(m.forward)),
+	}
+	if !g.allowed && m.rejections != nil {
+		g.refusal = m.verifiedDetail(rawToken{kid: kid}, claims)
+		for _, r := range []requirement{m.roles, m.permissions, m.tenants} {
+			if !meets(r, claims) {
+				g.refusal += " " + failedRequirement(r, claims)
+				break
+			}
+		}
 	}
 	for i, h := range m.forward {
 		var value string

@@ -1,0 +1,129 @@
+package withauth
+
+// Lines for Traefik's log. Under Yaegi the fmt package's Print* write to the interpreter's
+// stdout, which Traefik logs at DEBUG, and the log package's Print* to its stderr, logged at
+// ERROR; os.Stdout and os.Stderr are the process's own and bypass Traefik's log.
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// debugLine and errorLine write a line to Traefik's log at DEBUG and at ERROR: variables so
+// that tests can read the lines.
+var (
+	debugLine = func(line string) { fmt.Println(line) }
+	errorLine = func(line string) { log.Print(line) }
+)
+
+// logError writes an ERROR line to Traefik's log.
+func logError(format string, args ...interface{}) {
+	errorLine(fmt.Sprintf(format, args...))
+}
+
+// maxRejectionLinesPerSecond bounds the rejection lines of one middleware.
+const maxRejectionLinesPerSecond = 10
+
+// rejectionLog writes one line per refused request (logRejections) at its level, at most
+// maxRejectionLinesPerSecond a second, then one line saying how many were left out.
+type rejectionLog struct {
+	name  string
+	error bool // level "error"; else "debug"
+
+	mu           sync.Mutex
+	windowSecond int64
+	written      int
+	leftOut      int
+}
+
+// newRejectionLog checks logRejections: "off" (or unset), "debug" or "error".
+func newRejectionLog(level, name string) (*rejectionLog, error) {
+	switch strings.ToLower(strings.TrimSpace(level)) {
+	case "", "off":
+		return nil, nil
+	case "debug":
+		return &rejectionLog{name: name}, nil
+	case "error":
+		return &rejectionLog{name: name, error: true}, nil
+	}
+	return nil, fmt.Errorf("logRejections: %q is not a level; use off, debug or error", level)
+}
+
+// record logs a refusal: status, reason, the client, method and path (never the query, the
+// token or a cookie), and what is known of a verified token.
+func (l *rejectionLog) record(req *http.Request, status int, reason, verified string) {
+	line := "withauth " + l.name + ": refused " + strconv.Itoa(status) + " reason=" + reason +
+		" client=" + req.RemoteAddr + " method=" + req.Method + " path=" + strconv.Quote(req.URL.Path)
+	if verified != "" {
+		line += " " + verified
+	}
+	now := time.Now().Unix()
+	l.mu.Lock()
+	var summary string
+	if now != l.windowSecond {
+		if l.leftOut > 0 {
+			summary = "withauth " + l.name + ": " + strconv.Itoa(l.leftOut) + " more refusals in the last second were not logged (at most " + strconv.Itoa(maxRejectionLinesPerSecond) + " a second)"
+		}
+		l.windowSecond = now
+		l.written = 0
+		l.leftOut = 0
+	}
+	write := l.written < maxRejectionLinesPerSecond
+	if write {
+		l.written++
+	} else {
+		l.leftOut++
+	}
+	l.mu.Unlock()
+	if summary != "" {
+		l.write(summary)
+	}
+	if write {
+		l.write(line)
+	}
+}
+
+func (l *rejectionLog) write(line string) {
+	if l.error {
+		errorLine(line)
+	} else {
+		debugLine(line)
+	}
+}
+
+// users are the names of the middlewares that share something (a key set, a Frontegg client),
+// for the lines it logs.
+type users struct {
+	mu    sync.Mutex
+	names map[string]bool
+}
+
+func (u *users) add(name string) {
+	u.mu.Lock()
+	if u.names == nil {
+		u.names = make(map[string]bool)
+	}
+	u.names[name] = true
+	u.mu.Unlock()
+}
+
+// String lists the names, sorted: "withauth admin-auth@file, home-auth@file".
+func (u *users) String() string {
+	if u == nil {
+		return "withauth"
+	}
+	u.mu.Lock()
+	names := make([]string, 0, len(u.names))
+	for name := range u.names {
+		names = append(names, name)
+	}
+	u.mu.Unlock()
+	sort.Strings(names)
+	return "withauth " + strings.Join(names, ", ")
+}

@@ -1,0 +1,106 @@
+package withauth
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// capturedLines replaces Traefik's log with a recorder for one test.
+type capturedLines struct {
+	mu           sync.Mutex
+	debug, error []string
+}
+
+func captureLog(t *testing.T) *capturedLines {
+	c := &capturedLines{}
+	savedDebug, savedError := debugLine, errorLine
+	debugLine = func(line string) { c.mu.Lock(); c.debug = append(c.debug, line); c.mu.Unlock() }
+	errorLine = func(line string) { c.mu.Lock(); c.error = append(c.error, line); c.mu.Unlock() }
+	t.Cleanup(func() {
+		debugLine = savedDebug
+		errorLine = savedError
+	})
+	return c
+}
+
+func (c *capturedLines) lines(debug bool) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if debug {
+		return append([]string{}, c.debug...)
+	}
+	return append([]string{}, c.error...)
+}
+
+// TestRejectionLog: one line per refusal at the configured level, with the middleware's name,
+// status, reason, client, method and path, what is known of a verified token, never the token
+// or the query; at most 10 a second, then a line saying how many were left out.
+func TestRejectionLog(t *testing.T) {
+	captured := captureLog(t)
+	config := pemConfig(t)
+	config.LogRejections = "debug"
+	config.Roles = []string{"owner"}
+	handler := newHandler(t, config, &upstream{})
+	token := validToken(t)
+	req := request(token)
+	req.URL.RawQuery = "secret=s3cr3t"
+	serve(handler, req)
+	lines := captured.lines(true)
+	if len(lines) != 1 {
+		t.Fatalf("one refusal logged %d debug lines %q; want 1", len(lines), lines)
+	}
+	line := lines[0]
+	for _, want := range []string{"withauth test: refused 403 reason=insufficient_scope", "client=192.0.2.1:1234", "method=GET", `path="/admin"`,
+		`iss="https://app-demo.frontegg.com"`, `sub="6b3c1a2e-0f4d-4f4a-9d57-1c1f0e0d7a11"`, `kid="key-1"`, `claim="roles" found=array`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("rejection line %q lacks %q", line, want)
+		}
+	}
+	if strings.Contains(line, token) || strings.Contains(line, "s3cr3t") {
+		t.Errorf("rejection line %q holds the token or the query; want neither", line)
+	}
+	if got := captured.lines(false); len(got) != 0 {
+		t.Errorf("logRejections debug wrote ERROR lines %q; want none", got)
+	}
+
+	// A burst: at most 10 lines a second, then the count of the others.
+	config.LogRejections = "error"
+	config.Roles = nil
+	burst := newHandler(t, config, &upstream{})
+	for second := time.Now().Unix(); time.Now().Unix() == second; {
+		time.Sleep(5 * time.Millisecond) // start at the beginning of a second
+	}
+	for i := 0; i < 25; i++ {
+		serve(burst, request(""))
+	}
+	time.Sleep(time.Until(time.Unix(time.Now().Unix()+1, 0)) + 10*time.Millisecond)
+	serve(burst, request(""))
+	lines = captured.lines(false)
+	if len(lines) != 12 || !strings.Contains(lines[10], "15 more refusals in the last second were not logged") {
+		t.Fatalf("26 refusals over two seconds logged %d lines %q; want 10 lines, the count of the 15 left out, and the new second's line", len(lines), lines)
+	}
+	if !strings.Contains(lines[0], "refused 401 reason=no_credentials") {
+		t.Errorf("first line %q; want the 401's reason", lines[0])
+	}
+}
+
+// TestRuntimeLinesReachTraefiksLog: the plugin's own lines (a failing key endpoint) go through
+// the log package, which Traefik logs at ERROR, and name the middlewares concerned.
+func TestRuntimeLinesReachTraefiksLog(t *testing.T) {
+	captured := captureLog(t)
+	server := newKeyServer(t)
+	server.set(http.StatusInternalServerError, []byte("down"))
+	config := jwksConfig(t, server)
+	handler, err := New(request("").Context(), &upstream{}, config, "admin-auth@file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(handler, request(validToken(t)))
+	lines := captured.lines(false)
+	if len(lines) != 1 || !strings.Contains(lines[0], "withauth admin-auth@file: fetching keys from "+server.url()+" failed (no keys obtained yet: tokens are answered 503): unexpected status 500") {
+		t.Fatalf("a failing key endpoint logged %q; want one ERROR line naming the middleware, the endpoint and that no keys were obtained", lines)
+	}
+}

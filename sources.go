@@ -1,0 +1,142 @@
+package withauth
+
+// Where a request's token comes from, in the order sources are tried: the first present one is
+// the only one judged.
+
+import (
+	"net/http"
+	"strings"
+)
+
+// credentialSource is where a token came from: one token string is judged by other rules in
+// each, and each has a cache of its own, so a token judged from one is never admitted through
+// another.
+type credentialSource int
+
+const (
+	fromAuthorization credentialSource = iota // Authorization: Bearer
+	fromAPIKey                                // x-api-key, Frontegg vendor mode's access tokens
+	fromHeader                                // tokenHeader
+	fromCookie                                // tokenCookie
+	fromQuery                                 // tokenQueryParameter
+	credentialSources
+)
+
+// tokenSources are the optional sources a middleware reads after Authorization.
+type tokenSources struct {
+	header string // canonical header name, "" for none
+	cookie string
+	query  string
+}
+
+// credentials finds the token: a bearer token in Authorization; in Frontegg vendor mode an
+// access token in x-api-key; then tokenHeader, tokenCookie, tokenQueryParameter.
+func (m *Middleware) credentials(req *http.Request) (string, credentialSource, error) {
+	token, err := bearerToken(req.Header["Authorization"])
+	if err != errNoCredentials {
+		return token, fromAuthorization, err
+	}
+	if m.frontegg != nil {
+		if values := req.Header["X-Api-Key"]; len(values) > 0 {
+			if len(values) > 1 {
+				return "", fromAPIKey, errTwoAPIKeys
+			}
+			return strings.TrimSpace(values[0]), fromAPIKey, nil
+		}
+	}
+	if m.sources.header != "" {
+		if values := req.Header[m.sources.header]; len(values) > 0 {
+			if len(values) > 1 {
+				return "", fromHeader, errTwoTokenHeaders
+			}
+			token := strings.TrimSpace(values[0])
+			if len(token) > 7 && strings.EqualFold(token[:7], "bearer ") {
+				token = strings.TrimLeft(token[7:], " ")
+			}
+			if token == "" || strings.IndexByte(token, ' ') >= 0 {
+				return "", fromHeader, errNotOneToken
+			}
+			return token, fromHeader, nil
+		}
+	}
+	if m.sources.cookie != "" {
+		if cookie, err := req.Cookie(m.sources.cookie); err == nil && cookie.Value != "" {
+			return cookie.Value, fromCookie, nil
+		}
+	}
+	if m.sources.query != "" {
+		if values := req.URL.Query()[m.sources.query]; len(values) > 0 {
+			if len(values) > 1 {
+				return "", fromQuery, errTwoQueryTokens
+			}
+			return values[0], fromQuery, nil
+		}
+	}
+	return "", fromAuthorization, errNoCredentials
+}
+
+// bearerToken extracts the token of an RFC 6750 Authorization header; the scheme is
+// case-insensitive. Without bearer credentials at all it fails with errNoCredentials.
+func bearerToken(values []string) (string, error) {
+	if len(values) == 0 {
+		return "", errNoCredentials
+	}
+	if len(values) > 1 {
+		return "", errTwoAuthorization
+	}
+	value := values[0]
+	if len(value) < 7 || !strings.EqualFold(value[:7], "bearer ") {
+		return "", errNoCredentials
+	}
+	token := strings.TrimLeft(value[7:], " ")
+	if token == "" || strings.IndexByte(token, ' ') >= 0 {
+		return "", errNotOneBearerToken
+	}
+	return token, nil
+}
+
+// removeQueryToken takes tokenQueryParameter out of the URL the upstream receives, whatever
+// carried the credentials, so that the token never reaches the upstream's logs.
+func removeQueryToken(req *http.Request, name string) {
+	query := req.URL.Query()
+	if _, present := query[name]; !present {
+		return
+	}
+	query.Del(name)
+	req.URL.RawQuery = query.Encode()
+	req.RequestURI = req.URL.RequestURI()
+}
+
+// removeCredential takes the token out of the source that carried it (forwardAuthorization:
+// false). Authorization and x-api-key go on every request that way; the query parameter always.
+func removeCredential(req *http.Request, sources tokenSources) {
+	delete(req.Header, "Authorization")
+	delete(req.Header, "X-Api-Key")
+	if sources.header != "" {
+		delete(req.Header, sources.header)
+	}
+	if sources.cookie != "" {
+		removeCookie(req, sources.cookie)
+	}
+}
+
+// removeCookie rewrites the Cookie header without the cookie name.
+func removeCookie(req *http.Request, name string) {
+	cookies := req.Cookies()
+	kept := make([]string, 0, len(cookies))
+	found := false
+	for _, cookie := range cookies {
+		if cookie.Name == name {
+			found = true
+			continue
+		}
+		kept = append(kept, cookie.Name+"="+cookie.Value)
+	}
+	if !found {
+		return
+	}
+	delete(req.Header, "Cookie")
+	if len(kept) > 0 {
+		req.Header.Set("Cookie", strings.Join(kept, "; "))
+	}
+}

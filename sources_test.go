@@ -1,0 +1,167 @@
+package withauth
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// sourceRequest carries token in one of the sources: "header", "cookie" or "query".
+func sourceRequest(source, token string) *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "http://backend.example/admin?page=2", nil)
+	switch source {
+	case "header":
+		req.Header.Set("X-Auth-Token", token)
+	case "cookie":
+		req.AddCookie(&http.Cookie{Name: "theme", Value: "dark"})
+		req.AddCookie(&http.Cookie{Name: "__session", Value: token})
+	case "query":
+		req.URL.RawQuery = "page=2&access_token=" + token
+		req.RequestURI = req.URL.RequestURI()
+	}
+	return req
+}
+
+func sourcesConfig(t testing.TB) *Config {
+	config := pemConfig(t)
+	config.TokenHeader = "X-Auth-Token"
+	config.TokenCookie = "__session"
+	config.TokenQueryParameter = "access_token"
+	return config
+}
+
+// TestTokenSources: a token header (with or without "Bearer "), a cookie and a query parameter
+// carry tokens; the query parameter never reaches the upstream's URL.
+func TestTokenSources(t *testing.T) {
+	valid := validToken(t)
+	for _, source := range []string{"header", "cookie", "query"} {
+		next := &upstream{}
+		var seen *http.Request
+		next.check = func(req *http.Request) { seen = req }
+		handler := newHandler(t, sourcesConfig(t), next)
+		for i := 0; i < 2; i++ { // verified, then from the source's cache
+			if rec, _ := serve(handler, sourceRequest(source, valid)); rec.Code != http.StatusOK {
+				t.Fatalf("a token in the %s, request %d: status %d (%s); want 200", source, i+1, rec.Code, errorDescription(rec))
+			}
+		}
+		if got := seen.Header.Get("X-User-Id"); got == "" {
+			t.Errorf("a token in the %s: no X-User-Id upstream; want the verified sub", source)
+		}
+		if seen.URL.Query().Get("access_token") != "" || strings.Contains(seen.RequestURI, "access_token") || seen.URL.Query().Get("page") != "2" {
+			t.Errorf("a token in the %s: the upstream's URL is %s (%s); want page=2 kept and access_token gone", source, seen.URL, seen.RequestURI)
+		}
+		if rec, _ := serve(handler, sourceRequest(source, tamperedPayload(t))); rec.Code != http.StatusUnauthorized {
+			t.Errorf("a forged token in the %s: status %d; want 401", source, rec.Code)
+		}
+	}
+	bearer := sourceRequest("header", "")
+	bearer.Header.Set("X-Auth-Token", "Bearer "+valid)
+	if rec, _ := serve(newHandler(t, sourcesConfig(t), &upstream{}), bearer); rec.Code != http.StatusOK {
+		t.Errorf("X-Auth-Token: Bearer <token>: status %d; want 200", rec.Code)
+	}
+	two := sourceRequest("header", valid)
+	two.Header.Add("X-Auth-Token", valid)
+	if rec, _ := serve(newHandler(t, sourcesConfig(t), &upstream{}), two); rec.Code != http.StatusBadRequest {
+		t.Errorf("two X-Auth-Token headers: status %d; want 400", rec.Code)
+	}
+}
+
+// TestFirstSourceIsTheOnlyOneJudged: the sources are tried in order and the first present one
+// decides; the others are never consulted, and a token admitted from one source is cached for
+// that source only.
+func TestFirstSourceIsTheOnlyOneJudged(t *testing.T) {
+	valid := validToken(t)
+	forged := tamperedPayload(t)
+	cases := []struct {
+		name   string
+		build  func() *http.Request
+		status int
+	}{
+		{"a valid Authorization beside a forged cookie", func() *http.Request {
+			req := sourceRequest("cookie", forged)
+			req.Header.Set("Authorization", "Bearer "+valid)
+			return req
+		}, 200},
+		{"a forged Authorization beside a valid cookie", func() *http.Request {
+			req := sourceRequest("cookie", valid)
+			req.Header.Set("Authorization", "Bearer "+forged)
+			return req
+		}, 401},
+		{"a forged header beside a valid query token", func() *http.Request {
+			req := sourceRequest("query", valid)
+			req.Header.Set("X-Auth-Token", forged)
+			return req
+		}, 401},
+	}
+	for _, tc := range cases {
+		if rec, _ := serve(newHandler(t, sourcesConfig(t), &upstream{}), tc.build()); rec.Code != tc.status {
+			t.Errorf("%s: status %d (%s); want %d", tc.name, rec.Code, errorDescription(rec), tc.status)
+		}
+	}
+	handler := newHandler(t, sourcesConfig(t), &upstream{}).(*Middleware)
+	serve(handler, sourceRequest("cookie", valid))
+	if handler.caches[fromCookie].get(valid) == nil || handler.caches[fromAuthorization].get("Bearer "+valid) != nil || handler.caches[fromQuery].get(valid) != nil {
+		t.Errorf("a token admitted from the cookie: want its grant in the cookie's cache only")
+	}
+}
+
+// TestForwardAuthorizationRemovesTheTokenFromItsSource: with forwardAuthorization false the token
+// leaves the source that carried it, and only that (other cookies stay).
+func TestForwardAuthorizationRemovesTheTokenFromItsSource(t *testing.T) {
+	valid := validToken(t)
+	for _, source := range []string{"header", "cookie"} {
+		config := sourcesConfig(t)
+		config.ForwardAuthorization = false
+		next := &upstream{}
+		if rec, _ := serve(newHandler(t, config, next), sourceRequest(source, valid)); rec.Code != http.StatusOK {
+			t.Fatalf("%s: status %d; want 200", source, rec.Code)
+		}
+		if got := next.header.Get("X-Auth-Token") + next.header.Get("Cookie"); strings.Contains(got, valid) {
+			t.Errorf("%s, forwardAuthorization false: the upstream received the token (%q); want it removed", source, got)
+		}
+		if source == "cookie" && next.header.Get("Cookie") != "theme=dark" {
+			t.Errorf("cookie, forwardAuthorization false: Cookie %q upstream; want the other cookies kept (theme=dark)", next.header.Get("Cookie"))
+		}
+	}
+}
+
+// TestOptional: no credentials pass with every identity header stripped; invalid credentials
+// are still refused; valid ones as usual.
+func TestOptional(t *testing.T) {
+	config := pemConfig(t)
+	config.Optional = true
+	next := &upstream{}
+	handler := newHandler(t, config, next)
+	anonymous := request("")
+	anonymous.Header.Set("X-User-Id", "mallory")
+	anonymous.Header["X_user_roles"] = []string{"admin"}
+	if rec, _ := serve(handler, anonymous); rec.Code != http.StatusOK || next.header.Get("X-User-Id") != "" || next.header["X_user_roles"] != nil {
+		t.Fatalf("optional, no credentials: status %d, X-User-Id %q; want 200 with every identity header stripped", rec.Code, next.header.Get("X-User-Id"))
+	}
+	if rec, _ := serve(handler, request(tamperedPayload(t))); rec.Code != http.StatusUnauthorized {
+		t.Errorf("optional, a forged token: status %d; want 401 (never downgraded to anonymous)", rec.Code)
+	}
+	if rec, _ := serve(handler, request(validToken(t))); rec.Code != http.StatusOK || next.header.Get("X-User-Id") == "" {
+		t.Errorf("optional, a valid token: status %d, X-User-Id %q; want 200 with the identity", rec.Code, next.header.Get("X-User-Id"))
+	}
+	config.Roles = []string{"admin"}
+	if got := newError(t, config); !strings.Contains(got, "optional: cannot be combined with roles") {
+		t.Errorf("optional with roles: New error %q; want it refused", got)
+	}
+}
+
+func TestTokenSourcesConfiguration(t *testing.T) {
+	for header, want := range map[string]string{
+		"Authorization": `tokenHeader: "Authorization" cannot carry the token`,
+		"X-User-Id":     `tokenHeader: "X-User-Id" cannot carry the token`,
+		"x_user_email":  `tokenHeader: "x_user_email" cannot carry the token`,
+		"Bad Header":    `tokenHeader: "Bad Header" cannot carry the token`,
+	} {
+		config := pemConfig(t)
+		config.TokenHeader = header
+		if got := newError(t, config); !strings.Contains(got, want) {
+			t.Errorf("tokenHeader %q: New error %q; want %q", header, got, want)
+		}
+	}
+}
