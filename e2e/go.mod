@@ -1,6 +1,6 @@
 module github.com/seed0ec25cca/withauth/e2e
 
-go 1.24.0
+go 1.25.0
 
 require gopkg.in/yaml.v3 v3.0.1
 
@@ -11,5 +11,7 @@ require (
 	github.com/seed0ec25cca/withauth v0.0.0
 	github.com/traefik/yaegi v0.16.1
 )
+
+require golang.org/x/net v0.51.0
 
 replace github.com/seed0ec25cca/withauth => ../

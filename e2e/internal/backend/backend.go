@@ -14,6 +14,7 @@ type Seen struct {
 	Service       string            `json:"service,omitempty"`
 	Method        string            `json:"method"`
 	Path          string            `json:"path"`
+	Query         string            `json:"query"`         // the raw query the backend received
 	Headers       map[string]string `json:"headers"`       // the X-User-* and X-Tenant-* headers received
 	Authorization bool              `json:"authorization"` // whether an Authorization header arrived
 }
@@ -21,7 +22,7 @@ type Seen struct {
 // Handler answers 200 with Seen as JSON. name is reported as "service".
 func Handler(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen := Seen{Service: name, Method: r.Method, Path: r.URL.Path, Headers: map[string]string{},
+		seen := Seen{Service: name, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Headers: map[string]string{},
 			Authorization: r.Header.Get("Authorization") != ""}
 		for key, values := range r.Header {
 			if IdentityHeader(key) {
