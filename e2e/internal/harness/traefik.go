@@ -125,6 +125,8 @@ func (t *Traefik) start(ctx context.Context, opts Options) (err error) {
 		fmt.Sprintf("--entryPoints.web.address=127.0.0.1:%d", web),
 		fmt.Sprintf("--entryPoints.traefik.address=127.0.0.1:%d", api),
 		"--api.insecure=true",
+		// The module-proxy build has no web UI assets: without this Traefik logs an ERR.
+		"--api.dashboard=false",
 		"--ping=true",
 		"--global.checkNewVersion=false",
 		"--global.sendAnonymousUsage=false",
