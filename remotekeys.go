@@ -22,10 +22,12 @@ type remoteKeys struct {
 	epochs             *keyEpoch
 	users              users // the middlewares that use the set, for its log lines
 
-	mu       sync.Mutex
-	set      *keySet // nil until a fetch succeeds
-	triedAt  time.Time
-	inflight *fetchCall
+	mu         sync.Mutex
+	set        *keySet   // nil until a fetch succeeds
+	fetchedAt  time.Time // the last success
+	triedAt    time.Time // the end of the last attempt
+	lastFailed bool
+	inflight   *fetchCall
 }
 
 func newRemoteKeys(fetcher keyFetcher, refreshInterval, minRefreshInterval, timeout time.Duration) *remoteKeys {
@@ -90,8 +92,10 @@ func (r *remoteKeys) retryAfter() time.Duration {
 func (r *remoteKeys) current() *keySet {
 	r.mu.Lock()
 	set := r.set
-	// refreshDueUnixNano is refreshInterval after a success and minRefreshInterval after a failure.
-	if set != nil && r.inflight == nil && time.Now().UnixNano() >= r.epochs.refreshDueUnixNano.Load() {
+	// The scheduled refresh follows refreshInterval since the last success; after a failed
+	// attempt it also waits minRefreshInterval, so a failing endpoint is not hammered.
+	due := time.Since(r.fetchedAt) >= r.refreshInterval && (!r.lastFailed || time.Since(r.triedAt) >= r.minRefreshInterval)
+	if set != nil && r.inflight == nil && due {
 		r.startFetchLocked()
 	}
 	r.mu.Unlock()
@@ -161,12 +165,15 @@ func (r *remoteKeys) finishFetch(call *fetchCall, set *keySet, err error) {
 		}
 		logError("%s: fetching keys from %s failed (%s): %v", r.users.String(), r.fetcher.describe(), kept, err)
 		r.epochs.refreshDueUnixNano.Store(now.Add(r.minRefreshInterval).UnixNano())
+		r.lastFailed = true
 	} else {
 		set = keepKeyIdentity(r.set, set)
 		if !sameKeySet(r.set, set) {
 			r.epochs.generation.Add(1)
 		}
 		r.set = set
+		r.fetchedAt = now
+		r.lastFailed = false
 		r.epochs.refreshDueUnixNano.Store(now.Add(r.refreshInterval).UnixNano())
 	}
 	// Throttling counts from the end of the fetch, so a slow endpoint is not hammered.
