@@ -4,6 +4,7 @@ package withauth
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -246,4 +247,35 @@ func newTyps(values []string) (map[string]bool, error) {
 func mediaType(typ string) string {
 	typ = strings.ToLower(typ)
 	return strings.TrimPrefix(typ, "application/")
+}
+
+// configureSources checks the token sources, optional, loginUrl and logRejections, and makes
+// one cache per source.
+func (m *Middleware) configureSources(config *Config, name string) error {
+	header := strings.TrimSpace(config.TokenHeader)
+	if header != "" {
+		header = http.CanonicalHeaderKey(header)
+		if !isHeaderName(header) || headersNotForwardable[headerKey(header)] || header == "X-Api-Key" || m.ownedKeys[headerKey(header)] {
+			return fmt.Errorf("tokenHeader: %q cannot carry the token; give a header of your own such as X-Auth-Token", config.TokenHeader)
+		}
+	}
+	m.sources = tokenSources{header: header, cookie: strings.TrimSpace(config.TokenCookie), query: strings.TrimSpace(config.TokenQueryParameter)}
+	if m.optional = config.Optional; m.optional &&
+		(len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0 || len(m.tenants.anyOf) > 0 || m.stepUp != nil) {
+		return fmt.Errorf("optional: cannot be combined with roles, permissions, tenants or stepUp: an anonymous caller would get in where a signed-in one is refused; use two routes")
+	}
+	var err error
+	if m.loginURL, err = checkLoginURL(config.LoginURL); err != nil {
+		return err
+	}
+	if m.rejections, err = newRejectionLog(config.LogRejections, name); err != nil {
+		return err
+	}
+	for source := fromAuthorization; source < credentialSources; source++ {
+		m.caches[source] = newTokenCache(config.CacheSize)
+	}
+	if m.sources.query == "" {
+		m.cache = m.caches[fromAuthorization]
+	}
+	return nil
 }

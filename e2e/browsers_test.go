@@ -42,16 +42,14 @@ func TestBrowsersThroughTraefik(t *testing.T) {
 		{Name: "optional", Path: "/optional", Auth: map[string]any{"optional": true}},
 		{Name: "browser", Path: "/browser", Auth: map[string]any{"loginUrl": "https://login.example/sign-in?next={url}", "logRejections": "error"}},
 		{Name: "quiet", Path: "/quiet", Auth: map[string]any{"roles": "admin", "logRejections": "debug"}},
+		{Name: "ws", Path: "/ws", BackendURL: echo.URL, Auth: map[string]any{"tokenQueryParameter": "access_token"}},
 	}
 	dynamic := harness.FileConfig(routes, s.common(), s.backendURL)
-	// The WebSocket route goes to the echo server.
-	wsRoutes := []harness.Route{{Name: "ws", Path: "/ws", Auth: map[string]any{"tokenQueryParameter": "access_token"}}}
-	wsDynamic := strings.ReplaceAll(harness.FileConfig(wsRoutes, s.common(), echo.URL), `"backend"`, `"echo"`)
 	tr := startTraefik(t, harness.Options{
 		Args:    []string{"--log.format=json", "--log.filePath=" + traefikLog, "--accesslog=true", "--accesslog.filepath=" + accessLog},
-		Dynamic: map[string]string{"browsers.yml": dynamic, "ws.yml": wsDynamic},
+		Dynamic: map[string]string{"browsers.yml": dynamic},
 	})
-	waitReady(t, tr, "/optional", append(harness.RouterNames(routes), "ws@file")...)
+	waitReady(t, tr, "/optional", harness.RouterNames(routes)...)
 	alice := mustMint(t, s.mint(), harness.Alice)
 	bob := mustMint(t, s.mint(), harness.Bob)
 

@@ -2,16 +2,11 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/seed0ec25cca/withauth/e2e/internal/harness"
 )
@@ -47,41 +42,7 @@ func TestDockerLocalPluginMount(t *testing.T) {
 		}
 		override[service] = map[string]any{"image": build(harness.ProgramImage("withauth-e2e-"+program, out))}
 	}
-	data, err := yaml.Marshal(map[string]any{"services": override})
-	if err != nil {
-		t.Fatal(err)
-	}
-	overridePath := filepath.Join(t.TempDir(), "docker-compose.e2e.yml")
-	if err := os.WriteFile(overridePath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	httpPort, err1 := harness.FreePort()
-	idpPort, err2 := harness.FreePort()
-	if err1 != nil || err2 != nil {
-		t.Fatal(err1, err2)
-	}
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	compose := harness.Compose{
-		Project: "withauth-e2e-" + hex.EncodeToString(suffix),
-		Files:   []string{example, overridePath},
-		Env: []string{fmt.Sprintf("WITHAUTH_HTTP_PORT=%d", httpPort), fmt.Sprintf("WITHAUTH_IDP_PORT=%d", idpPort),
-			"WITHAUTH_PLUGIN_DIR=" + root},
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			logs, _ := compose.Run(ctx, time.Minute, "logs", "--no-color", "--tail=40")
-			t.Logf("docker-compose logs:\n%s", logs)
-		}
-		if out, err := compose.Run(ctx, 2*time.Minute, "down", "--volumes", "--remove-orphans", "--timeout", "5"); err != nil {
-			t.Errorf("docker-compose down: %v\n%s", err, out)
-		}
-	})
-	if _, err := compose.Run(ctx, 3*time.Minute, "up", "-d", "--no-build"); err != nil {
-		t.Fatal(err)
-	}
-	baseURL := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	mint := harness.HTTPMinter(fmt.Sprintf("http://127.0.0.1:%d", idpPort))
+	_, baseURL, mint := composeUp(t, example, override, "WITHAUTH_PLUGIN_DIR="+root)
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		r, err := harness.Do(ctx, baseURL, harness.Case{Path: "/admin", Token: &harness.Bob}, mint)

@@ -146,41 +146,7 @@ func TestDockerLabels(t *testing.T) {
 	// Beside the example's routes: two that labels must not weaken (each must be refused) and
 	// one trusting a list of issuers, given as indexed labels.
 	override[backendService].(map[string]any)["labels"] = extraRouteLabels
-	overrideData, err := yaml.Marshal(map[string]any{"services": override})
-	if err != nil {
-		t.Fatal(err)
-	}
-	overridePath := filepath.Join(t.TempDir(), "docker-compose.e2e.yml")
-	if err := os.WriteFile(overridePath, overrideData, 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	httpPort, err1 := harness.FreePort()
-	idpPort, err2 := harness.FreePort()
-	if err1 != nil || err2 != nil {
-		t.Fatal(err1, err2)
-	}
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	compose := harness.Compose{
-		Project: "withauth-e2e-" + hex.EncodeToString(suffix),
-		Files:   []string{examplePath, overridePath},
-		Env:     []string{fmt.Sprintf("WITHAUTH_HTTP_PORT=%d", httpPort), fmt.Sprintf("WITHAUTH_IDP_PORT=%d", idpPort)},
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			logs, _ := compose.Run(ctx, time.Minute, "logs", "--no-color", "--tail=40")
-			t.Logf("override:\n%s\ndocker-compose logs:\n%s", overrideData, logs)
-		}
-		if out, err := compose.Run(ctx, 2*time.Minute, "down", "--volumes", "--remove-orphans", "--timeout", "5"); err != nil {
-			t.Errorf("docker-compose down: %v\n%s", err, out)
-		}
-	})
-	start := time.Now()
-	if _, err := compose.Run(ctx, 3*time.Minute, "up", "-d", "--no-build"); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("docker-compose up in %s", time.Since(start).Round(time.Millisecond))
+	compose, baseURL, mint := composeUp(t, examplePath, override)
 
 	// The backend container carries exactly the example's labels.
 	id, err := compose.Run(ctx, time.Minute, "ps", "-q", backendService)
@@ -207,8 +173,6 @@ func TestDockerLabels(t *testing.T) {
 		t.Errorf("container %s labels\n%v\nwant the example's (beside extraRouteLabels)\n%v", backendService, got, backendLabels)
 	}
 
-	baseURL := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	mint := harness.HTTPMinter(fmt.Sprintf("http://127.0.0.1:%d", idpPort))
 	waitDocker(t, baseURL, mint)
 	runCases(t, baseURL, harness.GuideCases(), mint)
 
@@ -272,6 +236,49 @@ func mustMint(t *testing.T, mint harness.Minter, r idp.Request) string {
 var refusedRouteErrors = map[string]string{
 	"/fc-empty": "withauth fc-empty-auth@docker: roles: is set but empty",
 	"/fc-typo":  `withauth fc-typo-auth@docker: unknown key \"role\" (did you mean roles?)`,
+}
+
+// composeUp runs an example with docker-compose, its services changed by override (a compose
+// override file), its ports free ones on 127.0.0.1 (WITHAUTH_HTTP_PORT, WITHAUTH_IDP_PORT), and
+// takes it down when the test ends. It returns Traefik's base URL and a minter of the IdP's tokens.
+func composeUp(t *testing.T, example string, override map[string]any, env ...string) (harness.Compose, string, harness.Minter) {
+	t.Helper()
+	ctx := context.Background()
+	overrideData, err := yaml.Marshal(map[string]any{"services": override})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overridePath := filepath.Join(t.TempDir(), "docker-compose.e2e.yml")
+	if err := os.WriteFile(overridePath, overrideData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	httpPort, err1 := harness.FreePort()
+	idpPort, err2 := harness.FreePort()
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	compose := harness.Compose{
+		Project: "withauth-e2e-" + hex.EncodeToString(suffix),
+		Files:   []string{example, overridePath},
+		Env:     append([]string{fmt.Sprintf("WITHAUTH_HTTP_PORT=%d", httpPort), fmt.Sprintf("WITHAUTH_IDP_PORT=%d", idpPort)}, env...),
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs, _ := compose.Run(ctx, time.Minute, "logs", "--no-color", "--tail=40")
+			t.Logf("override:\n%s\ndocker-compose logs:\n%s", overrideData, logs)
+		}
+		if out, err := compose.Run(ctx, 2*time.Minute, "down", "--volumes", "--remove-orphans", "--timeout", "5"); err != nil {
+			t.Errorf("docker-compose down: %v\n%s", err, out)
+		}
+	})
+	start := time.Now()
+	if _, err := compose.Run(ctx, 3*time.Minute, "up", "-d", "--no-build"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("docker-compose up in %s", time.Since(start).Round(time.Millisecond))
+	return compose, fmt.Sprintf("http://127.0.0.1:%d", httpPort), harness.HTTPMinter(fmt.Sprintf("http://127.0.0.1:%d", idpPort))
 }
 
 // localPluginCommand swaps the catalog plugin flags of the example's Traefik command for the

@@ -17,6 +17,8 @@ type Route struct {
 	Plugin      string
 	Bare        bool
 	OwnSettings bool
+	// BackendURL, if set, is this route's own backend instead of FileConfig's.
+	BackendURL string
 }
 
 // ShiftForwardHeaders is /shift's forwardHeaders: the defaults spelled out, plus the name claim.
@@ -60,11 +62,20 @@ func RouterNames(routes []Route) []string {
 func FileConfig(routes []Route, common map[string]any, backendURL string) string {
 	routers := map[string]any{}
 	middlewares := map[string]any{}
+	server := func(url string) map[string]any {
+		return map[string]any{"loadBalancer": map[string]any{"servers": []map[string]string{{"url": url}}}}
+	}
+	services := map[string]any{"backend": server(backendURL)}
 	for _, r := range routes {
+		service := "backend"
+		if r.BackendURL != "" {
+			service = r.Name + "-backend"
+			services[service] = server(r.BackendURL)
+		}
 		router := map[string]any{
 			"rule":        fmt.Sprintf("PathPrefix(`%s`)", r.Path),
 			"entryPoints": []string{"web"},
-			"service":     "backend",
+			"service":     service,
 		}
 		routers[r.Name] = router
 		if r.Bare {
@@ -88,9 +99,7 @@ func FileConfig(routes []Route, common map[string]any, backendURL string) string
 	config := map[string]any{"http": map[string]any{
 		"routers":     routers,
 		"middlewares": middlewares,
-		"services": map[string]any{"backend": map[string]any{
-			"loadBalancer": map[string]any{"servers": []map[string]string{{"url": backendURL}}},
-		}},
+		"services":    services,
 	}}
 	out, err := json.MarshalIndent(config, "", "  ")
 	if err != nil {
