@@ -8,7 +8,7 @@ YAEGI := $(BIN)/yaegi-$(YAEGI_VERSION)
 # The plugin as Traefik interprets it (the root package), with what its tests import.
 PLUGIN_FILES := .traefik.yml go.mod README.md $(wildcard *.go) testdata internal
 
-.PHONY: test fmt-check vet unit yaegi-test fuzz e2e demo bench traefik hydra
+.PHONY: test fmt-check vet unit yaegi-test fuzz e2e demo bench traefik hydra kubernetes
 
 # make test runs every stage below quietly (scripts/test.sh), then prints a summary table and
 # "N passed, M failed, K skipped"; each stage's output is in ~/.cache/withauth/test-logs/.
@@ -63,11 +63,15 @@ traefik:
 hydra:
 	@e2e/scripts/build-hydra.sh >/dev/null
 
+# etcd, kube-apiserver and kubectl, the e2e suite's real Kubernetes API server (cached too).
+kubernetes:
+	@e2e/scripts/build-kubernetes.sh >/dev/null
+
 # End-to-end: the plugin in a real Traefik (file provider, examples/, Docker labels through
 # docker-compose). Docker tests skip without an engine, except under CI=true.
 # Docker-label tests need a Docker engine and docker-compose (Debian: apt-get install
 # docker.io docker-compose); without them they skip, and fail under CI=true.
-e2e: traefik hydra
+e2e: traefik hydra kubernetes
 	cd e2e && go test -count=1 -timeout 15m -v ./cmd/... ./internal/... ./bench/internal/... .
 
 # The local demo: Traefik with withauth on 127.0.0.1, a demo IdP and backend; DEMO_EXIT=1 exits after the table.

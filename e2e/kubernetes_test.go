@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -17,139 +20,251 @@ import (
 	"github.com/seed0ec25cca/withauth/e2e/internal/backend"
 	"github.com/seed0ec25cca/withauth/e2e/internal/harness"
 	"github.com/seed0ec25cca/withauth/e2e/internal/idp"
+	"github.com/seed0ec25cca/withauth/e2e/internal/kube"
 	"github.com/seed0ec25cca/withauth/internal/fronteggmock"
 )
+
+// The Kubernetes examples on a real API server (etcd and kube-apiserver, no kubelet) with
+// Traefik's own CRDs and RBAC, read by Traefik's kubernetesCRD and kubernetesIngress providers
+// as a ServiceAccount: the IngressRoute's and the Ingresses' routes, the Middlewares and the
+// Secrets they reference are Traefik's own reading. Only the backend's Service and EndpointSlice
+// are the tests' own: no pods run, so they point at a loopback backend.
 
 // The address of the demo IdP inside the cluster, as examples/kubernetes names it.
 const k8sIdPURL = "http://idp.withauth-demo.svc.cluster.local:9000"
 
-// TestKubernetesExamples converts examples/kubernetes the way Traefik's CRD provider reads
-// Middlewares (JSON round trip, urn:k8s:secret resolved from the Secret manifest) and routes the
-// IngressRoute's routes through Traefik's file provider, then walks the guide's cases.
-func TestKubernetesExamples(t *testing.T) {
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newStack(t)
-	seenIdP := false
-	m, err := harness.LoadManifests(filepath.Join(root, "examples", "kubernetes"), func(name, content string) (string, error) {
-		seenIdP = seenIdP || strings.Contains(content, k8sIdPURL)
-		return strings.ReplaceAll(content, k8sIdPURL, s.idpURL), nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !seenIdP {
-		t.Fatalf("examples/kubernetes never mentions the demo IdP %s", k8sIdPURL)
-	}
-	if len(m.Middlewares) != 4 || len(m.IngressRoutes) != 1 {
-		t.Fatalf("examples/kubernetes: %d Middlewares and %d IngressRoutes, want 4 and 1", len(m.Middlewares), len(m.IngressRoutes))
-	}
-	for _, mw := range m.Middlewares {
-		if ref, _ := mw.Spec["plugin"].(map[string]any)["withauth"].(map[string]any)["jwksUrl"].(string); !strings.HasPrefix(ref, "urn:k8s:secret:") {
-			t.Errorf("middleware %s: jwksUrl %q, want a urn:k8s:secret: reference", mw.Name, ref)
-		}
-		conf, err := m.PluginConfig(mw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := conf["withauth"]["jwksUrl"], s.idpURL+idp.JWKSPath; got != want {
-			t.Errorf("middleware %s: jwksUrl resolved to %q, want %q (from the Secret)", mw.Name, got, want)
-		}
-	}
-	tr := startIngressRoute(t, m, s.backendURL, "kubernetes.yml")
-	runCases(t, tr.URL, harness.GuideCases(), s.mint())
+// k8sHost is the host of the Ingresses of examples/kubernetes/50-ingress.yaml.
+const k8sHost = "withauth.example.com"
+
+// cluster is an API server with Traefik's CRDs and RBAC installed and a token of Traefik's
+// ServiceAccount.
+type cluster struct {
+	*kube.Cluster
+	token   string
+	kubectl func(stdin string, args ...string) string
 }
 
-// Frontegg's API gateway as examples/kubernetes/frontegg names it, and its credentials Secret.
-const (
-	k8sFronteggGateway = "https://api.frontegg.com"
-	k8sFronteggSecret  = "withauth-demo/frontegg-credentials"
-)
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	ctx := context.Background()
+	bin, err := kube.Binaries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	k, err := kube.Start(ctx, bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(k.LogTail("kube-apiserver"))
+		}
+		k.Stop()
+	})
+	c := &cluster{Cluster: k}
+	c.kubectl = func(stdin string, args ...string) string {
+		t.Helper()
+		out, err := k.Kubectl(ctx, stdin, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	reference := filepath.Join(traefikSource(t), "docs", "content", "reference", "dynamic-configuration")
+	c.kubectl("", "apply", "--server-side", "-f", filepath.Join(reference, "kubernetes-crd-definition-v1.yml"))
+	c.kubectl("", "wait", "--for=condition=Established", "--timeout=60s", "crd/middlewares.traefik.io", "crd/ingressroutes.traefik.io")
+	c.kubectl("", "apply", "-f", filepath.Join(reference, "kubernetes-crd-rbac.yml"))
+	c.kubectl("", "create", "serviceaccount", "traefik-ingress-controller", "-n", "default")
+	c.token = strings.TrimSpace(c.kubectl("", "create", "token", "traefik-ingress-controller", "-n", "default", "--duration=1h"))
+	t.Logf("API server ready with Traefik's CRDs and RBAC in %s", time.Since(started).Round(100*time.Millisecond))
+	return c
+}
 
-// TestKubernetesFronteggExample converts examples/kubernetes/frontegg (Frontegg vendor mode,
-// clientId and apiKey from a Secret through urn:k8s:secret) as TestKubernetesExamples does, with
-// only the gateway pointed at a mock of Frontegg's API that accepts nothing but the Secret's
-// credentials, and runs it in a Traefik whose environment has no FRONTEGG_* variable: the
-// credentials can only have come through the secret references.
-func TestKubernetesFronteggExample(t *testing.T) {
-	t.Parallel()
+// apply applies example files (relative to examples/kubernetes) unchanged.
+func (c *cluster) apply(t *testing.T, files ...string) {
+	t.Helper()
 	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, publicPEM := fronteggKey(t)
+	for _, name := range files {
+		c.kubectl("", "apply", "-f", filepath.Join(root, "examples", "kubernetes", name))
+	}
+}
 
-	// The mock's address is needed to localize the manifests, and the Secret's credentials to
-	// build the mock: the server's listener is bound now, and it starts once the mock exists.
-	var mu sync.Mutex
-	var vendorBodies []map[string]string
-	mockSrv := httptest.NewUnstartedServer(nil)
-	mockURL := "http://" + mockSrv.Listener.Addr().String()
-	backendSrv := httptest.NewServer(backend.Handler("backend"))
-	t.Cleanup(func() {
-		mockSrv.Close()
-		backendSrv.Close()
-	})
-
-	dir := filepath.Join(root, "examples", "kubernetes", "frontegg")
-	seenGateway := false
-	m, err := harness.LoadManifests(dir, func(name, content string) (string, error) {
-		if !strings.Contains(content, k8sFronteggGateway) {
-			return content, nil
-		}
-		seenGateway = true
-		return harness.Localize(name, content, map[string]string{k8sFronteggGateway: mockURL})
-	})
+// loopbackBackend replaces the example's backend Service (10-demo-apps.yaml, whose pods never
+// run without a kubelet) by the tests' own Service and EndpointSlice: the API server refuses
+// loopback addresses in Endpoints, an FQDN EndpointSlice of "127.0.0.1" is accepted, and
+// Traefik routes to it.
+func (c *cluster) loopbackBackend(t *testing.T) {
+	t.Helper()
+	c.apply(t, "10-demo-apps.yaml")
+	c.kubectl("", "delete", "service", "backend", "-n", "withauth-demo")
+	srv := httptest.NewServer(backend.Handler("backend"))
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !seenGateway {
-		t.Fatalf("examples/kubernetes/frontegg never mentions Frontegg's gateway %s", k8sFronteggGateway)
+	c.kubectl(fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: backend, namespace: withauth-demo}
+spec:
+  clusterIP: None
+  ports: [{name: http, port: 80}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: backend-loopback
+  namespace: withauth-demo
+  labels: {kubernetes.io/service-name: backend}
+addressType: FQDN
+ports: [{name: http, port: %s, protocol: TCP}]
+endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true, serving: true}}]
+`, u.Port()), "apply", "-f", "-")
+}
+
+// traefik starts a Traefik (a replica) reading the cluster as Traefik's ServiceAccount.
+func (c *cluster) traefik(t *testing.T, env ...string) *harness.Traefik {
+	t.Helper()
+	var args []string
+	for _, provider := range []string{"kubernetesCRD", "kubernetesIngress"} {
+		args = append(args, "--providers."+provider+".endpoint="+c.Server, "--providers."+provider+".token="+c.token,
+			"--providers."+provider+".certAuthFilePath="+c.CAFile)
 	}
-	if len(m.Middlewares) != 4 || len(m.IngressRoutes) != 1 {
-		t.Fatalf("examples/kubernetes/frontegg: %d Middlewares and %d IngressRoutes, want 4 and 1", len(m.Middlewares), len(m.IngressRoutes))
+	tr := startTraefik(t, harness.Options{LogLevel: "INFO", Args: args, Env: env})
+	if err := tr.WaitHTTP(context.Background(), 60*time.Second, "/shift", func(s int) bool { return s != http.StatusNotFound }); err != nil {
+		t.Fatal(err)
 	}
-	secret := m.Secrets[k8sFronteggSecret]
-	clientID, apiKeyValue := secret["clientId"], secret["apiKey"]
-	if clientID == "" || apiKeyValue == "" {
-		t.Fatalf("examples/kubernetes/frontegg: Secret %s has clientId %q and apiKey %q, want both", k8sFronteggSecret, clientID, apiKeyValue)
+	return tr
+}
+
+// rotatingJWKS serves the key sets of the given IdPs, one after the other added: a key rotation.
+type rotatingJWKS struct {
+	mu   sync.Mutex
+	idps []*idp.IdP
+}
+
+func (j *rotatingJWKS) add(p *idp.IdP) {
+	j.mu.Lock()
+	j.idps = append(j.idps, p)
+	j.mu.Unlock()
+}
+
+func (j *rotatingJWKS) ServeHTTP(rw http.ResponseWriter, _ *http.Request) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var keys []any
+	for _, p := range j.idps {
+		var set struct{ Keys []any }
+		_ = json.Unmarshal(p.JWKS(), &set)
+		keys = append(keys, set.Keys...)
 	}
-	// Every middleware must be in vendor mode with the Secret's credentials and the mock's
-	// gateway; anything else would reach another key source or the real Frontegg.
-	for _, mw := range m.Middlewares {
-		plugin, _ := mw.Spec["plugin"].(map[string]any)
-		raw, _ := plugin["withauth"].(map[string]any)
-		for _, k := range []string{"clientId", "apiKey"} {
-			if ref, _ := raw[k].(string); !strings.HasPrefix(ref, "urn:k8s:secret:frontegg-credentials:") {
-				t.Errorf("middleware %s: %s %q, want a urn:k8s:secret:frontegg-credentials: reference", mw.Name, k, ref)
-			}
-		}
-		conf, err := m.PluginConfig(mw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := conf["withauth"]
-		for _, k := range []string{"jwksUrl", "issuer", "publicKey"} {
-			if v, ok := got[k]; ok {
-				t.Errorf("middleware %s: %s %v is set; Frontegg vendor mode needs none of jwksUrl, issuer, publicKey", mw.Name, k, v)
-			}
-		}
-		for k, want := range map[string]string{"clientId": clientID, "apiKey": apiKeyValue, "apiGatewayUrl": mockURL} {
-			if got[k] != want {
-				t.Errorf("middleware %s: %s resolved to %v, want %q", mw.Name, k, got[k], want)
-			}
-		}
+	rw.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(rw).Encode(map[string]any{"keys": keys})
+}
+
+// withHost sends cases to the Ingresses' host.
+func withHost(cases []harness.Case, host string) []harness.Case {
+	out := make([]harness.Case, len(cases))
+	for i, c := range cases {
+		c.Host = host
+		c.Who += " (Ingress)"
+		out[i] = c
 	}
-	if t.Failed() {
-		t.FailNow()
+	return out
+}
+
+// TestKubernetesExamples applies examples/kubernetes unchanged (but for the backend) and runs
+// the guide's routes through the IngressRoute and the Ingresses, on two Traefik replicas: the
+// Secret reference resolves, changes of the Secret and of a Middleware reach both replicas within
+// seconds, and so does a key rotation at the identity provider.
+func TestKubernetesExamples(t *testing.T) {
+	c := startCluster(t)
+	c.apply(t, "00-namespace.yaml", "20-secret.yaml", "30-middlewares.yaml", "40-ingressroute.yaml", "50-ingress.yaml")
+	c.loopbackBackend(t)
+	first, err := idp.New(idp.Options{Issuer: k8sIdPURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := &rotatingJWKS{}
+	jwks.add(first)
+	jwksSrv := httptest.NewServer(jwks)
+	t.Cleanup(jwksSrv.Close)
+	mint := harness.LocalMinter(first, k8sIdPURL)
+	replicas := []*harness.Traefik{c.traefik(t), c.traefik(t)}
+
+	// As applied, the Secret names the IdP's cluster address, which does not resolve here: the
+	// reference resolved (an unresolved one disables the router: 404), no key can be had, and a
+	// valid token is answered 503, never let through.
+	for i, tr := range replicas {
+		if r, err := harness.Do(context.Background(), tr.URL, harness.Case{Path: "/shift", Token: &harness.Alice}, mint); err != nil || r.Status != http.StatusServiceUnavailable {
+			t.Fatalf("replica %d, the example's Secret: status %d, %v; want 503 (the cluster-internal IdP is unreachable from here)", i+1, r.Status, err)
+		}
 	}
 
+	changed := time.Now()
+	patch, _ := json.Marshal(map[string]any{"stringData": map[string]string{"jwksUrl": jwksSrv.URL + idp.JWKSPath}})
+	c.kubectl("", "patch", "secret", "withauth-idp", "-n", "withauth-demo", "--type=merge", "-p", string(patch))
+	for i, tr := range replicas {
+		waitStatus(t, tr.URL, harness.Case{Path: "/shift", Token: &harness.Alice}, mint, http.StatusOK, 30*time.Second)
+		t.Logf("replica %d: the Secret's change answered 200 %s after the patch", i+1, time.Since(changed).Round(100*time.Millisecond))
+	}
+	for _, tr := range replicas {
+		runCases(t, tr.URL, harness.GuideCases(), mint)
+		runCases(t, tr.URL, withHost(harness.GuideCases(), k8sHost), mint)
+	}
+
+	// A key rotation at the IdP: a new key signs; both replicas refetch for its kid.
+	second, err := idp.New(idp.Options{Issuer: k8sIdPURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks.add(second)
+	rotated := harness.LocalMinter(second, k8sIdPURL)
+	time.Sleep(5100 * time.Millisecond) // the default minRefreshInterval since each replica's first fetch
+	for i, tr := range replicas {
+		waitStatus(t, tr.URL, harness.Case{Path: "/admin", Token: &harness.Bob}, rotated, http.StatusOK, 10*time.Second)
+		waitStatus(t, tr.URL, harness.Case{Path: "/admin", Token: &harness.Bob}, mint, http.StatusOK, time.Second)
+		t.Logf("replica %d follows the key rotation", i+1)
+	}
+
+	changed = time.Now()
+	c.kubectl("", "patch", "middleware.traefik.io", "admin-auth", "-n", "withauth-demo", "--type=merge",
+		"-p", `{"spec":{"plugin":{"withauth":{"roles":["read-only"]}}}}`)
+	for i, tr := range replicas {
+		waitStatus(t, tr.URL, harness.Case{Path: "/admin", Token: &harness.Alice}, mint, http.StatusOK, 30*time.Second)
+		waitStatus(t, tr.URL, harness.Case{Path: "/admin", Host: k8sHost, Token: &harness.Alice}, mint, http.StatusOK, 10*time.Second)
+		waitStatus(t, tr.URL, harness.Case{Path: "/admin", Token: &harness.Bob}, mint, http.StatusForbidden, 10*time.Second)
+		t.Logf("replica %d: the Middleware's change answered %s after the patch", i+1, time.Since(changed).Round(100*time.Millisecond))
+	}
+}
+
+// Frontegg's API gateway as examples/kubernetes/frontegg names it.
+const k8sFronteggGateway = "https://api.frontegg.com"
+
+// TestKubernetesFronteggExample applies examples/kubernetes/frontegg (vendor mode, clientId and
+// apiKey from the Secret frontegg-credentials) unchanged, points only the Middlewares' gateway at
+// a mock of Frontegg's API that accepts nothing but the Secret's credentials, and runs Traefik
+// without any FRONTEGG_* variable, on two replicas: the credentials can only have come through
+// the secret references, and an access token revoked at the mock is refused by both within 10 s.
+func TestKubernetesFronteggExample(t *testing.T) {
+	c := startCluster(t)
+	c.apply(t, "00-namespace.yaml", "frontegg/20-secret.yaml", "frontegg/30-middlewares.yaml", "frontegg/40-ingressroute.yaml")
+	c.loopbackBackend(t)
+	clientID := strings.TrimSpace(c.kubectl("", "get", "secret", "frontegg-credentials", "-n", "withauth-demo", "-o", "go-template={{.data.clientId | base64decode}}"))
+	apiKeyValue := strings.TrimSpace(c.kubectl("", "get", "secret", "frontegg-credentials", "-n", "withauth-demo", "-o", "go-template={{.data.apiKey | base64decode}}"))
+	if clientID == "" || apiKeyValue == "" {
+		t.Fatalf("the Secret frontegg-credentials has clientId %q and apiKey %q; want both", clientID, apiKeyValue)
+	}
+	key, publicPEM := fronteggKey(t)
 	mock := fronteggmock.New(clientID, apiKeyValue, publicPEM)
 	mock.AddAccessToken("users", "uat-k8s", fronteggmock.Grants{Roles: []string{"read-only"}})
-	t.Cleanup(mock.Close)
-	mockSrv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+	var mu sync.Mutex
+	var vendorBodies []map[string]string
+	mockSrv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/auth/vendor" {
 			// Record what Traefik authenticated with, and hand the body on to the mock.
 			body, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
@@ -161,100 +276,82 @@ func TestKubernetesFronteggExample(t *testing.T) {
 			req.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		mock.ServeHTTP(rw, req)
+	}))
+	t.Cleanup(func() {
+		mock.Close()
+		mockSrv.Close()
 	})
-	mockSrv.Start()
-
-	// No Env: Traefik's environment is PATH and HOME only, so no FRONTEGG_* fallback.
-	tr := startIngressRoute(t, m, backendSrv.URL, "kubernetes-frontegg.yml")
-	if n := mock.VendorAuths.Load() + mock.KeyFetches.Load() + mock.Checks.Load(); n != 0 {
-		t.Errorf("Frontegg's API was called %d times before any request carried a token; want none", n)
+	for _, name := range []string{"frontegg-shift-auth", "frontegg-admin-auth", "frontegg-home-auth", "frontegg-uploads-auth"} {
+		gateway := strings.TrimSpace(c.kubectl("", "get", "middleware.traefik.io", name, "-n", "withauth-demo", "-o", "jsonpath={.spec.plugin.withauth.apiGatewayUrl}"))
+		if gateway != k8sFronteggGateway {
+			t.Fatalf("middleware %s: apiGatewayUrl %q; want Frontegg's %s as the example has it", name, gateway, k8sFronteggGateway)
+		}
+		patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"plugin": map[string]any{"withauth": map[string]any{"apiGatewayUrl": mockSrv.URL}}}})
+		c.kubectl("", "patch", "middleware.traefik.io", name, "-n", "withauth-demo", "--type=merge", "-p", string(patch))
 	}
-	defer logPluginLines(t, tr)
-
-	s := &fronteggSetup{mock: mock, key: key, tr: tr}
+	// Traefik's environment is PATH and HOME only: no FRONTEGG_* fallback.
+	replicas := []*harness.Traefik{c.traefik(t), c.traefik(t)}
+	s := &fronteggSetup{mock: mock, key: key}
 	admin := s.token(t, "userToken", map[string]any{"sub": "user-ada", "roles": []string{"admin"}})
-	readOnlyUser := s.token(t, "userToken", map[string]any{"sub": "user-bob", "roles": []string{"read-only"},
-		"permissions": []string{"uploadFile"}})
+	readOnlyUser := s.token(t, "userToken", map[string]any{"sub": "user-bob", "roles": []string{"read-only"}, "permissions": []string{"uploadFile"}})
 	access := s.token(t, "userAccessToken", map[string]any{"sub": "uat-k8s", "userId": "user-carol"})
-	runCases(t, tr.URL, []harness.Case{
-		expect(harness.Case{Path: "/admin", Who: "no credentials"}, 401, ""),
-		expect(harness.Case{Path: "/shift", Who: "no credentials"}, 401, ""),
-		expect(bearer("/admin", "userToken (admin)", admin), 200, "", "X-User-Id", "user-ada", "X-User-Roles", "admin"),
-		expect(bearer("/admin", "userToken (read-only)", readOnlyUser), 403, "insufficient_scope"),
-		expect(bearer("/home", "userToken (read-only)", readOnlyUser), 200, "", "X-User-Id", "user-bob", "X-User-Roles", "read-only"),
-		expect(bearer("/uploads", "userToken (uploadFile)", readOnlyUser), 200, "", "X-User-Id", "user-bob"),
-		expect(bearer("/uploads", "userToken (admin, no uploadFile)", admin), 403, "insufficient_scope"),
-		expect(apiKey("/shift", "userAccessToken uat-k8s (active)", access), 200, "", "X-User-Id", "user-carol", "X-Tenant-Id", fgTenant),
-	}, nil)
-
-	if auths := mock.VendorAuths.Load(); auths != 1 {
-		t.Errorf("Frontegg's API saw %d vendor authentications, want exactly 1 (shared by the four middlewares)", auths)
+	for _, tr := range replicas {
+		waitStatus(t, tr.URL, bearer("/admin", "an admin", admin), nil, http.StatusOK, 30*time.Second)
+		runCases(t, tr.URL, []harness.Case{
+			expect(harness.Case{Path: "/admin", Who: "no credentials"}, 401, ""),
+			expect(bearer("/admin", "userToken (admin)", admin), 200, "", "X-User-Id", "user-ada", "X-User-Roles", "admin"),
+			expect(bearer("/admin", "userToken (read-only)", readOnlyUser), 403, "insufficient_scope"),
+			expect(bearer("/home", "userToken (read-only)", readOnlyUser), 200, "", "X-User-Id", "user-bob"),
+			expect(bearer("/uploads", "userToken (admin, no uploadFile)", admin), 403, "insufficient_scope"),
+			expect(apiKey("/shift", "userAccessToken uat-k8s (active)", access), 200, "", "X-User-Id", "user-carol", "X-Tenant-Id", fgTenant),
+		}, nil)
 	}
-	if fetches := mock.KeyFetches.Load(); fetches != 1 {
-		t.Errorf("Frontegg's key was fetched %d times, want 1", fetches)
+	// Revoked at Frontegg: both replicas refuse it within the 10 s their answers are trusted.
+	mock.RevokeAccessToken("users", "uat-k8s")
+	revoked := time.Now()
+	for i, tr := range replicas {
+		waitStatus(t, tr.URL, apiKey("/shift", "the revoked access token", access), nil, http.StatusUnauthorized, 12*time.Second)
+		t.Logf("replica %d refused the revoked access token %s after the revocation", i+1, time.Since(revoked).Round(100*time.Millisecond))
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	want := map[string]string{"clientId": clientID, "secret": apiKeyValue}
-	if len(vendorBodies) != 1 {
-		t.Errorf("%d vendor authentication bodies recorded, want 1", len(vendorBodies))
+	if len(vendorBodies) == 0 || len(vendorBodies) > len(replicas) {
+		t.Errorf("%d vendor authentications for %d replicas; want one each at most (shared by a replica's four middlewares)", len(vendorBodies), len(replicas))
 	}
 	for i, body := range vendorBodies {
 		if !reflect.DeepEqual(body, want) {
-			t.Errorf("vendor authentication %d sent %v, want the Secret's credentials %v", i+1, body, want)
+			t.Errorf("vendor authentication %d sent %v; want the Secret's credentials %v", i+1, body, want)
 		}
 	}
 }
 
-// TestCRDPluginConversion pins the conversion itself: nested and listed secret references, and
-// errors for what Traefik rejects.
-func TestCRDPluginConversion(t *testing.T) {
-	m := &harness.Manifests{Secrets: map[string]map[string]string{"ns/keys": {"pem": "PEM", "a": "A"}}}
-	var spec map[string]any
-	if err := json.Unmarshal([]byte(`{"plugin": {"withauth": {"publicKey": "urn:k8s:secret:keys:pem",
-		"roles": ["admin", "urn:k8s:secret:keys:a"], "forwardHeaders": {"X-User-Id": "sub", "X-A": "urn:k8s:secret:keys:a"},
-		"skipPreflight": false, "cacheSize": 10}}}`), &spec); err != nil {
-		t.Fatal(err)
-	}
-	conf, err := m.PluginConfig(harness.Object{Name: "mw", Nsp: "ns", Spec: spec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]any{"publicKey": "PEM", "roles": []any{"admin", "A"},
-		"forwardHeaders": map[string]any{"X-User-Id": "sub", "X-A": "A"}, "skipPreflight": false, "cacheSize": float64(10)}
-	if !reflect.DeepEqual(conf["withauth"], want) {
-		t.Errorf("converted %#v, want %#v", conf["withauth"], want)
-	}
-	for _, urn := range []string{"urn:k8s:secret:missing:pem", "urn:k8s:secret:keys:missing", "urn:k8s:secret:keys"} {
-		spec := map[string]any{"plugin": map[string]any{"withauth": map[string]any{"publicKey": urn}}}
-		if _, err := m.PluginConfig(harness.Object{Name: "mw", Nsp: "ns", Spec: spec}); err == nil {
-			t.Errorf("%s: converted without error, want the error Traefik gives", urn)
-		}
-	}
-	other := map[string]any{"plugin": map[string]any{"withauth": map[string]any{"publicKey": "urn:k8s:secret:keys:pem"}}}
-	if _, err := m.PluginConfig(harness.Object{Name: "mw", Nsp: "elsewhere", Spec: other}); err == nil {
-		t.Error("a Secret of another namespace was used; Traefik reads only the Middleware's namespace")
-	}
-}
-
-// startIngressRoute runs the converted manifests m in a real Traefik (file provider, no
-// environment) with the backend Service at backendURL, and waits for the IngressRoute's 4 routes.
-func startIngressRoute(t *testing.T, m *harness.Manifests, backendURL, file string) *harness.Traefik {
+// waitStatus polls the case's request until it answers want.
+func waitStatus(t *testing.T, baseURL string, c harness.Case, mint harness.Minter, want int, timeout time.Duration) {
 	t.Helper()
-	dynamic, err := m.FileConfig(map[string]string{"withauth-demo/backend:80": backendURL})
+	deadline := time.Now().Add(timeout)
+	last := 0
+	for time.Now().Before(deadline) {
+		r, err := harness.Do(context.Background(), baseURL, c, mint)
+		if err == nil && r.Status == want {
+			return
+		}
+		last = r.Status
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET %s%s with %s: status %d after %s; want %d", c.Host, c.Path, c.Who, last, timeout, want)
+}
+
+// traefikSource is the Traefik module's source directory, where its CRDs and RBAC are.
+func traefikSource(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "mod", "download", "-json", "github.com/traefik/traefik/v3@v3.6.12").Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("go mod download traefik: %v", err)
 	}
-	tr := startTraefik(t, harness.Options{Dynamic: map[string]string{file: dynamic}})
-	routers, err := tr.WaitProviderRouters(context.Background(), 60*time.Second, "file")
-	if err != nil {
-		t.Fatalf("%v\nconverted configuration:\n%s", err, dynamic)
+	var info struct{ Dir string }
+	if err := json.Unmarshal(out, &info); err != nil || info.Dir == "" {
+		t.Fatalf("go mod download traefik: no Dir in %s", out)
 	}
-	if len(routers) != 4 {
-		t.Errorf("routers %v, want the IngressRoute's 4 routes", routers)
-	}
-	if err := tr.WaitHTTP(context.Background(), 30*time.Second, "/shift", func(s int) bool { return s != http.StatusNotFound }); err != nil {
-		t.Fatal(err)
-	}
-	return tr
+	return info.Dir
 }

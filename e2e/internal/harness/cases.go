@@ -48,6 +48,7 @@ type Case struct {
 	Token  *idp.Request      // token to mint; nil: see Raw
 	Raw    string            // a literal token; with Token nil and Raw "", no Authorization header
 	Header map[string]string // more request headers (spoofed identity headers)
+	Host   string            // the request's Host; "" for the base URL's
 	Status int               // expected status
 	Error  string            // expected OAuth error code for 401/403 ("" for the bare no-token challenge)
 	Seen   map[string]string // headers the backend must have received with these values; "" = absent
@@ -158,6 +159,9 @@ func Do(ctx context.Context, baseURL string, c Case, mint Minter) (Result, error
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if c.Host != "" {
+		req.Host = c.Host
 	}
 	for k, v := range c.Header {
 		req.Header.Set(k, v)
