@@ -1,6 +1,7 @@
 package withauth
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -328,14 +329,14 @@ func TestFronteggConfiguration(t *testing.T) {
 	for _, tc := range cases {
 		config := CreateConfig()
 		tc.change(config)
-		_, err := New(nil, &upstream{}, config, "route")
+		_, err := New(context.Background(), &upstream{}, config, "route")
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("%s: New error = %v; want one containing %q", tc.name, err, tc.wantErr)
 		}
 	}
 	config := CreateConfig()
 	config.ClientID, config.APIKey = "abc", "def"
-	if _, err := New(nil, &upstream{}, config, "route"); err != nil {
+	if _, err := New(context.Background(), &upstream{}, config, "route"); err != nil {
 		t.Errorf("clientId and apiKey in the configuration, default gateway: New error %v; want none", err)
 	}
 }

@@ -33,7 +33,6 @@ import (
 
 type scenario struct {
 	name, label string
-	prefix      string
 	reqs        [][]byte
 	runs        []run
 }
