@@ -114,8 +114,9 @@ const realm = "withauth"
 // the log may say of a verified token.
 func (m *Middleware) refuse(rw http.ResponseWriter, req *http.Request, err error, detail string) {
 	status := refusalStatus(err)
+	reason := reasons[err]
 	if m.rejections != nil {
-		m.rejections.record(req, status, reasons[err], detail)
+		m.rejections.record(req, status, reason, detail)
 	}
 	if status == http.StatusUnauthorized && m.loginURL != "" && isNavigation(req) {
 		rw.Header().Set("Location", loginLocation(m.loginURL, req))
@@ -123,7 +124,6 @@ func (m *Middleware) refuse(rw http.ResponseWriter, req *http.Request, err error
 		rw.WriteHeader(http.StatusFound)
 		return
 	}
-	reason := reasons[err]
 	switch status {
 	case http.StatusBadRequest:
 		writeChallenge(rw, status, "invalid_request", err, reason)

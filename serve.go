@@ -55,20 +55,12 @@ func (m *Middleware) serveUncached(rw http.ResponseWriter, req *http.Request) {
 		// Browsers send no credentials on a preflight: whatever a "preflight" carries was not
 		// verified, so the upstream must not see it.
 		removeCredential(req, m.sources)
-		m.letThrough(rw, req)
+	} else if !m.authorize(rw, req) {
 		return
-	}
-	if !m.authorize(rw, req) {
-		return
-	}
-	if !m.forwardAuthorization {
+	} else if !m.forwardAuthorization {
 		removeCredential(req, m.sources)
 	}
-	m.letThrough(rw, req)
-}
-
-// letThrough hands the request to the upstream, without the token in its URL.
-func (m *Middleware) letThrough(rw http.ResponseWriter, req *http.Request) {
+	// The token never reaches the upstream in its URL.
 	if m.sources.query != "" {
 		removeQueryToken(req, m.sources.query)
 	}
