@@ -108,48 +108,103 @@ var reasons = map[error]string{
 
 const realm = "withauth"
 
-// refuse answers a request withauth does not let through: the one place where an error
-// becomes a status, an OAuth error code (RFC 6750) and a challenge, a browser navigation is
-// sent to loginUrl instead of a 401, and the refusal is logged (logRejections). detail is what
-// the log may say of a verified token.
-func (m *Middleware) refuse(rw http.ResponseWriter, req *http.Request, err error, detail string) {
-	status := refusalStatus(err)
-	reason := reasons[err]
-	if m.rejections != nil {
-		m.rejections.record(req, status, reason, detail)
+// refusal is the answer to one error, prepared once for the package: only Retry-After and a
+// route's step-up challenge are set per request.
+type refusal struct {
+	status    int
+	reason    string
+	challenge string
+	body      []byte
+}
+
+var refusals = prepareRefusals()
+
+func prepareRefusals() map[error]*refusal {
+	prepared := make(map[error]*refusal, len(reasons))
+	for err, reason := range reasons {
+		prepared[err] = prepareRefusal(err, reason)
 	}
-	if status == http.StatusUnauthorized && m.loginURL != "" && isNavigation(req) {
-		rw.Header().Set("Location", loginLocation(m.loginURL, req))
-		rw.Header().Set("Cache-Control", "no-store")
+	return prepared
+}
+
+// prepareRefusal turns an error into a status, an OAuth error code (RFC 6750), a challenge
+// and a JSON body.
+func prepareRefusal(err error, reason string) *refusal {
+	r := &refusal{status: refusalStatus(err), reason: reason}
+	code := "invalid_token"
+	challenged := true
+	switch {
+	case r.status == http.StatusBadRequest:
+		code = "invalid_request"
+	case r.status == http.StatusForbidden:
+		code = "insufficient_scope"
+	case r.status == http.StatusServiceUnavailable:
+		code = "temporarily_unavailable"
+		challenged = false
+	case r.status == http.StatusInternalServerError:
+		code = "server_error"
+		challenged = false
+	case err == errNoCredentials:
+		code = "unauthorized"
+		challenged = false
+		r.challenge = `Bearer realm="` + realm + `"`
+	case err == errStepUpRequired:
+		// The challenge names the route's acr_values and max_age: refuse sets it.
+		code = "insufficient_user_authentication"
+		challenged = false
+	}
+	if challenged {
+		r.challenge = `Bearer realm="` + realm + `", error="` + code + `", error_description="` + err.Error() + `"`
+	}
+	body, _ := json.Marshal(map[string]string{"error": code, "error_description": err.Error(), "reason": reason})
+	r.body = body
+	return r
+}
+
+// refuse answers a request withauth does not let through: the one place where an error
+// becomes its prepared answer, a browser navigation is sent to loginUrl instead of a 401, and
+// the refusal is logged (logRejections). detail is what the log may say of a verified token.
+func (m *Middleware) refuse(rw http.ResponseWriter, req *http.Request, err error, detail string) {
+	r := refusals[err]
+	if r == nil {
+		r = prepareRefusal(err, "")
+	}
+	if m.rejections != nil {
+		m.rejections.record(req, r.status, r.reason, detail)
+	}
+	header := rw.Header()
+	if r.status == http.StatusUnauthorized && m.loginURL != "" && isNavigation(req) {
+		header.Set("Location", loginLocation(m.loginURL, req))
+		header.Set("Cache-Control", "no-store")
 		rw.WriteHeader(http.StatusFound)
 		return
 	}
-	switch status {
-	case http.StatusBadRequest:
-		writeChallenge(rw, status, "invalid_request", err, reason)
-	case http.StatusForbidden:
-		writeChallenge(rw, status, "insufficient_scope", err, reason)
-	case http.StatusServiceUnavailable:
-		wait := time.Second
-		if err == errKeysUnavailable {
-			if d := m.trust.retryAfter(); d > 0 {
-				wait = d
-			}
-		}
-		rw.Header().Set("Retry-After", strconv.FormatInt(int64(wait/time.Second)+1, 10))
-		writeError(rw, status, "temporarily_unavailable", err.Error(), reason, "")
-	case http.StatusInternalServerError:
-		writeError(rw, status, "server_error", err.Error(), reason, "")
-	default:
-		switch err {
-		case errNoCredentials:
-			writeError(rw, status, "unauthorized", err.Error(), reason, `Bearer realm="`+realm+`"`)
-		case errStepUpRequired:
-			writeError(rw, status, "insufficient_user_authentication", err.Error(), reason, m.stepUp.challenge)
-		default:
-			writeChallenge(rw, status, "invalid_token", err, reason)
+	challenge := r.challenge
+	if err == errStepUpRequired {
+		challenge = m.stepUp.challenge
+	}
+	if challenge != "" {
+		header.Set("WWW-Authenticate", challenge)
+	}
+	if r.status == http.StatusServiceUnavailable {
+		header.Set("Retry-After", retryAfterSeconds(m, err))
+	}
+	header.Set("Content-Type", "application/json")
+	header.Set("Cache-Control", "no-store")
+	rw.WriteHeader(r.status)
+	_, _ = rw.Write(r.body)
+}
+
+// retryAfterSeconds is how long a client should wait: until the next key fetch when the keys
+// are missing, else a second; rounded up.
+func retryAfterSeconds(m *Middleware, err error) string {
+	wait := time.Second
+	if err == errKeysUnavailable {
+		if d := m.trust.retryAfter(); d > 0 {
+			wait = d
 		}
 	}
+	return strconv.FormatInt(int64(wait/time.Second)+1, 10)
 }
 
 // refusalStatus is the HTTP status of a refusal.
@@ -165,22 +220,4 @@ func refusalStatus(err error) int {
 		return http.StatusInternalServerError
 	}
 	return http.StatusUnauthorized
-}
-
-// writeChallenge answers with an RFC 6750 WWW-Authenticate challenge naming the error.
-func writeChallenge(rw http.ResponseWriter, status int, code string, err error, reason string) {
-	challenge := `Bearer realm="` + realm + `", error="` + code + `", error_description="` + err.Error() + `"`
-	writeError(rw, status, code, err.Error(), reason, challenge)
-}
-
-func writeError(rw http.ResponseWriter, status int, code, description, reason, challenge string) {
-	body, _ := json.Marshal(map[string]string{"error": code, "error_description": description, "reason": reason})
-	header := rw.Header()
-	if challenge != "" {
-		header.Set("WWW-Authenticate", challenge)
-	}
-	header.Set("Content-Type", "application/json")
-	header.Set("Cache-Control", "no-store")
-	rw.WriteHeader(status)
-	_, _ = rw.Write(body)
 }
