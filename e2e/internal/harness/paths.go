@@ -65,8 +65,15 @@ func TraefikBinary(ctx context.Context, root string, progress io.Writer) (string
 	}
 	ctx, cancel := context.WithTimeout(ctx, 40*time.Minute)
 	defer cancel()
+	return RunBuildScript(ctx, root, "build-traefik.sh", progress)
+}
+
+// RunBuildScript runs e2e/scripts/<script>, which builds a program once into ~/.cache/withauth
+// and prints its path (a file or a directory) on its last line, and returns that path.
+// progress receives the script's messages; it may be nil.
+func RunBuildScript(ctx context.Context, root, script string, progress io.Writer) (string, error) {
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "e2e", "scripts", "build-traefik.sh"))
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "e2e", "scripts", script))
 	cmd.Dir = root
 	cmd.Stdout = &out
 	if progress == nil {
@@ -77,14 +84,14 @@ func TraefikBinary(ctx context.Context, root string, progress io.Writer) (string
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("e2e/scripts/build-traefik.sh: %w", err)
+		return "", fmt.Errorf("e2e/scripts/%s: %w", script, err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	bin := lines[len(lines)-1]
-	if _, err := os.Stat(bin); err != nil {
-		return "", fmt.Errorf("build-traefik.sh printed %q, which is not a file: %w", bin, err)
+	path := lines[len(lines)-1]
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%s printed %q, which does not exist: %w", script, path, err)
 	}
-	return bin, nil
+	return path, nil
 }
 
 // PluginFiles lists the files Traefik interprets of a plugin in root: .traefik.yml (when there

@@ -43,14 +43,7 @@ func Binaries(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "e2e", "scripts", "build-kubernetes.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("e2e/scripts/build-kubernetes.sh: %w", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1], nil
+	return harness.RunBuildScript(ctx, root, "build-kubernetes.sh", os.Stderr)
 }
 
 // Start runs etcd and kube-apiserver from bin in dir and waits until the API server is ready.
