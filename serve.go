@@ -37,8 +37,7 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 					}
 				}
 				if !m.forwardAuthorization {
-					delete(header, "Authorization")
-					delete(header, "X-Api-Key")
+					removeCredential(req, m.sources)
 				}
 				m.next.ServeHTTP(rw, req)
 				return

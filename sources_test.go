@@ -126,6 +126,34 @@ func TestForwardAuthorizationRemovesTheTokenFromItsSource(t *testing.T) {
 	}
 }
 
+// TestForwardAuthorizationFalseIsTheSameOnACacheHit: a request judged by its Authorization
+// header, carrying tokens in the other sources too, reaches the upstream without any of them,
+// whether it was verified or answered from the cache.
+func TestForwardAuthorizationFalseIsTheSameOnACacheHit(t *testing.T) {
+	valid := validToken(t)
+	config := sourcesConfig(t)
+	config.TokenQueryParameter = "" // the cache-hit fast path serves routes without one
+	config.ForwardAuthorization = false
+	next := &upstream{}
+	handler := newHandler(t, config, next)
+	for i, path := range []string{"verified", "from the cache"} {
+		req := sourceRequest("cookie", valid)
+		req.Header.Set("X-Auth-Token", valid)
+		req.Header.Set("Authorization", "Bearer "+valid)
+		if rec, _ := serve(handler, req); rec.Code != http.StatusOK {
+			t.Fatalf("request %d (%s): status %d (%s); want 200", i+1, path, rec.Code, errorDescription(rec))
+		}
+		for _, name := range []string{"Authorization", "X-Auth-Token", "Cookie"} {
+			if got := next.header.Get(name); strings.Contains(got, valid) {
+				t.Errorf("request %d (%s), forwardAuthorization false: the upstream received the token in %s; want it removed", i+1, path, name)
+			}
+		}
+		if got := next.header.Get("Cookie"); got != "theme=dark" {
+			t.Errorf("request %d (%s): Cookie %q upstream; want the other cookies kept (theme=dark)", i+1, path, got)
+		}
+	}
+}
+
 // TestOptional: no credentials pass with every identity header stripped; invalid credentials
 // are still refused; valid ones as usual.
 func TestOptional(t *testing.T) {
