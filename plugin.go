@@ -1,4 +1,4 @@
-// Package withauth is a Traefik middleware that admits requests carrying a valid RS256 bearer
+// Package withauth is a Traefik middleware that admits requests carrying a valid signed bearer
 // JWT, optionally only with any of the configured roles and any of the configured permissions,
 // and tells the upstream who the caller is in request headers, as Frontegg's
 // withAuthentication does inside an application.
