@@ -170,51 +170,44 @@ func processCPU() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-// BenchmarkDirect is the floor: the backend handler called with no middleware.
-func BenchmarkDirect(b *testing.B) {
+// oneToken is the benchmark token every request of a repeated-token case carries.
+func oneToken(b *testing.B) string {
 	tok, err := getMinter(b).Token(0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	auth := "Bearer " + tok
-	serve(b, okNext, func(int) string { return auth }, http.StatusOK)
+	return tok
+}
+
+// always answers every request with one Authorization value.
+func always(auth string) func(int) string { return func(int) string { return auth } }
+
+// BenchmarkDirect is the floor: the backend handler called with no middleware.
+func BenchmarkDirect(b *testing.B) {
+	serve(b, okNext, always("Bearer "+oneToken(b)), http.StatusOK)
 }
 
 // BenchmarkYaegiNoop is the cost of any Yaegi plugin: testdata/noop only calls next.
 func BenchmarkYaegiNoop(b *testing.B) {
-	tok, err := getMinter(b).Token(0)
-	if err != nil {
-		b.Fatal(err)
-	}
+	auth := "Bearer " + oneToken(b)
 	p := loadPlugin(b, noopModule, noopDir)
 	h, err := p.New(context.Background(), okNext, map[string]any{}, "noop-bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	auth := "Bearer " + tok
-	serve(b, h, func(int) string { return auth }, http.StatusOK)
+	serve(b, h, always(auth), http.StatusOK)
 }
 
 // BenchmarkYaegiWithauthHit repeats one valid token: every request after the first is a cache hit.
 func BenchmarkYaegiWithauthHit(b *testing.B) {
-	tok, err := getMinter(b).Token(0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := newWithauth(b, "")
-	auth := "Bearer " + tok
-	serve(b, h, func(int) string { return auth }, http.StatusOK)
+	auth := "Bearer " + oneToken(b)
+	serve(b, newWithauth(b, ""), always(auth), http.StatusOK)
 }
 
 // BenchmarkYaegiWithauthMiss repeats one valid token with cacheSize 0: every request is verified.
 func BenchmarkYaegiWithauthMiss(b *testing.B) {
-	tok, err := getMinter(b).Token(0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := newWithauth(b, "0")
-	auth := "Bearer " + tok
-	serve(b, h, func(int) string { return auth }, http.StatusOK)
+	auth := "Bearer " + oneToken(b)
+	serve(b, newWithauth(b, "0"), always(auth), http.StatusOK)
 }
 
 var (
@@ -267,7 +260,7 @@ func BenchmarkYaegiWithauthMissAlgorithm(b *testing.B) {
 				b.Fatal(err)
 			}
 			auth := "Bearer " + signed
-			serve(b, h, func(int) string { return auth }, http.StatusOK)
+			serve(b, h, always(auth), http.StatusOK)
 		})
 	}
 }
@@ -305,13 +298,8 @@ func algorithmKey(b *testing.B, m *tokens.Minter, alg string) crypto.Signer {
 
 // BenchmarkYaegiWithauthReject sends a token whose signature does not verify.
 func BenchmarkYaegiWithauthReject(b *testing.B) {
-	tok, err := getMinter(b).Token(0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := newWithauth(b, "")
-	auth := "Bearer " + tokens.BadSignature(tok)
-	serve(b, h, func(int) string { return auth }, http.StatusUnauthorized)
+	auth := "Bearer " + tokens.BadSignature(oneToken(b))
+	serve(b, newWithauth(b, ""), always(auth), http.StatusUnauthorized)
 }
 
 // BenchmarkRSAVerifyPKCS1v15 is compiled rsa.VerifyPKCS1v15 alone on a 2048-bit key: the floor of
