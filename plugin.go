@@ -85,7 +85,8 @@ type Config struct {
 	// "debug" or "error"; at most 10 lines a second per middleware.
 	LogRejections string
 	// ForwardAuthorization passes the token on to the upstream in the source that carried it
-	// (default true); false removes it there.
+	// (default true); false removes every token source, whichever carried it (other cookies
+	// stay).
 	ForwardAuthorization bool
 	// SkipPreflight lets a CORS preflight through without a token, its credentials stripped
 	// (default true).
