@@ -20,18 +20,23 @@ type requirement struct {
 	// (grantWildcards): then anyOf is also kept as a list, to compare prefixes with.
 	wildcards bool
 	names     []string
+	// exactOnly: neither also nor wildcards, so a JSON array is read by meets alone.
+	exactOnly bool
 }
 
 // meets reports whether the claim holds any of the names, in any of the shapes identity
 // providers give lists: a JSON array of strings, a string of space-separated names (OAuth
 // scopes, RFC 6749 §3.3, so "admin" is a list of one) or an object whose keys are the names
 // (Zitadel's roles). Names match exactly: no substrings, no other separators.
-func meets(r requirement, claims map[string]interface{}) bool {
+func meets(r *requirement, claims map[string]interface{}) bool {
 	if len(r.anyOf) == 0 {
 		return true
 	}
-	value, _ := lookupClaim(r.claim, claims)
-	if list, ok := value.([]interface{}); ok && !r.wildcards && r.also == nil {
+	value, found := claims[r.claim.name]
+	if !found && len(r.claim.parts) > 1 {
+		value, _ = lookupClaim(r.claim, claims)
+	}
+	if list, ok := value.([]interface{}); ok && r.exactOnly {
 		for _, item := range list {
 			if name, ok := item.(string); ok && r.anyOf[name] {
 				return true
@@ -39,19 +44,28 @@ func meets(r requirement, claims map[string]interface{}) bool {
 		}
 		return false
 	}
-	if meetsOtherShape(r, value) {
-		return true
+	return meetsOtherShape(r, value) || r.also != nil && meetsAlso(r, claims)
+}
+
+// meetsAll reports whether the claims meet every requirement.
+func meetsAll(required []*requirement, claims map[string]interface{}) bool {
+	for _, r := range required {
+		if !meets(r, claims) {
+			return false
+		}
 	}
-	if r.also == nil {
-		return false
-	}
-	value, _ = lookupClaim(*r.also, claims)
+	return true
+}
+
+// meetsAlso is meets for the requirement's second claim.
+func meetsAlso(r *requirement, claims map[string]interface{}) bool {
+	value, _ := lookupClaim(*r.also, claims)
 	return meetsOtherShape(r, value)
 }
 
 // meetsOtherShape is meets for the shapes other than a JSON array, apart so that the common
 // case stays a small function under Yaegi.
-func meetsOtherShape(r requirement, value interface{}) bool {
+func meetsOtherShape(r *requirement, value interface{}) bool {
 	switch v := value.(type) {
 	case []interface{}:
 		for _, item := range v {
@@ -78,7 +92,7 @@ func meetsOtherShape(r requirement, value interface{}) bool {
 // granted reports whether one granted name satisfies the requirement: it is one of the names,
 // or, with wildcards, it is "prefix.*" and a required name lies under prefix ("fe.secure.*"
 // covers "fe.secure.read.users"; "fe.*" never covers "fex.read", and "*" alone covers nothing).
-func granted(r requirement, name string) bool {
+func granted(r *requirement, name string) bool {
 	if r.anyOf[name] {
 		return true
 	}
@@ -147,24 +161,54 @@ func lookupClaim(p claimPath, claims map[string]interface{}) (interface{}, bool)
 // never read a value withauth did not judge, so a string it would read otherwise (control
 // characters, which a proxy may drop, or surrounding white space, which HTTP trims) is not
 // forwarded, and neither is a list item holding a comma, which would read as two items.
+// A string and an array of strings, the shapes of nearly every claim, take no further call
+// but joinItems.
 func headerValue(value interface{}, asList bool) string {
-	switch v := value.(type) {
-	case string:
-		if asList {
-			return joinNames(strings.Split(v, " "))
-		}
-		if !plainHeaderText(v) {
+	if text, isString := value.(string); isString && !asList {
+		if strings.TrimSpace(text) != text || strings.ContainsAny(text, controlCharacters) {
 			return ""
 		}
-		return v
-	case []interface{}:
-		parts := make([]string, 0, len(v))
-		for _, item := range v {
-			if text := headerValue(item, false); text != "" && strings.IndexByte(text, ',') < 0 {
-				parts = append(parts, text)
-			}
+		return text
+	}
+	if items, isList := value.([]interface{}); isList {
+		return joinItems(items)
+	}
+	return otherHeaderValue(value, asList)
+}
+
+// joinItems renders a JSON array: its strings that read as themselves in a comma-separated
+// value, joined with ","; an array holding anything but strings is left to joinAnyItems.
+func joinItems(items []interface{}) string {
+	names := make([]string, 0, len(items))
+	for _, item := range items {
+		name, isString := item.(string)
+		if !isString {
+			return joinAnyItems(items)
 		}
-		return strings.Join(parts, ",")
+		if name != "" && strings.TrimSpace(name) == name && !strings.ContainsAny(name, listBreakers) {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// joinAnyItems renders an array of any JSON values, each item as headerValue renders it.
+func joinAnyItems(items []interface{}) string {
+	parts := make([]string, 0, len(items))
+	for _, item := range items {
+		if text := headerValue(item, false); text != "" && strings.IndexByte(text, ',') < 0 {
+			parts = append(parts, text)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// otherHeaderValue is headerValue for the rarer shapes: a string read as a list, an object,
+// a number, a boolean, null.
+func otherHeaderValue(value interface{}, asList bool) string {
+	switch v := value.(type) {
+	case string:
+		return joinNames(strings.Split(v, " "))
 	case map[string]interface{}:
 		if asList {
 			names := make([]string, 0, len(v))
@@ -191,21 +235,20 @@ func headerValue(value interface{}, asList bool) string {
 func joinNames(names []string) string {
 	kept := make([]string, 0, len(names))
 	for _, name := range names {
-		if name != "" && plainHeaderText(name) && strings.IndexByte(name, ',') < 0 {
+		if name != "" && strings.TrimSpace(name) == name && !strings.ContainsAny(name, listBreakers) {
 			kept = append(kept, name)
 		}
 	}
 	return strings.Join(kept, ",")
 }
 
-// plainHeaderText reports whether s reaches the upstream as it is: no control character, no
-// white space at either end (HTTP trims SP and HTAB; many frameworks trim more).
-func plainHeaderText(s string) bool {
-	return strings.TrimSpace(s) == s && !strings.ContainsAny(s, controlCharacters)
-}
-
+// controlCharacters are what a string reaching the upstream must not hold (a proxy may drop
+// them); neither may it have white space at either end (HTTP trims SP and HTAB, many
+// frameworks more). listBreakers adds the comma, which would split a list item in two.
 const controlCharacters = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f" +
 	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"
+
+const listBreakers = controlCharacters + ","
 
 // encodeClaims renders all verified claims as base64url JSON, for backends that rebuild the
 // user object of Frontegg's SDKs from one header.

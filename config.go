@@ -137,7 +137,7 @@ func newRequirement(key string, values []string, claimKey, claim string, wildcar
 	if claim == "" {
 		return requirement{}, fmt.Errorf("%s: must name a claim, such as %q", claimKey, key)
 	}
-	return requirement{claim: newClaimPath(claim), anyOf: toSet(names), wildcards: wildcards, names: names}, nil
+	return requirement{claim: newClaimPath(claim), anyOf: toSet(names), wildcards: wildcards, names: names, exactOnly: !wildcards}, nil
 }
 
 // newTenantRequirement checks tenants and tenantClaim: with the default claim, tenantId, an
@@ -149,6 +149,7 @@ func newTenantRequirement(config *Config) (requirement, error) {
 	}
 	also := newClaimPath("tenantIds")
 	r.also = &also
+	r.exactOnly = false
 	return r, nil
 }
 

@@ -147,7 +147,9 @@ type Middleware struct {
 	roles             requirement
 	permissions       requirement
 	tenants           requirement
-	stepUp            *stepUpRule // nil: no step-up required
+	// required are those of roles, permissions and tenants that require something.
+	required []*requirement
+	stepUp   *stepUpRule // nil: no step-up required
 	// alwaysFetchGrants: accessTokenGrants "always".
 	alwaysFetchGrants bool
 	forward           []forwardedHeader
@@ -270,6 +272,11 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		m.alwaysFetchGrants = true
 	default:
 		return nil, fmt.Errorf("accessTokenGrants: %q is not a setting; use \"always\" or remove the key", config.AccessTokenGrants)
+	}
+	for _, r := range []*requirement{&m.roles, &m.permissions, &m.tenants} {
+		if len(r.anyOf) > 0 {
+			m.required = append(m.required, r)
+		}
 	}
 	for _, h := range forward {
 		m.forwardNames = append(m.forwardNames, h.name)

@@ -70,7 +70,7 @@ func (m *Middleware) verify(ctx context.Context, token string, source credential
 			expiresUnixNano = until
 		}
 	}
-	return m.newGrant(claims, raw.kid, key, trusted, generation, expiresUnixNano), "", nil
+	return newGrant(m, claims, raw.kid, key, trusted, generation, expiresUnixNano), "", nil
 }
 
 // verifiedDetail is what a rejection log line says of a token whose signature verified.
@@ -85,22 +85,28 @@ func (m *Middleware) verifiedDetail(raw rawToken, claims map[string]interface{})
 
 // failedRequirement names, for the rejection log, the first requirement the claims fail and
 // the type of what its claim holds.
-func failedRequirement(r requirement, claims map[string]interface{}) string {
-	value, found := lookupClaim(r.claim, claims)
-	kind := "absent"
-	if found {
-		switch value.(type) {
-		case []interface{}:
-			kind = "array"
-		case string:
-			kind = "string"
-		case map[string]interface{}:
-			kind = "object"
-		default:
-			kind = "other"
+func failedRequirement(required []*requirement, claims map[string]interface{}) string {
+	for _, r := range required {
+		if meets(r, claims) {
+			continue
 		}
+		value, found := lookupClaim(r.claim, claims)
+		kind := "absent"
+		if found {
+			switch value.(type) {
+			case []interface{}:
+				kind = "array"
+			case string:
+				kind = "string"
+			case map[string]interface{}:
+				kind = "object"
+			default:
+				kind = "other"
+			}
+		}
+		return " claim=" + strconv.Quote(r.claim.name) + " found=" + kind
 	}
-	return "claim=" + strconv.Quote(r.claim.name) + " found=" + kind
+	return ""
 }
 
 // authorizedParty is the party a token was issued to: azp (OpenID Connect), else client_id
@@ -115,7 +121,7 @@ func authorizedParty(claims map[string]interface{}) string {
 
 // newGrant is what the middleware concludes from verified claims: whether they meet its
 // requirements, and the forwarded headers' values.
-func (m *Middleware) newGrant(claims map[string]interface{}, kid string, key *publicKey, trusted *trustedIssuer, generation, expiresUnixNano int64) *grant {
+func newGrant(m *Middleware, claims map[string]interface{}, kid string, key *publicKey, trusted *trustedIssuer, generation, expiresUnixNano int64) *grant {
 	setUserID(claims)
 	g := &grant{
 		kid:                 kid,
@@ -125,30 +131,39 @@ func (m *Middleware) newGrant(claims map[string]interface{}, kid string, key *pu
 		generation:          generation,
 		expiresUnixNano:     expiresUnixNano,
 		usableUntilUnixNano: usableUntil(expiresUnixNano, trusted.epoch),
-		allowed:             meets(m.roles, claims) && meets(m.permissions, claims) && meets(m.tenants, claims),
-		headerValues:        make([][]string, len(m.forward)),
+		allowed:             meetsAll(m.required, claims),
+		headerValues:        forwardedValues(m.forward, claims),
 	}
 	if !g.allowed && m.rejections != nil {
-		g.refusal = m.verifiedDetail(rawToken{kid: kid}, claims)
-		for _, r := range []requirement{m.roles, m.permissions, m.tenants} {
-			if !meets(r, claims) {
-				g.refusal += " " + failedRequirement(r, claims)
-				break
-			}
-		}
-	}
-	for i, h := range m.forward {
-		var value string
-		if h.allClaims {
-			value = encodeClaims(claims)
-		} else if claim, ok := lookupClaim(h.claim, claims); ok {
-			value = headerValue(claim, h.asList)
-		}
-		if value != "" {
-			g.headerValues[i] = []string{value}
-		}
+		g.refusal = m.verifiedDetail(rawToken{kid: kid}, claims) + failedRequirement(m.required, claims)
 	}
 	return g
+}
+
+// forwardedValues are the forwarded headers' values for the claims, in forward's order: nil
+// for a claim that is absent or renders as "".
+func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) [][]string {
+	values := make([][]string, len(forward))
+	for i := range forward {
+		if value := forwardedValue(&forward[i], claims); value != "" {
+			values[i] = []string{value}
+		}
+	}
+	return values
+}
+
+func forwardedValue(h *forwardedHeader, claims map[string]interface{}) string {
+	if h.allClaims {
+		return encodeClaims(claims)
+	}
+	claim, found := claims[h.claim.name]
+	if !found && len(h.claim.parts) > 1 {
+		claim, found = lookupClaim(h.claim, claims)
+	}
+	if !found {
+		return ""
+	}
+	return headerValue(claim, h.asList)
 }
 
 // cacheExpiry turns exp plus clock skew (seconds) into Unix nanoseconds, clamping absurd values

@@ -1,0 +1,154 @@
+package withauth
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// The verification path stage by stage, on the benchmarks' route (PEM key, roles admin) and a
+// Frontegg-shaped token. Run under Yaegi, they show where an interpreted cache miss spends its
+// time: yaegi test -bench Stage -benchmem . (BENCHMARKS.md's profile).
+
+func stageMiddleware(b *testing.B) *Middleware {
+	config := pemConfig(b)
+	config.Roles = []string{"admin"}
+	config.CacheSize = 0
+	m, ok := newHandler(b, config, http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {})).(*Middleware)
+	if !ok {
+		b.Fatal("New did not return a *Middleware")
+	}
+	return m
+}
+
+func stageToken(b *testing.B, m *Middleware) (rawToken, *publicKey) {
+	raw, err := parseToken(validToken(b), m.algorithms)
+	if err != nil {
+		b.Fatalf("parseToken: %v", err)
+	}
+	key, err := m.trust.only.keys.lookup(context.Background(), raw.kid)
+	if err != nil {
+		b.Fatalf("lookup: %v", err)
+	}
+	return raw, key
+}
+
+func BenchmarkStageCredentials(b *testing.B) {
+	m := stageMiddleware(b)
+	req := request(validToken(b))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := m.credentials(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStageParse(b *testing.B) {
+	m := stageMiddleware(b)
+	token := validToken(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := parseToken(token, m.algorithms); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStageKeyLookup(b *testing.B) {
+	m := stageMiddleware(b)
+	raw, _ := stageToken(b, m)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.trust.only.keys.lookup(ctx, raw.kid); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStageSignature(b *testing.B) {
+	m := stageMiddleware(b)
+	raw, key := stageToken(b, m)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := verifySignature(raw, key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStageDecodeClaims(b *testing.B) {
+	m := stageMiddleware(b)
+	raw, _ := stageToken(b, m)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := decodeClaims(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStageValidateClaims(b *testing.B) {
+	m := stageMiddleware(b)
+	raw, _ := stageToken(b, m)
+	claims, err := decodeClaims(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	nowSeconds := float64(time.Now().Unix())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := validateClaims(m.trust.only.rules, claims, nowSeconds); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStageGrant(b *testing.B) {
+	m := stageMiddleware(b)
+	raw, key := stageToken(b, m)
+	claims, err := decodeClaims(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	trusted := m.trust.only
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if g := newGrant(m, claims, raw.kid, key, trusted, 0, 1<<62); !g.allowed {
+			b.Fatal("the grant does not allow the token")
+		}
+	}
+}
+
+func BenchmarkStageVerify(b *testing.B) {
+	m := stageMiddleware(b)
+	token := validToken(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := m.verify(ctx, token, fromAuthorization, time.Now().UnixNano()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStageRefuse(b *testing.B) {
+	m := stageMiddleware(b)
+	req := request("")
+	rw := &statusWriter{header: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.refuse(rw, req, errBadSignature, "")
+	}
+}
