@@ -164,7 +164,7 @@ func prepareRefusal(err error, reason string) *refusal {
 // refuse answers a request withauth does not let through: the one place where an error
 // becomes its prepared answer, a browser navigation is sent to loginUrl instead of a 401, and
 // the refusal is logged (logRejections). detail is what the log may say of a verified token.
-func (m *Middleware) refuse(rw http.ResponseWriter, req *http.Request, err error, detail string) {
+func refuse(m *Middleware, rw http.ResponseWriter, req *http.Request, err error, detail string) {
 	r := refusals[err]
 	if r == nil {
 		r = prepareRefusal(err, "")

@@ -44,17 +44,17 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			}
 		}
 	}
-	m.serveUncached(rw, req)
+	serveUncached(m, rw, req)
 }
 
-func (m *Middleware) serveUncached(rw http.ResponseWriter, req *http.Request) {
+func serveUncached(m *Middleware, rw http.ResponseWriter, req *http.Request) {
 	// ServeHTTP stripped the identity headers already.
 	if m.skipPreflight && req.Method == http.MethodOptions &&
 		req.Header.Get("Origin") != "" && req.Header.Get("Access-Control-Request-Method") != "" {
 		// Browsers send no credentials on a preflight: whatever a "preflight" carries was not
 		// verified, so the upstream must not see it.
 		removeCredential(req, m.sources)
-	} else if !m.authorize(rw, req) {
+	} else if !authorize(m, rw, req) {
 		return
 	} else if !m.forwardAuthorization {
 		removeCredential(req, m.sources)
@@ -68,21 +68,21 @@ func (m *Middleware) serveUncached(rw http.ResponseWriter, req *http.Request) {
 
 // authorize admits the request (setting the identity headers) or answers it. A panic in it
 // answers 500 for this request alone: Traefik and the other requests carry on.
-func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admitted bool) {
+func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitted bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			logError("withauth %s: internal error: %v", m.name, p)
-			m.refuse(rw, req, errInternal, "")
+			refuse(m, rw, req, errInternal, "")
 			admitted = false
 		}
 	}()
 
-	token, source, err := m.credentials(req)
+	token, source, err := credentials(m, req)
 	if err == errNoCredentials && m.optional {
 		return true // anonymous: every identity header stripped, none set
 	}
 	if err != nil {
-		m.refuse(rw, req, err, "")
+		refuse(m, rw, req, err, "")
 		return false
 	}
 
@@ -107,8 +107,8 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 	}
 	if g == nil {
 		var detail string
-		if g, detail, err = m.verify(req.Context(), token, source, nowUnixNano); err != nil {
-			m.refuse(rw, req, err, detail)
+		if g, detail, err = verify(m, req.Context(), token, source, nowUnixNano); err != nil {
+			refuse(m, rw, req, err, detail)
 			return false
 		}
 		if cache != nil {
@@ -117,7 +117,7 @@ func (m *Middleware) authorize(rw http.ResponseWriter, req *http.Request) (admit
 	}
 
 	if !g.allowed {
-		m.refuse(rw, req, errInsufficientScope, g.refusal)
+		refuse(m, rw, req, errInsufficientScope, g.refusal)
 		return false
 	}
 	for i, name := range m.forwardNames {

@@ -31,7 +31,7 @@ type tokenSources struct {
 
 // credentials finds the token: a bearer token in Authorization; in Frontegg vendor mode an
 // access token in x-api-key; then tokenHeader, tokenCookie, tokenQueryParameter.
-func (m *Middleware) credentials(req *http.Request) (string, credentialSource, error) {
+func credentials(m *Middleware, req *http.Request) (string, credentialSource, error) {
 	token, err := bearerToken(req.Header["Authorization"])
 	if err != errNoCredentials {
 		return token, fromAuthorization, err

@@ -9,54 +9,79 @@ import (
 
 // verify turns a token into a grant, in the order that trusts the least: header, key,
 // signature, registered claims, Frontegg's token rules (and, for an access token, Frontegg's
-// answer about it), then the route's requirements and forwarded values.
-func (m *Middleware) verify(ctx context.Context, token string, source credentialSource, nowUnixNano int64) (*grant, string, error) {
-	raw, err := parseToken(token, m.algorithms)
+// answer about it), then the route's requirements and forwarded values. It is two functions:
+// under Yaegi every local of a function is allocated on entry, and a forged token stops at
+// the first.
+func verify(m *Middleware, ctx context.Context, token string, source credentialSource, nowUnixNano int64) (*grant, string, error) {
+	signed, err := verifySigned(m, ctx, token)
 	if err != nil {
 		return nil, "", err
 	}
+	return verifyClaims(m, signed, source, nowUnixNano)
+}
+
+// signedToken is a token whose signature verified, and what verified it.
+type signedToken struct {
+	raw     rawToken
+	key     *publicKey
+	trusted *trustedIssuer
+	// generation is the issuer's key generation read before the key lookup: a key set
+	// replaced meanwhile leaves the grant outdated, not wrong.
+	generation int64
+}
+
+func verifySigned(m *Middleware, ctx context.Context, token string) (*signedToken, error) {
+	raw, err := parseToken(token, m.algorithms)
+	if err != nil {
+		return nil, err
+	}
 	if m.typs != nil && !m.typs[mediaType(raw.typ)] {
-		return nil, "", errTokenTyp
+		return nil, errTokenTyp
 	}
 	trusted := m.trust.only
 	if trusted == nil {
 		if trusted, err = issuerByIss(m.trust.byIss, raw); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
-	// Read before the lookup: a key set replaced meanwhile leaves this grant outdated, not wrong.
 	generation := trusted.epoch.generation.Load()
 	key, err := trusted.keys.lookup(ctx, raw.kid)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if err := verifySignature(raw, key); err != nil {
 		if key = trusted.keys.replacement(ctx, raw.kid, key); key == nil || verifySignature(raw, key) != nil {
-			return nil, "", err
+			return nil, err
 		}
 		generation = trusted.epoch.generation.Load()
 	}
-	claims, err := decodeClaims(raw)
+	return &signedToken{raw: raw, key: key, trusted: trusted, generation: generation}, nil
+}
+
+// verifyClaims checks the claims of a token whose signature verified and makes its grant.
+func verifyClaims(m *Middleware, signed *signedToken, source credentialSource, nowUnixNano int64) (*grant, string, error) {
+	claims, err := decodeClaims(signed.raw)
 	if err != nil {
 		return nil, "", err
 	}
-	expSeconds, err := validateClaims(trusted.rules, claims, float64(nowUnixNano)/1e9)
+	rules := signed.trusted.rules
+	expSeconds, err := validateClaims(rules, claims, float64(nowUnixNano)/1e9)
 	if err != nil {
-		return nil, m.verifiedDetail(raw, claims), err
+		return nil, m.verifiedDetail(signed.raw, claims), err
 	}
 	if m.authorizedParties != nil && !m.authorizedParties[authorizedParty(claims)] {
-		return nil, m.verifiedDetail(raw, claims), errAuthorized
+		return nil, m.verifiedDetail(signed.raw, claims), errAuthorized
 	}
 	var stepUpUntil int64
 	if m.stepUp != nil {
 		if stepUpUntil, err = checkStepUp(m.stepUp, claims, float64(nowUnixNano)/1e9); err != nil {
-			return nil, m.verifiedDetail(raw, claims), err
+			return nil, m.verifiedDetail(signed.raw, claims), err
 		}
 	}
 	if err := checkTokenType(claims, source, m.frontegg != nil); err != nil {
-		return nil, m.verifiedDetail(raw, claims), err
+		return nil, m.verifiedDetail(signed.raw, claims), err
 	}
-	expiresUnixNano := cacheExpiry(expSeconds, trusted.rules.skewSeconds)
+	expiresUnixNano := cacheExpiry(expSeconds, rules.skewSeconds)
 	if stepUpUntil > 0 && stepUpUntil < expiresUnixNano {
 		expiresUnixNano = stepUpUntil
 	}
@@ -64,13 +89,13 @@ func (m *Middleware) verify(ctx context.Context, token string, source credential
 		needsGrants := m.alwaysFetchGrants || len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0
 		trustedUntil, err := m.frontegg.checkAccessToken(claims, needsGrants)
 		if err != nil {
-			return nil, m.verifiedDetail(raw, claims), err
+			return nil, m.verifiedDetail(signed.raw, claims), err
 		}
 		if until := trustedUntil.UnixNano(); until < expiresUnixNano {
 			expiresUnixNano = until
 		}
 	}
-	return newGrant(m, claims, raw.kid, key, trusted, generation, expiresUnixNano), "", nil
+	return newGrant(m, claims, signed, expiresUnixNano), "", nil
 }
 
 // verifiedDetail is what a rejection log line says of a token whose signature verified.
@@ -121,21 +146,21 @@ func authorizedParty(claims map[string]interface{}) string {
 
 // newGrant is what the middleware concludes from verified claims: whether they meet its
 // requirements, and the forwarded headers' values.
-func newGrant(m *Middleware, claims map[string]interface{}, kid string, key *publicKey, trusted *trustedIssuer, generation, expiresUnixNano int64) *grant {
+func newGrant(m *Middleware, claims map[string]interface{}, signed *signedToken, expiresUnixNano int64) *grant {
 	setUserID(claims)
 	g := &grant{
-		kid:                 kid,
-		key:                 key,
-		keys:                trusted.keys,
-		epoch:               trusted.epoch,
-		generation:          generation,
+		kid:                 signed.raw.kid,
+		key:                 signed.key,
+		keys:                signed.trusted.keys,
+		epoch:               signed.trusted.epoch,
+		generation:          signed.generation,
 		expiresUnixNano:     expiresUnixNano,
-		usableUntilUnixNano: usableUntil(expiresUnixNano, trusted.epoch),
+		usableUntilUnixNano: usableUntil(expiresUnixNano, signed.trusted.epoch),
 		allowed:             meetsAll(m.required, claims),
 		headerValues:        forwardedValues(m.forward, claims),
 	}
 	if !g.allowed && m.rejections != nil {
-		g.refusal = m.verifiedDetail(rawToken{kid: kid}, claims) + failedRequirement(m.required, claims)
+		g.refusal = m.verifiedDetail(signed.raw, claims) + failedRequirement(m.required, claims)
 	}
 	return g
 }
