@@ -179,7 +179,7 @@ func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) [
 		value := ""
 		if h.allClaims {
 			value = encodeClaims(claims)
-		} else if found {
+		} else if found { // else claim may hold the previous iteration's value under Yaegi
 			value = headerValue(claim, h.asList)
 		}
 		if value != "" {
