@@ -100,7 +100,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 	nowUnixNano := time.Now().UnixNano()
 	var g *grant
 	if cache != nil {
-		g = cache.get(cacheKey)
+		g = cachedGrant(cache, cacheKey)
 	}
 	if g != nil && (nowUnixNano > g.usableUntilUnixNano || g.generation != g.epoch.generation.Load()) {
 		g = revalidate(req.Context(), cache, cacheKey, g, nowUnixNano)
@@ -112,7 +112,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 			return false
 		}
 		if cache != nil {
-			cache.add(cacheKey, g)
+			cacheGrant(cache, cacheKey, g)
 		}
 	}
 
@@ -133,16 +133,16 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 // cached again until the next refresh is due.
 func revalidate(ctx context.Context, cache *tokenCache, cacheKey string, g *grant, nowUnixNano int64) *grant {
 	if nowUnixNano > g.expiresUnixNano || g.generation != g.epoch.generation.Load() {
-		cache.remove(cacheKey)
+		uncacheGrant(cache, cacheKey)
 		return nil
 	}
 	if key, err := g.keys.lookup(ctx, g.kid); err != nil || key != g.key {
-		cache.remove(cacheKey)
+		uncacheGrant(cache, cacheKey)
 		return nil
 	}
 	renewed := *g
 	renewed.usableUntilUnixNano = usableUntil(g.expiresUnixNano, g.epoch)
-	cache.add(cacheKey, &renewed)
+	cacheGrant(cache, cacheKey, &renewed)
 	return &renewed
 }
 

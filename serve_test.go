@@ -95,7 +95,7 @@ func TestCachedTokens(t *testing.T) {
 			t.Fatalf("request %d: status %d, X-User-Id %q; want 200 and the sub, from the cache the second time", i, rec.Code, next.header.Get("X-User-Id"))
 		}
 	}
-	if handler.cache.get("Bearer "+token) == nil {
+	if cachedGrant(handler.cache, "Bearer "+token) == nil {
 		t.Fatalf("a verified token is not in the cache")
 	}
 	// A cached 403 stays a 403.
@@ -108,7 +108,7 @@ func TestCachedTokens(t *testing.T) {
 		}
 	}
 	// An expired cached grant is verified anew, and refused.
-	handler.cache.get("Bearer " + token).expiresUnixNano = time.Now().UnixNano() - 1
+	cachedGrant(handler.cache, "Bearer "+token).expiresUnixNano = time.Now().UnixNano() - 1
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, request(token))
 	if rec.Code != 200 {
@@ -153,7 +153,7 @@ func TestOnlyCanonicalBearerSpellingsAreCached(t *testing.T) {
 		t.Fatalf("non-canonical spellings of one token left %d cache entries; want none, so one token cannot fill the cache", n)
 	}
 	handler.ServeHTTP(httptest.NewRecorder(), request(token))
-	if handler.cache.get("Bearer "+token) == nil {
+	if cachedGrant(handler.cache, "Bearer "+token) == nil {
 		t.Fatalf("\"Bearer <token>\" was not cached")
 	}
 }
@@ -168,7 +168,7 @@ func TestForgeriesAreNeverCached(t *testing.T) {
 				t.Fatalf("forged token, request %d: status %d; want 401", i, rec.Code)
 			}
 		}
-		if handler.cache.get("Bearer "+token) != nil {
+		if cachedGrant(handler.cache, "Bearer "+token) != nil {
 			t.Fatalf("a refused token is in the cache")
 		}
 	}
@@ -185,12 +185,12 @@ func TestHugeExpIsClampedInTheCache(t *testing.T) {
 			t.Fatalf("request %d with exp 1e300: status %d (%s); want 200", i, rec.Code, rec.Body.String())
 		}
 	}
-	first := handler.cache.get("Bearer " + token)
+	first := cachedGrant(handler.cache, "Bearer "+token)
 	if first == nil || first.expiresUnixNano <= 0 {
 		t.Fatalf("cached grant %+v; want one whose expiry is clamped to a positive time", first)
 	}
 	serve(handler, request(token))
-	if again := handler.cache.get("Bearer " + token); again != first {
+	if again := cachedGrant(handler.cache, "Bearer "+token); again != first {
 		t.Fatalf("the grant of an exp 1e300 token was replaced on the next request; want it served from the cache (expiry %d)", first.expiresUnixNano)
 	}
 }

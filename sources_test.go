@@ -101,7 +101,7 @@ func TestFirstSourceIsTheOnlyOneJudged(t *testing.T) {
 	}
 	handler := newHandler(t, sourcesConfig(t), &upstream{}).(*Middleware)
 	serve(handler, sourceRequest("cookie", valid))
-	if handler.caches[fromCookie].get(valid) == nil || handler.caches[fromAuthorization].get("Bearer "+valid) != nil || handler.caches[fromQuery].get(valid) != nil {
+	if cachedGrant(handler.caches[fromCookie], valid) == nil || cachedGrant(handler.caches[fromAuthorization], "Bearer "+valid) != nil || cachedGrant(handler.caches[fromQuery], valid) != nil {
 		t.Errorf("a token admitted from the cookie: want its grant in the cookie's cache only")
 	}
 }
