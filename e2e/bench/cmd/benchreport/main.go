@@ -115,39 +115,43 @@ func main() {
 		fmt.Printf("| %s | %.0f | %.0f | %.0f | %.0f | %d |\n", r.label, median(s.ns), median(s.cpu), median(s.bytes), median(s.allocs), len(s.ns))
 	}
 	fmt.Println()
-	cpu := func(name string) float64 {
+	allocs := func(name string) float64 {
 		if s := res[name]; s != nil {
-			return median(s.cpu)
+			return median(s.allocs)
 		}
 		return 0
 	}
-	direct, noop, hit := ns("BenchmarkDirect"), ns("BenchmarkYaegiNoop"), ns("BenchmarkYaegiWithauthHit")
-	miss, missD, rsa := ns("BenchmarkYaegiWithauthMiss"), ns("BenchmarkYaegiWithauthMissDistinct"), ns("BenchmarkRSAVerifyPKCS1v15")
+	noop, hit, rsa := ns("BenchmarkYaegiNoop"), ns("BenchmarkYaegiWithauthHit"), ns("BenchmarkRSAVerifyPKCS1v15")
 	verdict := func(ok bool, by string) string {
 		if ok {
 			return "met"
 		}
 		return "MISSED " + by
 	}
+	// The targets of the "Performance: the verification path" issue that an in-process run measures.
 	fmt.Printf("| target | measured | verdict |\n|---|---|---|\n")
-	if noop > 0 && hit > 0 {
-		r := hit / noop
-		fmt.Printf("| cache hit ≤ 2× no-op plugin per request | %.0f / %.0f ns = %.2f× | %s |\n", hit, noop, r, verdict(r <= 2, fmt.Sprintf("by %.2f× (needs ≤ %.0f ns)", r/2, 2*noop)))
-		if direct > 0 && noop > direct {
-			fmt.Printf("| (same, harness floor subtracted: informational) | %.0f / %.0f ns = %.2f× | — |\n", hit-direct, noop-direct, (hit-direct)/(noop-direct))
-		}
-		if c, cn := cpu("BenchmarkYaegiWithauthHit"), cpu("BenchmarkYaegiNoop"); c > 0 && cn > 0 {
-			fmt.Printf("| (same, process CPU per request: informational) | %.0f / %.0f ns = %.2f× | — |\n", c, cn, c/cn)
-		}
-	}
 	for _, c := range []struct {
 		label string
 		v     float64
-	}{{"cache miss (cacheSize 0)", miss}, {"cache miss (distinct tokens)", missD}} {
+		limit float64
+	}{
+		{"cache miss (cacheSize 0)", ns("BenchmarkYaegiWithauthMiss"), 2.0},
+		{"forged token refused (bad signature)", ns("BenchmarkYaegiWithauthReject"), 1.3},
+	} {
 		if c.v > 0 && rsa > 0 {
 			r := c.v / rsa
-			fmt.Printf("| %s ≤ 1.5× compiled RSA verify | %.0f / %.0f ns = %.2f× | %s |\n", c.label, c.v, rsa, r, verdict(r <= 1.5, fmt.Sprintf("by %.2f× (needs ≤ %.0f ns)", r/1.5, 1.5*rsa)))
+			fmt.Printf("| %s ≤ %.1f× compiled RSA-2048 verify | %.0f / %.0f ns = %.2f× | %s |\n", c.label, c.limit, c.v, rsa, r,
+				verdict(r <= c.limit, fmt.Sprintf("by %.2f× (needs ≤ %.0f ns)", r/c.limit, c.limit*rsa)))
 		}
+	}
+	if a := allocs("BenchmarkYaegiWithauthHit"); a > 0 {
+		fmt.Printf("| allocations per cache hit ≤ 48 | %.0f | %s |\n", a, verdict(a <= 48, fmt.Sprintf("by %.0f", a-48)))
+	}
+	if d := ns("BenchmarkYaegiWithauthMissDistinct"); d > 0 && rsa > 0 {
+		fmt.Printf("| (cache miss, 20000 distinct tokens, over compiled RSA-2048 verify: informational) | %.0f / %.0f ns = %.2f× | — |\n", d, rsa, d/rsa)
+	}
+	if noop > 0 && hit > 0 {
+		fmt.Printf("| (cache hit over the no-op plugin: informational) | %.0f / %.0f ns = %.2f× | — |\n", hit, noop, hit/noop)
 	}
 	fmt.Println()
 	if len(failures) > 0 {
