@@ -6,7 +6,8 @@
 # Knobs (environment): BENCH_COUNT (in-process runs, interleaved, default 5), BENCH_TIME (-benchtime
 # of each, default 1s), BENCH_ROUNDS (Traefik rounds, default 5), BENCH_DURATION (measured seconds
 # per Traefik run, default 5s), BENCH_CONNS (default 32), BENCH_SKIP (space-separated steps to
-# skip: yaegi constructs memory traefik), TRAEFIK (a Traefik binary instead of building v3.6.12).
+# skip: yaegi stages constructs memory traefik), TRAEFIK (a Traefik binary instead of building v3.6.12),
+# YAEGI (the yaegi command of the stages step; make bench passes the pinned one).
 set -uo pipefail
 cd "$(dirname "$0")"
 cache="${WITHAUTH_CACHE:-$HOME/.cache/withauth}"
@@ -51,6 +52,28 @@ if ! skipped yaegi; then
       -test.benchtime "$benchtime" -test.benchmem 2>&1 | tee -a "$raw" >&2 || fail "in-process run $i"
   done
   go run ./cmd/benchreport <"$raw" | emit
+fi
+
+# The verification path stage by stage (the root package's stages_bench_test.go) under `yaegi
+# test`, in a GOPATH copy of the plugin as make yaegi-test lays it out.
+if ! skipped stages; then
+  if [ -z "${YAEGI:-}" ]; then
+    fail "stages (YAEGI is not set; make bench sets it)"
+  else
+    raw="$cache/bench-stages.txt"
+    gopath="$cache/bench-stages-gopath"
+    dir="$gopath/src/github.com/seed0ec25cca/withauth"
+    echo "bench: verification stages under yaegi test (raw: $raw)" >&2
+    rm -rf "$gopath" && mkdir -p "$dir" && (cd ../.. && cp -r .traefik.yml go.mod README.md ./*.go testdata internal "$dir/")
+    stagesRe='^Benchmark(Stage.*|CacheMiss|RejectedToken)$'
+    if (cd "$dir" && GOPATH="$gopath" GO111MODULE=off "$YAEGI" test -run '^$' -bench "$stagesRe" -benchtime "$benchtime" -benchmem .) >"$raw" 2>&1 &&
+      (cd ../.. && go test -run '^$' -bench "$stagesRe" -benchtime "$benchtime" -benchmem .) >"$raw.compiled" 2>&1; then
+      go run ./cmd/benchreport -stages -compiled "$raw.compiled" <"$raw" | emit
+    else
+      tail -n 20 "$raw" >&2
+      fail "stages"
+    fi
+  fi
 fi
 
 if ! skipped constructs; then

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -54,12 +55,12 @@ var rows = []struct{ name, label string }{
 	{"BenchmarkRSAVerifyPKCS1v15", "compiled rsa.VerifyPKCS1v15 alone (2048-bit)"},
 }
 
-func main() {
-	constructsOnly := flag.Bool("constructs-only", false, "print only the construct table")
-	flag.Parse()
+// parse reads `go test -bench` (or `yaegi test -bench`) output: each benchmark's figures over
+// its runs, and the lines that report a failure.
+func parse(r io.Reader) (map[string]*stats, []string) {
 	res := map[string]*stats{}
 	var failures []string
-	sc := bufio.NewScanner(os.Stdin)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		t := sc.Text()
@@ -92,6 +93,15 @@ func main() {
 			}
 		}
 	}
+	return res, failures
+}
+
+func main() {
+	constructsOnly := flag.Bool("constructs-only", false, "print only the construct table")
+	stagesOnly := flag.Bool("stages", false, "print only the verification stages (yaegi test -bench Stage output)")
+	compiledStages := flag.String("compiled", "", "with -stages: the same benchmarks' output compiled (go test), for a column of its own")
+	flag.Parse()
+	res, failures := parse(os.Stdin)
 	ns := func(name string) float64 {
 		if s := res[name]; s != nil {
 			return median(s.ns)
@@ -100,6 +110,20 @@ func main() {
 	}
 	if *constructsOnly {
 		constructs(res)
+		return
+	}
+	if *stagesOnly {
+		compiled := map[string]*stats{}
+		if *compiledStages != "" {
+			f, err := os.Open(*compiledStages)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			compiled, _ = parse(f)
+			f.Close()
+		}
+		stages(res, compiled)
 		return
 	}
 	fmt.Printf("### In-process, under Yaegi v0.16.1\n\n")
@@ -196,6 +220,42 @@ func constructs(res map[string]*stats) {
 			continue
 		}
 		fmt.Printf("| %s: %s | %.0f | %.0f | %.0f |\n", name, constructNotes[name], median(s.ns), median(s.bytes), median(s.allocs))
+	}
+	fmt.Println()
+}
+
+// stageRows are the root package's stage benchmarks (stages_bench_test.go, bench_test.go), in
+// the order a request meets them.
+var stageRows = []struct{ name, label string }{
+	{"BenchmarkStageCredentials", "credentials: the bearer token found in Authorization"},
+	{"BenchmarkStageParse", "parseToken: split, header decoded, alg/kid/typ read, signature decoded"},
+	{"BenchmarkStageKeyLookup", "key lookup (keySource interface call; PEM key)"},
+	{"BenchmarkStageSignature", "verifySignature: SHA-256 and RSA-2048 PKCS#1 v1.5"},
+	{"BenchmarkStageDecodeClaims", "decodeClaims: payload decoded into a map, numbers as json.Number"},
+	{"BenchmarkStageValidateClaims", "validateClaims: exp, nbf, iat, iss, aud"},
+	{"BenchmarkStageGrant", "newGrant: roles requirement met, 5 forwarded header values built"},
+	{"BenchmarkStageVerify", "verify: all of the above but credentials, plus typ, azp and Frontegg token type"},
+	{"BenchmarkStageRefuse", "refuse: the prepared 401 written"},
+	{"BenchmarkCacheMiss", "ServeHTTP, cacheSize 0 (whole miss)"},
+	{"BenchmarkRejectedToken", "ServeHTTP, tampered payload (whole refusal of a forged token)"},
+}
+
+func stages(res, compiled map[string]*stats) {
+	fmt.Printf("### The verification path stage by stage, under yaegi test (stages_bench_test.go)\n\n")
+	fmt.Printf("The root package's benchmarks run by `yaegi test` v0.16.1 (GOPATH copy of the plugin): the route of bench_test.go " +
+		"(PEM key, roles admin, default forwarded headers), a Frontegg-shaped token of about 900 bytes.\n\n")
+	fmt.Printf("| stage | ns/op under Yaegi | B/op | allocs/op | ns/op compiled | allocs/op compiled |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range stageRows {
+		s := res[r.name]
+		if s == nil {
+			fmt.Printf("| %s | — | — | — | — | — |\n", r.label)
+			continue
+		}
+		compiledNs, compiledAllocs := "—", "—"
+		if c := compiled[r.name]; c != nil {
+			compiledNs, compiledAllocs = fmt.Sprintf("%.0f", median(c.ns)), fmt.Sprintf("%.0f", median(c.allocs))
+		}
+		fmt.Printf("| %s | %.0f | %.0f | %.0f | %s | %s |\n", r.label, median(s.ns), median(s.bytes), median(s.allocs), compiledNs, compiledAllocs)
 	}
 	fmt.Println()
 }
