@@ -36,6 +36,12 @@ func credentials(m *Middleware, req *http.Request) (string, credentialSource, er
 	if err != errNoCredentials {
 		return token, fromAuthorization, err
 	}
+	return otherCredentials(m, req)
+}
+
+// otherCredentials is credentials past Authorization, apart so that under Yaegi the common case
+// does not allocate its locals.
+func otherCredentials(m *Middleware, req *http.Request) (string, credentialSource, error) {
 	if m.frontegg != nil {
 		if values := req.Header["X-Api-Key"]; len(values) > 0 {
 			if len(values) > 1 {
