@@ -63,14 +63,14 @@ func keyAllows(key *publicKey, alg string) bool {
 // verifySignature checks the token's signature with key, by the algorithm its header names.
 // RS256, the default and the most common, takes a small function of its own: under Yaegi every
 // local of a function is allocated on entry.
-func verifySignature(t rawToken, key *publicKey) error {
+func verifySignature(t *rawToken, key *publicKey) error {
 	if rsaKey, ok := key.key.(*rsa.PublicKey); ok && t.alg == "RS256" && (key.alg == "" || key.alg == "RS256") {
 		return verifyRS256(t, rsaKey)
 	}
 	return verifyOtherAlgorithm(t, key)
 }
 
-func verifyRS256(t rawToken, key *rsa.PublicKey) error {
+func verifyRS256(t *rawToken, key *rsa.PublicKey) error {
 	digest := sha256.Sum256([]byte(t.signingInput))
 	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], t.signature); err != nil {
 		return errBadSignature
@@ -78,7 +78,7 @@ func verifyRS256(t rawToken, key *rsa.PublicKey) error {
 	return nil
 }
 
-func verifyOtherAlgorithm(t rawToken, key *publicKey) error {
+func verifyOtherAlgorithm(t *rawToken, key *publicKey) error {
 	if !keyAllows(key, t.alg) {
 		return errKeyAlgorithm
 	}

@@ -143,7 +143,7 @@ func newKeySource(issuer, jwksURL, publicKey string, timing fetchTiming) (keySou
 // issuerByIss picks the trusted issuer a token's iss names, read from the unverified payload
 // (the signature is checked next, with that issuer's keys only), so that tokens of unknown
 // issuers are refused before any key is fetched.
-func issuerByIss(byIss map[string]*trustedIssuer, raw rawToken) (*trustedIssuer, error) {
+func issuerByIss(byIss map[string]*trustedIssuer, raw *rawToken) (*trustedIssuer, error) {
 	payload, err := decodeSegment(raw.payload)
 	if err != nil {
 		return nil, errMalformed

@@ -25,58 +25,58 @@ type rawToken struct {
 
 // parseToken splits a compact JWS and checks its header: alg must be one of accepted, which
 // never holds none or an HMAC, so a public key can never double as a secret.
-func parseToken(token string, accepted map[string]bool) (rawToken, error) {
+func parseToken(token string, accepted map[string]bool) (*rawToken, error) {
 	if len(token) > maxTokenBytes {
-		return rawToken{}, errTokenTooLarge
+		return nil, errTokenTooLarge
 	}
 	first := strings.IndexByte(token, '.')
 	if first < 0 {
-		return rawToken{}, errMalformed
+		return nil, errMalformed
 	}
 	rest := token[first+1:]
 	second := strings.IndexByte(rest, '.')
 	if second < 0 {
-		return rawToken{}, errMalformed
+		return nil, errMalformed
 	}
 	if strings.IndexByte(rest[second+1:], '.') >= 0 {
 		if strings.Count(token, ".") == 4 {
-			return rawToken{}, errEncrypted
+			return nil, errEncrypted
 		}
-		return rawToken{}, errMalformed
+		return nil, errMalformed
 	}
 	// The decoder skips CR and LF; refusing them keeps one accepted spelling per token.
 	if strings.ContainsAny(token, "\r\n") {
-		return rawToken{}, errMalformed
+		return nil, errMalformed
 	}
 
 	headerJSON, err := decodeSegment(token[:first])
 	if err != nil {
-		return rawToken{}, errMalformed
+		return nil, errMalformed
 	}
 	var header map[string]interface{}
 	if err := json.Unmarshal(headerJSON, &header); err != nil || header == nil {
-		return rawToken{}, errBadHeader
+		return nil, errBadHeader
 	}
 	alg, _ := header["alg"].(string)
 	if !accepted[alg] {
-		return rawToken{}, errAlgorithm
+		return nil, errAlgorithm
 	}
 	if _, ok := header["crit"]; ok {
-		return rawToken{}, errCritical
+		return nil, errCritical
 	}
 	// A kid of another type is not treated as absent: that would select a JWKS's only key.
 	kid, isString := header["kid"].(string)
 	if _, present := header["kid"]; present && !isString {
-		return rawToken{}, errKidType
+		return nil, errKidType
 	}
 
 	typ, _ := header["typ"].(string)
 
 	signature, err := decodeSegment(rest[second+1:])
 	if err != nil || len(signature) == 0 {
-		return rawToken{}, errMalformed
+		return nil, errMalformed
 	}
-	return rawToken{
+	return &rawToken{
 		signingInput: token[:first+1+second],
 		payload:      rest[:second],
 		signature:    signature,
@@ -96,7 +96,7 @@ func decodeSegment(segment string) ([]byte, error) {
 // decodeClaims decodes the payload of a token whose signature has been verified. Numbers stay
 // json.Number, so that an id beyond 2^53 reaches the upstream with its own digits.
 // Duplicate member names resolve to the last one, as RFC 7519 section 4 allows.
-func decodeClaims(t rawToken) (map[string]interface{}, error) {
+func decodeClaims(t *rawToken) (map[string]interface{}, error) {
 	payload, err := decodeSegment(t.payload)
 	if err != nil {
 		return nil, errMalformed

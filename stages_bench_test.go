@@ -22,7 +22,7 @@ func stageMiddleware(b *testing.B) *Middleware {
 	return m
 }
 
-func stageToken(b *testing.B, m *Middleware) (rawToken, *publicKey) {
+func stageToken(b *testing.B, m *Middleware) (*rawToken, *publicKey) {
 	raw, err := parseToken(validToken(b), m.algorithms)
 	if err != nil {
 		b.Fatalf("parseToken: %v", err)

@@ -22,7 +22,7 @@ func verify(m *Middleware, ctx context.Context, token string, source credentialS
 
 // signedToken is a token whose signature verified, and what verified it.
 type signedToken struct {
-	raw     rawToken
+	raw     *rawToken
 	key     *publicKey
 	trusted *trustedIssuer
 	// generation is the issuer's key generation read before the key lookup: a key set
@@ -99,7 +99,7 @@ func verifyClaims(m *Middleware, signed *signedToken, source credentialSource, n
 }
 
 // verifiedDetail is what a rejection log line says of a token whose signature verified.
-func (m *Middleware) verifiedDetail(raw rawToken, claims map[string]interface{}) string {
+func (m *Middleware) verifiedDetail(raw *rawToken, claims map[string]interface{}) string {
 	if m.rejections == nil {
 		return ""
 	}
