@@ -134,7 +134,7 @@ type claimRules struct {
 // validateClaims checks exp (required), nbf, iat, iss and aud at nowSeconds (Unix time).
 // It returns the expiry, which bounds how long the verified token may be cached. One
 // function, since under Yaegi a call costs more than the statements it saves.
-func validateClaims(r claimRules, claims map[string]interface{}, nowSeconds float64) (float64, error) {
+func validateClaims(r *claimRules, claims map[string]interface{}, nowSeconds float64) (float64, error) {
 	exp, ok := numericDate(claims["exp"])
 	if !ok {
 		return 0, errNoExpiry

@@ -106,7 +106,7 @@ func BenchmarkStageValidateClaims(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := validateClaims(m.trust.only.rules, claims, nowSeconds); err != nil {
+		if _, err := validateClaims(&m.trust.only.rules, claims, nowSeconds); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -49,13 +49,23 @@ func verifySigned(m *Middleware, ctx context.Context, token string) (*signedToke
 	if err != nil {
 		return nil, err
 	}
+	signed := &signedToken{raw: raw, key: key, trusted: trusted, generation: generation}
 	if err := verifySignature(raw, key); err != nil {
-		if key = trusted.keys.replacement(ctx, raw.kid, key); key == nil || verifySignature(raw, key) != nil {
-			return nil, err
-		}
-		generation = trusted.epoch.generation.Load()
+		return verifyWithReplacement(ctx, signed, err)
 	}
-	return &signedToken{raw: raw, key: key, trusted: trusted, generation: generation}, nil
+	return signed, nil
+}
+
+// verifyWithReplacement gives a token whose signature failed one more chance, with the key its
+// source may have replaced meanwhile (a JWKS's only key, rotated).
+func verifyWithReplacement(ctx context.Context, signed *signedToken, failure error) (*signedToken, error) {
+	key := signed.trusted.keys.replacement(ctx, signed.raw.kid, signed.key)
+	if key == nil || verifySignature(signed.raw, key) != nil {
+		return nil, failure
+	}
+	signed.key = key
+	signed.generation = signed.trusted.epoch.generation.Load()
+	return signed, nil
 }
 
 // verifyClaims checks the claims of a token whose signature verified and makes its grant.
@@ -64,38 +74,56 @@ func verifyClaims(m *Middleware, signed *signedToken, source credentialSource, n
 	if err != nil {
 		return nil, "", err
 	}
-	rules := signed.trusted.rules
-	expSeconds, err := validateClaims(rules, claims, float64(nowUnixNano)/1e9)
+	expiresUnixNano, err := checkClaims(m, signed.trusted, claims, source, nowUnixNano)
 	if err != nil {
 		return nil, m.verifiedDetail(signed.raw, claims), err
 	}
+	return newGrant(m, claims, signed, expiresUnixNano), "", nil
+}
+
+// checkClaims applies the claim rules in order: registered claims, azp, step-up, Frontegg's
+// token type and, for an access token, Frontegg's answer. It returns until when the grant may
+// be cached (Unix nanoseconds).
+func checkClaims(m *Middleware, trusted *trustedIssuer, claims map[string]interface{}, source credentialSource, nowUnixNano int64) (int64, error) {
+	nowSeconds := float64(nowUnixNano) / 1e9
+	expSeconds, err := validateClaims(&trusted.rules, claims, nowSeconds)
+	if err != nil {
+		return 0, err
+	}
 	if m.authorizedParties != nil && !m.authorizedParties[authorizedParty(claims)] {
-		return nil, m.verifiedDetail(signed.raw, claims), errAuthorized
+		return 0, errAuthorized
 	}
 	var stepUpUntil int64
 	if m.stepUp != nil {
-		if stepUpUntil, err = checkStepUp(m.stepUp, claims, float64(nowUnixNano)/1e9); err != nil {
-			return nil, m.verifiedDetail(signed.raw, claims), err
+		if stepUpUntil, err = checkStepUp(m.stepUp, claims, nowSeconds); err != nil {
+			return 0, err
 		}
 	}
 	if err := checkTokenType(claims, source, m.frontegg != nil); err != nil {
-		return nil, m.verifiedDetail(signed.raw, claims), err
+		return 0, err
 	}
-	expiresUnixNano := cacheExpiry(expSeconds, rules.skewSeconds)
+	expiresUnixNano := cacheExpiry(expSeconds, trusted.rules.skewSeconds)
 	if stepUpUntil > 0 && stepUpUntil < expiresUnixNano {
 		expiresUnixNano = stepUpUntil
 	}
 	if source == fromAPIKey {
-		needsGrants := m.alwaysFetchGrants || len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0
-		trustedUntil, err := m.frontegg.checkAccessToken(claims, needsGrants)
-		if err != nil {
-			return nil, m.verifiedDetail(signed.raw, claims), err
-		}
-		if until := trustedUntil.UnixNano(); until < expiresUnixNano {
-			expiresUnixNano = until
-		}
+		return accessTokenExpiry(m, claims, expiresUnixNano)
 	}
-	return newGrant(m, claims, signed, expiresUnixNano), "", nil
+	return expiresUnixNano, nil
+}
+
+// accessTokenExpiry asks Frontegg about an access token (x-api-key): refused if not active,
+// else cached no longer than Frontegg's answer is trusted.
+func accessTokenExpiry(m *Middleware, claims map[string]interface{}, expiresUnixNano int64) (int64, error) {
+	needsGrants := m.alwaysFetchGrants || len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0
+	trustedUntil, err := m.frontegg.checkAccessToken(claims, needsGrants)
+	if err != nil {
+		return 0, err
+	}
+	if until := trustedUntil.UnixNano(); until < expiresUnixNano {
+		return until, nil
+	}
+	return expiresUnixNano, nil
 }
 
 // verifiedDetail is what a rejection log line says of a token whose signature verified.
