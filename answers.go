@@ -115,6 +115,8 @@ type refusal struct {
 	reason    string
 	challenge string
 	body      []byte
+	// perRoute: Retry-After or the route's step-up challenge is set (routeHeaders).
+	perRoute bool
 }
 
 var refusals = prepareRefusals()
@@ -131,6 +133,7 @@ func prepareRefusals() map[error]*refusal {
 // and a JSON body.
 func prepareRefusal(err error, reason string) *refusal {
 	r := &refusal{status: refusalStatus(err), reason: reason}
+	r.perRoute = err == errStepUpRequired || r.status == http.StatusServiceUnavailable
 	code := "invalid_token"
 	challenged := true
 	switch {
@@ -172,13 +175,33 @@ func refuse(m *Middleware, rw http.ResponseWriter, req *http.Request, err error,
 	if m.rejections != nil {
 		m.rejections.record(req, r.status, r.reason, detail)
 	}
-	header := rw.Header()
-	if r.status == http.StatusUnauthorized && m.loginURL != "" && isNavigation(req) {
-		header.Set("Location", loginLocation(m.loginURL, req))
-		header.Set("Cache-Control", "no-store")
-		rw.WriteHeader(http.StatusFound)
+	if m.loginURL != "" && r.status == http.StatusUnauthorized && isNavigation(req) {
+		redirectToLogin(m, rw, req)
 		return
 	}
+	header := rw.Header()
+	if r.perRoute {
+		routeHeaders(m, header, r, err)
+	} else if r.challenge != "" {
+		header.Set("WWW-Authenticate", r.challenge)
+	}
+	header.Set("Content-Type", "application/json")
+	header.Set("Cache-Control", "no-store")
+	rw.WriteHeader(r.status)
+	_, _ = rw.Write(r.body)
+}
+
+// redirectToLogin sends a browser navigation to loginUrl instead of a 401.
+func redirectToLogin(m *Middleware, rw http.ResponseWriter, req *http.Request) {
+	header := rw.Header()
+	header.Set("Location", loginLocation(m.loginURL, req))
+	header.Set("Cache-Control", "no-store")
+	rw.WriteHeader(http.StatusFound)
+}
+
+// routeHeaders sets what a refusal says per route: the route's step-up challenge, or
+// Retry-After.
+func routeHeaders(m *Middleware, header http.Header, r *refusal, err error) {
 	challenge := r.challenge
 	if err == errStepUpRequired {
 		challenge = m.stepUp.challenge
@@ -189,10 +212,6 @@ func refuse(m *Middleware, rw http.ResponseWriter, req *http.Request, err error,
 	if r.status == http.StatusServiceUnavailable {
 		header.Set("Retry-After", retryAfterSeconds(m, err))
 	}
-	header.Set("Content-Type", "application/json")
-	header.Set("Cache-Control", "no-store")
-	rw.WriteHeader(r.status)
-	_, _ = rw.Write(r.body)
 }
 
 // retryAfterSeconds is how long a client should wait: until the next key fetch when the keys
