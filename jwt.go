@@ -29,17 +29,8 @@ func parseToken(token string, accepted map[string]bool) (*rawToken, error) {
 	if len(token) > maxTokenBytes {
 		return nil, errTokenTooLarge
 	}
-	first := strings.IndexByte(token, '.')
-	if first < 0 {
-		return nil, errMalformed
-	}
-	rest := token[first+1:]
-	second := strings.IndexByte(rest, '.')
-	if second < 0 {
-		return nil, errMalformed
-	}
-	if strings.IndexByte(rest[second+1:], '.') >= 0 {
-		if strings.Count(token, ".") == 4 {
+	if dots := strings.Count(token, "."); dots != 2 {
+		if dots == 4 {
 			return nil, errEncrypted
 		}
 		return nil, errMalformed
@@ -48,6 +39,8 @@ func parseToken(token string, accepted map[string]bool) (*rawToken, error) {
 	if strings.ContainsAny(token, "\r\n") {
 		return nil, errMalformed
 	}
+	first := strings.IndexByte(token, '.')
+	last := strings.LastIndexByte(token, '.')
 
 	headerJSON, err := decodeSegment(token[:first])
 	if err != nil {
@@ -72,13 +65,13 @@ func parseToken(token string, accepted map[string]bool) (*rawToken, error) {
 
 	typ, _ := header["typ"].(string)
 
-	signature, err := decodeSegment(rest[second+1:])
+	signature, err := decodeSegment(token[last+1:])
 	if err != nil || len(signature) == 0 {
 		return nil, errMalformed
 	}
 	return &rawToken{
-		signingInput: token[:first+1+second],
-		payload:      rest[:second],
+		signingInput: token[:last],
+		payload:      token[first+1 : last],
 		signature:    signature,
 		alg:          alg,
 		kid:          kid,
