@@ -91,7 +91,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 	// so one token cannot fill the cache).
 	cache := m.caches[source]
 	cacheKey := token
-	if source == fromAuthorization {
+	if source == fromAuthorization && cache != nil {
 		cacheKey = "Bearer " + token
 		if cacheKey != req.Header["Authorization"][0] {
 			cache = nil
