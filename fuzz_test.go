@@ -316,7 +316,7 @@ func checkJWKS(t testing.TB, body []byte) {
 		if !fitKey(key) {
 			t.Fatalf("parseJWKS(%q) kept an unfit key for kid %q", body, kid)
 		}
-		if set.find(kid) != key {
+		if findKey(set, kid) != key {
 			t.Fatalf("parseJWKS(%q): find(%q) is not the key of kid %q", body, kid, kid)
 		}
 	}

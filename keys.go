@@ -48,7 +48,7 @@ type keySet struct {
 	singleForAnyKid bool
 }
 
-func (s *keySet) find(kid string) *publicKey {
+func findKey(s *keySet, kid string) *publicKey {
 	if s.single != nil && (s.singleForAnyKid || kid == "") {
 		return s.single
 	}
@@ -62,10 +62,26 @@ type staticKeys struct {
 }
 
 func (s staticKeys) lookup(ctx context.Context, kid string) (*publicKey, error) {
-	if key := s.set.find(kid); key != nil {
+	return staticLookup(s.set, kid)
+}
+
+func staticLookup(set *keySet, kid string) (*publicKey, error) {
+	if key := findKey(set, kid); key != nil {
 		return key, nil
 	}
 	return nil, errUnknownKey
+}
+
+// lookupKey is keys.lookup, with the two sources withauth makes read through plain functions:
+// under Yaegi a method call through an interface costs several times a function call.
+func lookupKey(ctx context.Context, keys keySource, kid string) (*publicKey, error) {
+	switch source := keys.(type) {
+	case staticKeys:
+		return staticLookup(source.set, kid)
+	case *remoteKeys:
+		return remoteLookup(ctx, source, kid)
+	}
+	return keys.lookup(ctx, kid)
 }
 
 func (s staticKeys) retryAfter() time.Duration { return 0 }

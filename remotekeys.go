@@ -50,16 +50,25 @@ func sharedRemoteKeys(id string, fresh *remoteKeys) *remoteKeys {
 }
 
 func (r *remoteKeys) lookup(ctx context.Context, kid string) (*publicKey, error) {
-	if set := r.current(); set != nil {
-		if key := set.find(kid); key != nil {
+	return remoteLookup(ctx, r, kid)
+}
+
+func remoteLookup(ctx context.Context, r *remoteKeys, kid string) (*publicKey, error) {
+	if set := currentKeys(r); set != nil {
+		if key := findKey(set, kid); key != nil {
 			return key, nil
 		}
 	}
+	return refetchedKey(ctx, r, kid)
+}
+
+// refetchedKey is the key for a kid the current set lacks, after a refetch.
+func refetchedKey(ctx context.Context, r *remoteKeys, kid string) (*publicKey, error) {
 	set := r.refetch(ctx)
 	if set == nil {
 		return nil, errKeysUnavailable
 	}
-	if key := set.find(kid); key != nil {
+	if key := findKey(set, kid); key != nil {
 		return key, nil
 	}
 	return nil, errUnknownKey
@@ -68,14 +77,14 @@ func (r *remoteKeys) lookup(ctx context.Context, kid string) (*publicKey, error)
 func (r *remoteKeys) epoch() *keyEpoch { return r.epochs }
 
 func (r *remoteKeys) replacement(ctx context.Context, kid string, failed *publicKey) *publicKey {
-	if set := r.current(); set == nil || !set.singleForAnyKid {
+	if set := currentKeys(r); set == nil || !set.singleForAnyKid {
 		return nil
 	}
 	set := r.refetch(ctx)
 	if set == nil {
 		return nil
 	}
-	if key := set.find(kid); key != nil && key != failed {
+	if key := findKey(set, kid); key != nil && key != failed {
 		return key
 	}
 	return nil
@@ -87,9 +96,9 @@ func (r *remoteKeys) retryAfter() time.Duration {
 	return r.minRefreshInterval - time.Since(r.triedAt)
 }
 
-// current returns the cached set and, once it is older than refreshInterval, starts a
+// currentKeys returns the cached set and, once it is older than refreshInterval, starts a
 // refresh in the background: requests keep using the set they have meanwhile.
-func (r *remoteKeys) current() *keySet {
+func currentKeys(r *remoteKeys) *keySet {
 	r.mu.Lock()
 	set := r.set
 	// The scheduled refresh follows refreshInterval since the last success; after a failed

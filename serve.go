@@ -136,7 +136,7 @@ func revalidate(ctx context.Context, cache *tokenCache, cacheKey string, g *gran
 		uncacheGrant(cache, cacheKey)
 		return nil
 	}
-	if key, err := g.keys.lookup(ctx, g.kid); err != nil || key != g.key {
+	if key, err := lookupKey(ctx, g.keys, g.kid); err != nil || key != g.key {
 		uncacheGrant(cache, cacheKey)
 		return nil
 	}

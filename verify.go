@@ -45,7 +45,7 @@ func verifySigned(m *Middleware, ctx context.Context, token string) (*signedToke
 		}
 	}
 	generation := trusted.epoch.generation.Load()
-	key, err := trusted.keys.lookup(ctx, raw.kid)
+	key, err := lookupKey(ctx, trusted.keys, raw.kid)
 	if err != nil {
 		return nil, err
 	}
