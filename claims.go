@@ -165,7 +165,7 @@ func lookupClaim(p claimPath, claims map[string]interface{}) (interface{}, bool)
 // but joinItems.
 func headerValue(value interface{}, asList bool) string {
 	if text, isString := value.(string); isString && !asList {
-		if strings.TrimSpace(text) != text || strings.ContainsAny(text, controlCharacters) {
+		if !plainHeaderText(text) {
 			return ""
 		}
 		return text
@@ -185,7 +185,7 @@ func joinItems(items []interface{}) string {
 		if !isString {
 			return joinAnyItems(items)
 		}
-		if name != "" && strings.TrimSpace(name) == name && !strings.ContainsAny(name, listBreakers) {
+		if name != "" && strings.TrimSpace(name) == name && !strings.ContainsAny(name, listBreakers) { // listItemText, inlined
 			names = append(names, name)
 		}
 	}
@@ -235,11 +235,21 @@ func otherHeaderValue(value interface{}, asList bool) string {
 func joinNames(names []string) string {
 	kept := make([]string, 0, len(names))
 	for _, name := range names {
-		if name != "" && strings.TrimSpace(name) == name && !strings.ContainsAny(name, listBreakers) {
+		if listItemText(name) {
 			kept = append(kept, name)
 		}
 	}
 	return strings.Join(kept, ",")
+}
+
+// plainHeaderText reports whether s reaches the upstream as it is.
+func plainHeaderText(s string) bool {
+	return strings.TrimSpace(s) == s && !strings.ContainsAny(s, controlCharacters)
+}
+
+// listItemText reports whether s reads as itself as an item of a comma-separated value.
+func listItemText(s string) bool {
+	return s != "" && strings.TrimSpace(s) == s && !strings.ContainsAny(s, listBreakers)
 }
 
 // controlCharacters are what a string reaching the upstream must not hold (a proxy may drop

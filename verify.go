@@ -5,6 +5,7 @@ package withauth
 import (
 	"context"
 	"strconv"
+	"strings"
 )
 
 // verify turns a token into a grant, in the order that trusts the least: header, key,
@@ -204,10 +205,22 @@ func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) [
 		if !found && len(h.claim.parts) > 1 {
 			claim, found = lookupClaim(h.claim, claims)
 		}
+		// The two shapes of nearly every claim are rendered here, the rest by headerValue. When
+		// !found, claim (and text and items) may hold the previous iteration's value under Yaegi.
+		text, isString := claim.(string)
+		items, isList := claim.([]interface{})
 		value := ""
-		if h.allClaims {
+		switch {
+		case h.allClaims:
 			value = encodeClaims(claims)
-		} else if found { // else claim may hold the previous iteration's value under Yaegi
+		case !found:
+		case isString && !h.asList:
+			if strings.TrimSpace(text) == text && !strings.ContainsAny(text, controlCharacters) { // plainHeaderText, inlined
+				value = text
+			}
+		case isList:
+			value = joinItems(items)
+		default:
 			value = headerValue(claim, h.asList)
 		}
 		if value != "" {
