@@ -25,10 +25,10 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		stripNormalized(m.ownedKeys, header)
 	}
 	credentials := header["Authorization"]
-	if len(credentials) == 1 && m.cache != nil {
-		m.cache.mu.Lock()
-		g := m.cache.grants[credentials[0]]
-		m.cache.mu.Unlock()
+	if cache := m.cache; len(credentials) == 1 && cache != nil {
+		cache.mu.Lock()
+		g := cache.grants[credentials[0]]
+		cache.mu.Unlock()
 		if g != nil && g.allowed {
 			if time.Now().UnixNano() <= g.usableUntilUnixNano && g.generation == g.epoch.generation.Load() {
 				for i, name := range m.forwardNames {

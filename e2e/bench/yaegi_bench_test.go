@@ -123,16 +123,39 @@ func newWithauth(b *testing.B, cacheSize string) http.Handler {
 // serve runs b.N requests through h, the i-th with the Authorization header auth(i), and fails
 // (on the answer, never on timing) if the first answer is not want.
 func serve(b *testing.B, h http.Handler, auth func(i int) string, want int) {
+	serveWith(b, h, auth, nil, want)
+}
+
+// traefikHeaders are the headers a request reaches a plugin with behind Traefik, beside
+// Authorization: the load generator's User-Agent and what Traefik's entry point adds.
+var traefikHeaders = http.Header{
+	"User-Agent":         {"withauth-bench"},
+	"X-Forwarded-For":    {"127.0.0.1"},
+	"X-Forwarded-Host":   {"bench.local"},
+	"X-Forwarded-Port":   {"80"},
+	"X-Forwarded-Proto":  {"http"},
+	"X-Forwarded-Server": {"traefik"},
+	"X-Real-Ip":          {"127.0.0.1"},
+}
+
+// serveWith is serve with the headers of extra on every request too.
+func serveWith(b *testing.B, h http.Handler, auth func(i int) string, extra http.Header, want int) {
 	req, err := http.NewRequest(http.MethodGet, "http://bench.local/api/resource", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	rw := statuswriter.New()
-	check := func(i int) {
+	fill := func(i int) {
 		clear(req.Header)
+		for name, values := range extra {
+			req.Header[name] = values
+		}
 		if a := auth(i); a != "" {
 			req.Header["Authorization"] = []string{a}
 		}
+	}
+	check := func(i int) {
+		fill(i)
 		clear(rw.Header())
 		rw.Code = 0
 		h.ServeHTTP(rw, req)
@@ -148,10 +171,7 @@ func serve(b *testing.B, h http.Handler, auth func(i int) string, want int) {
 	cpu0 := processCPU()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		clear(req.Header)
-		if a := auth(i); a != "" {
-			req.Header["Authorization"] = []string{a}
-		}
+		fill(i)
 		clear(rw.Header())
 		rw.Code = 0
 		h.ServeHTTP(rw, req)
@@ -202,6 +222,13 @@ func BenchmarkYaegiNoop(b *testing.B) {
 func BenchmarkYaegiWithauthHit(b *testing.B) {
 	auth := "Bearer " + oneToken(b)
 	serve(b, newWithauth(b, ""), always(auth), http.StatusOK)
+}
+
+// BenchmarkYaegiWithauthHitTraefikHeaders is the cache hit with the headers a request carries
+// behind Traefik: every one of them passes the identity-header strip.
+func BenchmarkYaegiWithauthHitTraefikHeaders(b *testing.B) {
+	auth := "Bearer " + oneToken(b)
+	serveWith(b, newWithauth(b, ""), always(auth), traefikHeaders, http.StatusOK)
 }
 
 // BenchmarkYaegiWithauthMiss repeats one valid token with cacheSize 0: every request is verified.

@@ -39,6 +39,7 @@ var rows = []struct{ name, label string }{
 	{"BenchmarkDirect", "backend handler alone (harness floor, no middleware)"},
 	{"BenchmarkYaegiNoop", "no-op plugin (e2e/bench/testdata/noop)"},
 	{"BenchmarkYaegiWithauthHit", "withauth, cache hit (one repeated token)"},
+	{"BenchmarkYaegiWithauthHitTraefikHeaders", "withauth, cache hit, with the 7 further headers a request has behind Traefik"},
 	{"BenchmarkYaegiWithauthMiss", "withauth, cache miss (one token, cacheSize 0)"},
 	{"BenchmarkYaegiWithauthMissDistinct", "withauth, cache miss (20000 distinct tokens cycled, cacheSize 10000)"},
 	{"BenchmarkYaegiWithauthReject", "withauth, bad signature (401)"},
