@@ -35,3 +35,29 @@ func TestTokenConfusionGuards(t *testing.T) {
 		{name: "no guard: any typ", token: withTyp("JWT"), wantStatus: http.StatusOK},
 	})
 }
+
+// TestAbsentClaimsForwardNothing: a forwarded header whose claim is absent stays unset, also
+// right after a header whose claim is present. (Under Yaegi a comma-ok map read of an absent key
+// in a loop keeps the previous iteration's value: forwardedValues must not read it.)
+func TestAbsentClaimsForwardNothing(t *testing.T) {
+	forward := []forwardedHeader{
+		{name: "X-Email", claim: newClaimPath("email")},
+		{name: "X-Absent", claim: newClaimPath("nickname")},
+		{name: "X-Roles", claim: newClaimPath("roles"), asList: true},
+		{name: "X-Absent-List", claim: newClaimPath("groups"), asList: true},
+		{name: "X-Plan", claim: newClaimPath("metadata.plan")},
+		{name: "X-Absent-Nested", claim: newClaimPath("metadata.tier")},
+	}
+	claims := map[string]interface{}{
+		"email":    "ada@example.com",
+		"roles":    []interface{}{"admin", "viewer"},
+		"metadata": map[string]interface{}{"plan": "pro"},
+	}
+	values := forwardedValues(forward, claims)
+	want := [][]string{{"ada@example.com"}, nil, {"admin,viewer"}, nil, {"pro"}, nil}
+	for i, h := range forward {
+		if got := values[i]; len(got) != len(want[i]) || len(got) == 1 && got[0] != want[i][0] {
+			t.Errorf("%s = %q; want %q", h.name, got, want[i])
+		}
+	}
+}
