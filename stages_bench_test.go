@@ -9,7 +9,9 @@ import (
 
 // The verification path stage by stage, on the benchmarks' route (PEM key, roles admin) and a
 // Frontegg-shaped token. Run under Yaegi, they show where an interpreted cache miss spends its
-// time: yaegi test -bench Stage -benchmem . (BENCHMARKS.md's profile).
+// time: yaegi test -bench Stage -benchmem . (BENCHMARKS.md's profile). Each loop calls its stage
+// itself: a shared helper taking a closure would add a closure call (about 0.8 µs and 13
+// allocations under Yaegi) to every figure.
 
 func stageMiddleware(b *testing.B) *Middleware {
 	config := pemConfig(b)
