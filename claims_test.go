@@ -3,6 +3,7 @@ package withauth
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -178,4 +179,57 @@ func TestGrantWildcards(t *testing.T) {
 		{name: "on the required side it is a name", config: required(true, "fe.*"), token: granted("fe.read"), wantStatus: 403, wantError: "insufficient_scope"},
 		{name: "roles too", config: func(c *Config) { c.Roles = []string{"org.admin"}; c.GrantWildcards = true }, token: tokenWith(map[string]interface{}{"roles": []interface{}{"org.*"}}), wantStatus: 200},
 	})
+}
+
+// TestLongListsAreJudgedAsShortOnes: a list long enough to be checked whole (joinNames) is
+// forwarded exactly as checking each name would forward it, whatever its names hold: commas,
+// empty names, control characters, space or other Unicode white space at either end, non-ASCII.
+func TestLongListsAreJudgedAsShortOnes(t *testing.T) {
+	pieces := []string{"read", "write", "fe.secure.*", "", " ", ",", "\t", "\u00a0", "\u3000", "é", "a b", "\x7f", "\u0085", "x,"}
+	oneByOne := func(names []string) string {
+		var kept []string
+		for _, name := range names {
+			if listItemText(name) {
+				kept = append(kept, name)
+			}
+		}
+		return strings.Join(kept, ",")
+	}
+	// A fixed pseudo-random sequence (a linear congruential generator): the same cases on
+	// every run, compiled and under Yaegi.
+	state := uint32(1)
+	next := func(n int) int {
+		state = state*1664525 + 1013904223
+		return int(state>>16) % n
+	}
+	wholePassed := 0
+	for c := 0; c < 3000; c++ {
+		names := make([]string, wholeListChecked+next(8))
+		items := make([]interface{}, len(names))
+		for i := range names {
+			// Mostly clean names, so that many lists pass the whole check.
+			name := pieces[next(3)]
+			switch next(8) {
+			case 0, 1:
+				name = pieces[next(len(pieces))] + pieces[next(3)] + pieces[next(len(pieces))]
+			case 2:
+				name = pieces[next(len(pieces))] // alone: empty, a comma, white space, ...
+			}
+			names[i] = name
+			items[i] = name
+		}
+		want := oneByOne(names)
+		if readsAsNames(strings.Join(names, ","), len(names)) {
+			wholePassed++
+		}
+		if got := joinNames(names); got != want {
+			t.Fatalf("joinNames(%q) = %q; want %q", names, got, want)
+		}
+		if got := joinItems(items); got != want {
+			t.Fatalf("joinItems(%q) = %q; want %q", names, got, want)
+		}
+	}
+	if wholePassed < 100 {
+		t.Fatalf("only %d of 3000 lists passed the whole check; want at least 100, so that it is exercised", wholePassed)
+	}
 }
