@@ -292,6 +292,27 @@ func BenchmarkYaegiWithauthMissAlgorithm(b *testing.B) {
 	}
 }
 
+// BenchmarkYaegiWithauthMissManyPermissions is the verification path (cacheSize 0) for a token
+// whose roles and permissions are 30 names each, as Frontegg's are for a user of many roles;
+// the required ones come last.
+func BenchmarkYaegiWithauthMissManyPermissions(b *testing.B) {
+	m := getMinter(b)
+	claims := tokens.Claims(0, time.Now().Add(-time.Minute), 24*time.Hour)
+	roles := make([]string, 0, 30)
+	permissions := make([]string, 0, 30)
+	for i := 0; i < 29; i++ {
+		roles = append(roles, fmt.Sprintf("role-%d", i))
+		permissions = append(permissions, fmt.Sprintf("fe.secure.read.resource%d", i))
+	}
+	claims["roles"] = append(roles, tokens.Role)
+	claims["permissions"] = append(permissions, tokens.Permission)
+	signed, err := m.Sign(claims)
+	if err != nil {
+		b.Fatal(err)
+	}
+	serve(b, newWithauth(b, "0"), always("Bearer "+signed), http.StatusOK)
+}
+
 // benchAlgorithms are the algorithms withauth supports, in BENCHMARKS.md's order.
 var benchAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 

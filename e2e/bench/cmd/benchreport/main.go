@@ -42,6 +42,7 @@ var rows = []struct{ name, label string }{
 	{"BenchmarkYaegiWithauthHitTraefikHeaders", "withauth, cache hit, with the 7 further headers a request has behind Traefik"},
 	{"BenchmarkYaegiWithauthMiss", "withauth, cache miss (one token, cacheSize 0)"},
 	{"BenchmarkYaegiWithauthMissDistinct", "withauth, cache miss (20000 distinct tokens cycled, cacheSize 10000)"},
+	{"BenchmarkYaegiWithauthMissManyPermissions", "withauth, cache miss, 30 roles and 30 permissions in the token"},
 	{"BenchmarkYaegiWithauthReject", "withauth, bad signature (401)"},
 	{"BenchmarkYaegiWithauthMissAlgorithm/RS256", "withauth, cache miss, RS256 (PEM key, golang-jwt token)"},
 	{"BenchmarkYaegiWithauthMissAlgorithm/RS384", "withauth, cache miss, RS384"},
