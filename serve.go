@@ -69,13 +69,8 @@ func serveUncached(m *Middleware, rw http.ResponseWriter, req *http.Request) {
 // authorize admits the request (setting the identity headers) or answers it. A panic in it
 // answers 500 for this request alone: Traefik and the other requests carry on.
 func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitted bool) {
-	defer func() {
-		if p := recover(); p != nil {
-			logError("withauth %s: internal error: %v", m.name, p)
-			refuse(m, rw, req, errInternal, "")
-			admitted = false
-		}
-	}()
+	// A named function, not a closure: under Yaegi a closure copies the frame of authorize.
+	defer answerPanic(m, rw, req, &admitted)
 
 	token, source, err := credentials(m, req)
 	if err == errNoCredentials && m.optional {
@@ -126,6 +121,15 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 		}
 	}
 	return true
+}
+
+// answerPanic, deferred by authorize, answers 500 if authorize panicked.
+func answerPanic(m *Middleware, rw http.ResponseWriter, req *http.Request, admitted *bool) {
+	if p := recover(); p != nil {
+		logError("withauth %s: internal error: %v", m.name, p)
+		refuse(m, rw, req, errInternal, "")
+		*admitted = false
+	}
 }
 
 // revalidate decides on a grant past its usableUntilUnixNano: dropped once expired or when its
