@@ -23,7 +23,7 @@ func BenchmarkYaegiConstructs(b *testing.B) {
 	}
 	for _, name := range []string{
 		"Loop", "Function", "FunctionPtrArg", "TwoResults", "LargeFunction", "TypeSwitch", "Method", "ValueMethod", "InterfaceMethod",
-		"Closure", "DeferRecover", "MutexLockUnlock", "MapLookup", "TimeNowUnix", "StdlibCall",
+		"Closure", "DeferRecover", "DeferNamedRecover", "MutexLockUnlock", "MapLookup", "TimeNowUnix", "StdlibCall",
 		"HeaderDelete", "HeaderSet", "RangeStrings",
 	} {
 		fn, err := i.Eval("constructs." + name)

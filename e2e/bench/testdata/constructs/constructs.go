@@ -46,6 +46,17 @@ func withRecover(x int) (r int) {
 	return x + 1
 }
 
+func withNamedRecover(x int) (r int) {
+	defer recoverInto(&r)
+	return x + 1
+}
+
+func recoverInto(r *int) {
+	if recover() != nil {
+		*r = 0
+	}
+}
+
 func twoResults(x int) (int, bool) { return x + 1, true }
 
 // large returns x+1 on its common path; its rare path has many locals and temporaries, which
@@ -185,6 +196,15 @@ func DeferRecover(n int) int {
 	s := 0
 	for i := 0; i < n; i++ {
 		s = withRecover(s)
+	}
+	return s
+}
+
+// DeferNamedRecover calls a function that defers a named recovering function.
+func DeferNamedRecover(n int) int {
+	s := 0
+	for i := 0; i < n; i++ {
+		s = withNamedRecover(s)
 	}
 	return s
 }
