@@ -73,6 +73,25 @@ func BenchmarkStageKeyLookup(b *testing.B) {
 	}
 }
 
+func BenchmarkStageKeyLookupJWKS(b *testing.B) {
+	config := jwksConfig(b, newKeyServer(b))
+	m, ok := newHandler(b, config, http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {})).(*Middleware)
+	if !ok {
+		b.Fatal("New did not return a *Middleware")
+	}
+	ctx := context.Background()
+	if _, err := lookupKey(ctx, m.trust.only.keys, "key-1"); err != nil {
+		b.Fatalf("lookupKey: %v", err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := lookupKey(ctx, m.trust.only.keys, "key-1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkStageSignature(b *testing.B) {
 	m := stageMiddleware(b)
 	raw, key := stageToken(b, m)

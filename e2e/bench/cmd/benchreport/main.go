@@ -233,6 +233,7 @@ var stageRows = []struct{ name, label string }{
 	{"BenchmarkStageCredentials", "credentials: the bearer token found in Authorization"},
 	{"BenchmarkStageParse", "parseToken: split, header decoded, alg/kid/typ read, signature decoded"},
 	{"BenchmarkStageKeyLookup", "key lookup (lookupKey, a plain function; PEM key)"},
+	{"BenchmarkStageKeyLookupJWKS", "key lookup, a JWKS already fetched (the shared remote key set)"},
 	{"BenchmarkStageSignature", "verifySignature: SHA-256 and RSA-2048 PKCS#1 v1.5"},
 	{"BenchmarkStageDecodeClaims", "decodeClaims: payload decoded into a map, numbers as json.Number"},
 	{"BenchmarkStageValidateClaims", "validateClaims: exp, nbf, iat, iss, aud"},
