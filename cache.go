@@ -25,9 +25,12 @@ type grant struct {
 	// refusal, when not and rejections are logged, what the log line says of the token.
 	allowed bool
 	refusal string
-	// headerValues are the forwarded headers' values in the middleware's order, nil for an
-	// absent claim. They are shared by every request with the token, never modified.
-	headerValues [][]string
+	// forwardNames and forwardValues are the forwarded headers the claims give a value, in the
+	// middleware's order: a header of an absent claim is not listed, so that a hit sets the
+	// headers without a check each. They are shared by every request with the token, never
+	// modified.
+	forwardNames  []string
+	forwardValues [][]string
 }
 
 // tokenCache maps credentials (the Authorization header's value) to grants, for at most size

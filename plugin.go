@@ -153,7 +153,6 @@ type Middleware struct {
 	// alwaysFetchGrants: accessTokenGrants "always".
 	alwaysFetchGrants bool
 	forward           []forwardedHeader
-	forwardNames      []string // the names of forward, in its order
 	// ownedKeys are the headerKey of every identity header (forwarded and default), whose
 	// every spelling is deleted from every request. ownedSpellings lists those spellings as
 	// Go's server canonicalizes header names; normalizeNames is set when there would be too
@@ -277,9 +276,6 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		if len(r.anyOf) > 0 {
 			m.required = append(m.required, r)
 		}
-	}
-	for _, h := range forward {
-		m.forwardNames = append(m.forwardNames, h.name)
 	}
 	m.ownedKeys, m.ownedSpellings = ownedHeaders(forward)
 	m.normalizeNames = m.ownedSpellings == nil

@@ -31,10 +31,8 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		cache.mu.Unlock()
 		if g != nil && g.allowed {
 			if time.Now().UnixNano() <= g.usableUntilUnixNano && g.generation == g.epoch.generation.Load() {
-				for i, name := range m.forwardNames {
-					if values := g.headerValues[i]; values != nil {
-						header[name] = values
-					}
+				for i, name := range g.forwardNames {
+					header[name] = g.forwardValues[i]
 				}
 				if !m.forwardAuthorization {
 					removeCredential(req, m.sources)
@@ -115,10 +113,8 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 		refuse(m, rw, req, errInsufficientScope, g.refusal)
 		return false
 	}
-	for i, name := range m.forwardNames {
-		if values := g.headerValues[i]; values != nil {
-			req.Header[name] = values
-		}
+	for i, name := range g.forwardNames {
+		req.Header[name] = g.forwardValues[i]
 	}
 	return true
 }

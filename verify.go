@@ -177,6 +177,7 @@ func authorizedParty(claims map[string]interface{}) string {
 // requirements, and the forwarded headers' values.
 func newGrant(m *Middleware, claims map[string]interface{}, signed *signedToken, expiresUnixNano int64) *grant {
 	setUserID(claims)
+	names, values := forwardedValues(m.forward, claims)
 	g := &grant{
 		kid:                 signed.raw.kid,
 		key:                 signed.key,
@@ -186,7 +187,8 @@ func newGrant(m *Middleware, claims map[string]interface{}, signed *signedToken,
 		expiresUnixNano:     expiresUnixNano,
 		usableUntilUnixNano: usableUntil(expiresUnixNano, signed.trusted.epoch),
 		allowed:             meetsAll(m.required, claims),
-		headerValues:        forwardedValues(m.forward, claims),
+		forwardNames:        names,
+		forwardValues:       values,
 	}
 	if !g.allowed && m.rejections != nil {
 		g.refusal = m.verifiedDetail(signed.raw, claims) + failedRequirement(m.required, claims)
@@ -194,11 +196,10 @@ func newGrant(m *Middleware, claims map[string]interface{}, signed *signedToken,
 	return g
 }
 
-// forwardedValues are the forwarded headers' values for the claims, in forward's order: nil
-// for a claim that is absent or renders as "". One loop, since under Yaegi a call costs more
-// than the statements it saves.
-func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) [][]string {
-	values := make([][]string, len(forward))
+// forwardedValues are the forwarded headers that the claims give a value, and those values, in
+// forward's order: a claim that is absent or renders as "" sets no header. One loop, since
+// under Yaegi a call costs more than the statements it saves.
+func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) (names []string, values [][]string) {
 	for i := range forward {
 		h := &forward[i]
 		claim, found := claims[h.claim.name]
@@ -224,10 +225,11 @@ func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) [
 			value = headerValue(claim, h.asList)
 		}
 		if value != "" {
-			values[i] = []string{value}
+			names = append(names, h.name)
+			values = append(values, []string{value})
 		}
 	}
-	return values
+	return names, values
 }
 
 // cacheExpiry turns exp plus clock skew (seconds) into Unix nanoseconds, clamping absurd values
