@@ -33,9 +33,9 @@ func meets(r *requirement, claims map[string]interface{}) bool {
 	if len(r.anyOf) == 0 {
 		return true
 	}
-	value, found := claims[r.claim.name]
-	if !found && len(r.claim.parts) > 1 {
-		value, _ = lookupClaim(r.claim, claims)
+	value, found := claims[r.claim.name] // lookupClaim, its top-level read inlined
+	if !found {
+		value, _ = nestedClaim(r.claim, claims)
 	}
 	if list, ok := value.([]interface{}); ok && r.exactOnly {
 		for _, item := range list {
@@ -140,6 +140,11 @@ func lookupClaim(p claimPath, claims map[string]interface{}) (interface{}, bool)
 	if v, ok := claims[p.name]; ok {
 		return v, true
 	}
+	return nestedClaim(p, claims)
+}
+
+// nestedClaim is lookupClaim past the top-level name: the dotted path into nested objects.
+func nestedClaim(p claimPath, claims map[string]interface{}) (interface{}, bool) {
 	if len(p.parts) < 2 {
 		return nil, false
 	}

@@ -150,9 +150,10 @@ type Middleware struct {
 	// required are those of roles, permissions and tenants that require something.
 	required []*requirement
 	stepUp   *stepUpRule // nil: no step-up required
-	// alwaysFetchGrants: accessTokenGrants "always".
-	alwaysFetchGrants bool
-	forward           []forwardedHeader
+	// fetchAccessTokenGrants: an access token's roles and permissions are fetched from
+	// Frontegg (accessTokenGrants "always", or roles or permissions required).
+	fetchAccessTokenGrants bool
+	forward                []forwardedHeader
 	// ownedKeys are the headerKey of every identity header (forwarded and default), whose
 	// every spelling is deleted from every request. ownedSpellings lists those spellings as
 	// Go's server canonicalizes header names; normalizeNames is set when there would be too
@@ -268,9 +269,12 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		if m.frontegg == nil {
 			return nil, fmt.Errorf("accessTokenGrants: applies to Frontegg vendor mode only (access tokens in x-api-key); remove it")
 		}
-		m.alwaysFetchGrants = true
+		m.fetchAccessTokenGrants = true
 	default:
 		return nil, fmt.Errorf("accessTokenGrants: %q is not a setting; use \"always\" or remove the key", config.AccessTokenGrants)
+	}
+	if len(roles.anyOf) > 0 || len(permissions.anyOf) > 0 {
+		m.fetchAccessTokenGrants = true
 	}
 	for _, r := range []*requirement{&m.roles, &m.permissions, &m.tenants} {
 		if len(r.anyOf) > 0 {

@@ -116,8 +116,7 @@ func checkClaims(m *Middleware, trusted *trustedIssuer, claims map[string]interf
 // accessTokenExpiry asks Frontegg about an access token (x-api-key): refused if not active,
 // else cached no longer than Frontegg's answer is trusted.
 func accessTokenExpiry(m *Middleware, claims map[string]interface{}, expiresUnixNano int64) (int64, error) {
-	needsGrants := m.alwaysFetchGrants || len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0
-	trustedUntil, err := m.frontegg.checkAccessToken(claims, needsGrants)
+	trustedUntil, err := m.frontegg.checkAccessToken(claims, m.fetchAccessTokenGrants)
 	if err != nil {
 		return 0, err
 	}
@@ -202,9 +201,9 @@ func newGrant(m *Middleware, claims map[string]interface{}, signed *signedToken,
 func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) (names []string, values [][]string) {
 	for i := range forward {
 		h := &forward[i]
-		claim, found := claims[h.claim.name]
-		if !found && len(h.claim.parts) > 1 {
-			claim, found = lookupClaim(h.claim, claims)
+		claim, found := claims[h.claim.name] // lookupClaim, its top-level read inlined
+		if !found {
+			claim, found = nestedClaim(h.claim, claims)
 		}
 		// The two shapes of nearly every claim are rendered here, the rest by headerValue. When
 		// !found, claim (and text and items) may hold the previous iteration's value under Yaegi.
