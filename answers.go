@@ -22,6 +22,7 @@ var (
 	errTwoTokenHeaders   = errors.New("more than one token header (tokenHeader)")
 	errNotOneToken       = errors.New("the token header (tokenHeader) is not one token")
 	errTwoQueryTokens    = errors.New("more than one token query parameter (tokenQueryParameter)")
+	errTwoTokenCookies   = errors.New("more than one token cookie (tokenCookie)")
 
 	// The token (jwt.go, keys): 401 invalid_token.
 	errTokenTooLarge  = errors.New("the token is larger than 64 KiB")
@@ -34,6 +35,7 @@ var (
 	errKidType        = errors.New("the token header kid is not a string")
 	errBadSignature   = errors.New("the token signature is invalid")
 	errBadClaims      = errors.New("the token claims are not a JSON object")
+	errNumberRange    = errors.New("the token claims hold a number beyond the range of a double (IEEE 754), which JSON decoders read differently")
 	errNoExpiry       = errors.New("the token has no numeric exp claim")
 	errExpired        = errors.New("the token has expired")
 	errNotYetValid    = errors.New("the token is not valid yet (nbf)")
@@ -63,6 +65,10 @@ var (
 
 	// A bug in withauth (a recovered panic): 500 server_error, for that request alone.
 	errInternal = errors.New("internal error in the authentication middleware")
+
+	// A route whose configuration New refused: 500 server_error on every request. The reason
+	// is in Traefik's log, never in the answer.
+	errMisconfigured = errors.New("this route's authentication is misconfigured; its administrator can read why in Traefik's log")
 )
 
 // reasons are the stable codes of the refusals, in the JSON body beside error and in
@@ -73,6 +79,7 @@ var reasons = map[error]string{
 	errTwoAPIKeys:        "duplicate_credentials",
 	errTwoTokenHeaders:   "duplicate_credentials",
 	errTwoQueryTokens:    "duplicate_credentials",
+	errTwoTokenCookies:   "duplicate_credentials",
 	errNotOneBearerToken: "malformed_credentials",
 	errNotOneToken:       "malformed_credentials",
 	errTokenTooLarge:     "token_too_large",
@@ -82,6 +89,7 @@ var reasons = map[error]string{
 	errCritical:          "malformed_token",
 	errKidType:           "malformed_token",
 	errBadClaims:         "malformed_token",
+	errNumberRange:       "malformed_token",
 	errAlgorithm:         "algorithm_not_accepted",
 	errKeyAlgorithm:      "algorithm_not_accepted",
 	errBadSignature:      "bad_signature",
@@ -104,6 +112,7 @@ var reasons = map[error]string{
 	errKeysUnavailable:   "keys_unavailable",
 	errCheckUnavailable:  "check_unavailable",
 	errInternal:          "internal_error",
+	errMisconfigured:     "misconfigured",
 }
 
 const realm = "withauth"
@@ -179,10 +188,17 @@ func refuse(m *Middleware, rw http.ResponseWriter, req *http.Request, err error,
 		redirectToLogin(m, rw, req)
 		return
 	}
-	header := rw.Header()
 	if r.perRoute {
-		routeHeaders(m, header, r, err)
-	} else if r.challenge != "" {
+		routeHeaders(m, rw.Header(), r, err)
+	}
+	writeRefusal(rw, r)
+}
+
+// writeRefusal writes a prepared refusal: its challenge (unless the route set its own), status
+// and JSON body.
+func writeRefusal(rw http.ResponseWriter, r *refusal) {
+	header := rw.Header()
+	if !r.perRoute && r.challenge != "" {
 		header.Set("WWW-Authenticate", r.challenge)
 	}
 	header.Set("Content-Type", "application/json")
@@ -194,7 +210,7 @@ func refuse(m *Middleware, rw http.ResponseWriter, req *http.Request, err error,
 // redirectToLogin sends a browser navigation to loginUrl instead of a 401.
 func redirectToLogin(m *Middleware, rw http.ResponseWriter, req *http.Request) {
 	header := rw.Header()
-	header.Set("Location", loginLocation(m.loginURL, req))
+	header.Set("Location", loginLocation(m.loginURL, req, m.sources.query))
 	header.Set("Cache-Control", "no-store")
 	rw.WriteHeader(http.StatusFound)
 }
@@ -229,13 +245,13 @@ func retryAfterSeconds(m *Middleware, err error) string {
 // refusalStatus is the HTTP status of a refusal.
 func refusalStatus(err error) int {
 	switch err {
-	case errTwoAuthorization, errNotOneBearerToken, errTwoAPIKeys, errTwoTokenHeaders, errNotOneToken, errTwoQueryTokens:
+	case errTwoAuthorization, errNotOneBearerToken, errTwoAPIKeys, errTwoTokenHeaders, errNotOneToken, errTwoQueryTokens, errTwoTokenCookies:
 		return http.StatusBadRequest
 	case errInsufficientScope:
 		return http.StatusForbidden
 	case errKeysUnavailable, errCheckUnavailable:
 		return http.StatusServiceUnavailable
-	case errInternal:
+	case errInternal, errMisconfigured:
 		return http.StatusInternalServerError
 	}
 	return http.StatusUnauthorized

@@ -11,18 +11,18 @@ import (
 	"unicode/utf8"
 )
 
-// requirement is an any-of set of names expected in a list claim; empty means none required.
+// requirement is an any-of set of names expected in a list claim, or (single) the one name a
+// claim holds; empty means none required.
 type requirement struct {
 	claim claimPath
-	// also is a second claim whose names count too (Frontegg's tenantIds beside tenantId).
-	also  *claimPath
 	anyOf map[string]bool
+	// single: the claim is one name, a string equal to one of anyOf (tenants); a list, an
+	// object or a space-separated string never meets it.
+	single bool
 	// wildcards lets a granted "prefix.*" cover the required names under prefix
 	// (grantWildcards): then anyOf is also kept as a list, to compare prefixes with.
 	wildcards bool
 	names     []string
-	// exactOnly: neither also nor wildcards, so a JSON array is read by meets alone.
-	exactOnly bool
 }
 
 // meets reports whether the claim holds any of the names, in any of the shapes identity
@@ -37,7 +37,11 @@ func meets(r *requirement, claims map[string]interface{}) bool {
 	if !found {
 		value, _ = nestedClaim(r.claim, claims)
 	}
-	if list, ok := value.([]interface{}); ok && r.exactOnly {
+	if r.single {
+		name, isString := value.(string)
+		return isString && r.anyOf[name]
+	}
+	if list, ok := value.([]interface{}); ok && !r.wildcards {
 		for _, item := range list {
 			if name, ok := item.(string); ok && r.anyOf[name] {
 				return true
@@ -45,7 +49,7 @@ func meets(r *requirement, claims map[string]interface{}) bool {
 		}
 		return false
 	}
-	return meetsOtherShape(r, value) || r.also != nil && meetsAlso(r, claims)
+	return meetsOtherShape(r, value)
 }
 
 // meetsAll reports whether the claims meet every requirement.
@@ -56,12 +60,6 @@ func meetsAll(required []*requirement, claims map[string]interface{}) bool {
 		}
 	}
 	return true
-}
-
-// meetsAlso is meets for the requirement's second claim.
-func meetsAlso(r *requirement, claims map[string]interface{}) bool {
-	value, _ := lookupClaim(*r.also, claims)
-	return meetsOtherShape(r, value)
 }
 
 // meetsOtherShape is meets for the shapes other than a JSON array, apart so that the common
@@ -177,22 +175,22 @@ func headerValue(value interface{}, asList bool) string {
 		return text
 	}
 	if items, isList := value.([]interface{}); isList {
-		return joinItems(items)
+		return joinItems(items, asList)
 	}
 	return otherHeaderValue(value, asList)
 }
 
 // joinItems renders a JSON array: its strings that read as themselves in a comma-separated
 // value, joined with ","; an array holding anything but strings is left to joinAnyItems.
-func joinItems(items []interface{}) string {
+func joinItems(items []interface{}, asList bool) string {
 	if len(items) >= wholeListChecked {
-		return joinLongItems(items)
+		return joinLongItems(items, asList)
 	}
 	names := make([]string, 0, len(items))
 	for _, item := range items {
 		name, isString := item.(string)
 		if !isString {
-			return joinAnyItems(items)
+			return joinAnyItems(items, asList)
 		}
 		if name != "" && strings.TrimSpace(name) == name && !strings.ContainsAny(name, listBreakers) { // listItemText, inlined
 			names = append(names, name)
@@ -202,23 +200,39 @@ func joinItems(items []interface{}) string {
 }
 
 // joinLongItems is joinItems for a long list, which joinNames checks whole.
-func joinLongItems(items []interface{}) string {
+func joinLongItems(items []interface{}, asList bool) string {
 	names := make([]string, len(items))
 	for i, item := range items {
 		name, isString := item.(string)
 		if !isString {
-			return joinAnyItems(items)
+			return joinAnyItems(items, asList)
 		}
 		names[i] = name
 	}
 	return joinNames(names)
 }
 
-// joinAnyItems renders an array of any JSON values, each item as headerValue renders it.
-func joinAnyItems(items []interface{}) string {
+// joinAnyItems renders an array of any JSON values. With asList (a list meets judges) only its
+// strings are names, as meets reads them; otherwise a scalar item is rendered as headerValue
+// renders it, and a nested array or object as JSON, so that [["admin"]] never reads as admin.
+// An item whose rendering holds a comma would read as two, and is left out.
+func joinAnyItems(items []interface{}, asList bool) string {
 	parts := make([]string, 0, len(items))
 	for _, item := range items {
-		if text := headerValue(item, false); text != "" && strings.IndexByte(text, ',') < 0 {
+		text := ""
+		switch item.(type) {
+		case string:
+			text = headerValue(item, false)
+		case []interface{}, map[string]interface{}:
+			if !asList {
+				text = otherHeaderValue(item, false)
+			}
+		default:
+			if !asList {
+				text = headerValue(item, false)
+			}
+		}
+		if text != "" && strings.IndexByte(text, ',') < 0 {
 			parts = append(parts, text)
 		}
 	}

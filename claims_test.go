@@ -23,7 +23,7 @@ func TestAttacksOnClaimTypes(t *testing.T) {
 		refused("exp as a float in the past", rawClaim("exp", strconv.FormatInt(now-40, 10)+".5"), "expired"),
 		{name: "exp huge (1e300)", token: rawClaim("exp", "1e300"), wantStatus: 200},
 		refused("exp hugely negative (-1e300)", rawClaim("exp", "-1e300"), "expired"),
-		refused("exp beyond float64 (1e400)", rawClaim("exp", "1e400"), "no numeric exp"),
+		refused("exp beyond float64 (1e400)", rawClaim("exp", "1e400"), "beyond the range of a double"),
 		refused("exp as a numeric string", rawClaim("exp", `"`+strconv.FormatInt(now+3600, 10)+`"`), "no numeric exp"),
 		refused("exp as a date string", rawClaim("exp", `"2999-01-01T00:00:00Z"`), "no numeric exp"),
 		refused("exp true", rawClaim("exp", "true"), "no numeric exp"),
@@ -147,12 +147,26 @@ func TestRequirementClaimShapes(t *testing.T) {
 
 // TestTenants: tenants is any-of over tenantId or an item of Frontegg's tenantIds; tenantClaim
 // names another claim for other issuers.
+// TestTenants: the tenant claim is one tenant, a string equal to one of tenants; nothing else
+// is (a space-separated string, a list, an object), and Frontegg's tenantIds (every tenant of
+// the user) does not count, so that X-Tenant-Id only ever forwards the tenant judged.
 func TestTenants(t *testing.T) {
 	tenants := func(c *Config) { c.Tenants = []string{"acme", "globex"} }
 	entra := func(c *Config) { c.Tenants = []string{"72f988bf"}; c.TenantClaim = "tid" }
+	refusedTenant := func(name string, tenant interface{}) tokenCase {
+		return tokenCase{name: name, config: tenants, token: tokenWith(map[string]interface{}{"tenantId": tenant}), wantStatus: 403, wantError: "insufficient_scope"}
+	}
 	runTokenCases(t, pemConfig, []tokenCase{
-		{name: "tenantId one of them", config: tenants, token: tokenWith(map[string]interface{}{"tenantId": "acme", "tenantIds": nil}), wantStatus: 200},
-		{name: "an item of tenantIds", config: tenants, token: tokenWith(map[string]interface{}{"tenantId": "initech", "tenantIds": []interface{}{"initech", "globex"}}), wantStatus: 200},
+		{name: "tenantId one of them", config: tenants, token: tokenWith(map[string]interface{}{"tenantId": "acme", "tenantIds": nil}),
+			wantStatus: 200, wantForward: map[string]string{"X-Tenant-Id": "acme"}},
+		{name: "another tenantId, tenantIds holding one of them", config: tenants,
+			token: tokenWith(map[string]interface{}{"tenantId": "initech", "tenantIds": []interface{}{"initech", "globex"}}), wantStatus: 403, wantError: "insufficient_scope"},
+		refusedTenant("a space-separated string holding one of them", "acme attacker-org"),
+		refusedTenant("a list holding one of them", []interface{}{"attacker", "acme"}),
+		refusedTenant("a list of one of them", []interface{}{"acme"}),
+		refusedTenant("an object keyed by one of them", map[string]interface{}{"acme": nil}),
+		refusedTenant("one of them with a space", "acme "),
+		refusedTenant("one of them in other case", "ACME"),
 		{name: "neither", config: tenants, token: tokenWith(map[string]interface{}{"tenantId": "initech", "tenantIds": []interface{}{"initech"}}), wantStatus: 403, wantError: "insufficient_scope"},
 		{name: "no tenant claim", config: tenants, token: tokenWith(map[string]interface{}{"tenantId": nil, "tenantIds": nil}), wantStatus: 403, wantError: "insufficient_scope"},
 		{name: "tenantClaim tid", config: entra, token: tokenWith(map[string]interface{}{"tid": "72f988bf"}), wantStatus: 200},
@@ -225,11 +239,34 @@ func TestLongListsAreJudgedAsShortOnes(t *testing.T) {
 		if got := joinNames(names); got != want {
 			t.Fatalf("joinNames(%q) = %q; want %q", names, got, want)
 		}
-		if got := joinItems(items); got != want {
+		if got := joinItems(items, true); got != want {
 			t.Fatalf("joinItems(%q) = %q; want %q", names, got, want)
 		}
 	}
 	if wholePassed < 100 {
 		t.Fatalf("only %d of 3000 lists passed the whole check; want at least 100, so that it is exercised", wholePassed)
 	}
+}
+
+// TestNestedListsAreNeverForwardedAsNames: roles [["admin"]] were judged as no role but
+// forwarded as X-User-Roles: admin. A judged list forwards only the names meets reads; any
+// other header renders a nested array or object as JSON, never as its items.
+func TestNestedListsAreNeverForwardedAsNames(t *testing.T) {
+	custom := func(c *Config) {
+		c.ForwardHeaders = map[string]string{"X-User-Id": "sub", "X-User-Roles": "roles", "X-Groups": "groups"}
+	}
+	runTokenCases(t, pemConfig, []tokenCase{
+		{name: "roles [[admin]] on a route requiring admin", config: func(c *Config) { c.Roles = []string{"admin"} },
+			token: tokenWith(map[string]interface{}{"roles": []interface{}{[]interface{}{"admin"}}}), wantStatus: 403, wantError: "insufficient_scope"},
+		{name: "roles [[admin]] forward nothing", token: tokenWith(map[string]interface{}{"roles": []interface{}{[]interface{}{"admin"}}}),
+			wantStatus: 200, wantForward: map[string]string{"X-User-Roles": ""}},
+		{name: "roles [viewer, [admin], {admin: 1}, 7] forward viewer", token: tokenWith(map[string]interface{}{"roles": []interface{}{"viewer", []interface{}{"admin"}, map[string]interface{}{"admin": 1}, 7}}),
+			wantStatus: 200, wantForward: map[string]string{"X-User-Roles": "viewer"}},
+		{name: "permissions [[uploadFile], read] forward read", token: tokenWith(map[string]interface{}{"permissions": []interface{}{[]interface{}{"uploadFile"}, "read"}}),
+			wantStatus: 200, wantForward: map[string]string{"X-User-Permissions": "read"}},
+		{name: "a custom roles header too", config: custom, token: tokenWith(map[string]interface{}{"roles": []interface{}{[]interface{}{"admin"}, "viewer"}}),
+			wantStatus: 200, wantForward: map[string]string{"X-User-Roles": "viewer"}},
+		{name: "another claim's nested array reads as JSON", config: custom, token: tokenWith(map[string]interface{}{"groups": []interface{}{[]interface{}{"admin"}, "ops", 7}}),
+			wantStatus: 200, wantForward: map[string]string{"X-Groups": `["admin"],ops,7`}},
+	})
 }

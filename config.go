@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// configKeys are the keys Config accepts, as the README spells them. Traefik matches them to
-// Config's fields case-insensitively; anything else lands in Config.Unknown.
+// configKeys are the keys Config accepts, as the README spells them, for the suggestions of
+// checkUnknownKeysOf; decodeGiven matches them case-insensitively.
 var configKeys = []string{
 	"jwksUrl", "issuer", "publicKey", "audience", "roles", "permissions", "rolesClaim",
 	"permissionsClaim", "clockSkew", "forwardHeaders", "forwardAuthorization", "skipPreflight",
@@ -26,12 +26,6 @@ var configKeys = []string{
 // minRefreshFloor is the least minRefreshInterval accepted: below it, tokens naming made-up
 // kids could make every request fetch keys. A variable so tests need not wait.
 var minRefreshFloor = time.Second
-
-// checkUnknownKeys refuses keys Traefik found no field for. Traefik's decoder drops them
-// silently, so a misspelled "role: admin" would leave the route open to every signed-in user.
-func checkUnknownKeys(unknown map[string]interface{}) error {
-	return checkUnknownKeysOf("", configKeys, unknown)
-}
 
 // checkUnknownKeysOf refuses the unknown keys of one part of the configuration (prefix names
 // it, as in "issuers[0]."), naming the closest of its known keys.
@@ -137,20 +131,16 @@ func newRequirement(key string, values []string, claimKey, claim string, wildcar
 	if claim == "" {
 		return requirement{}, fmt.Errorf("%s: must name a claim, such as %q", claimKey, key)
 	}
-	return requirement{claim: newClaimPath(claim), anyOf: toSet(names), wildcards: wildcards, names: names, exactOnly: !wildcards}, nil
+	return requirement{claim: newClaimPath(claim), anyOf: toSet(names), wildcards: wildcards, names: names}, nil
 }
 
-// newTenantRequirement checks tenants and tenantClaim: with the default claim, tenantId, an
-// item of Frontegg's tenantIds counts too.
+// newTenantRequirement checks tenants and tenantClaim: the claim is one tenant, a string.
+// Frontegg's tenantIds (every tenant of the user) does not count: the tenant judged is the
+// one the token is for, the one X-Tenant-Id forwards.
 func newTenantRequirement(config *Config) (requirement, error) {
 	r, err := newRequirement("tenants", config.Tenants, "tenantClaim", config.TenantClaim, false)
-	if err != nil || strings.TrimSpace(config.TenantClaim) != "tenantId" {
-		return r, err
-	}
-	also := newClaimPath("tenantIds")
-	r.also = &also
-	r.exactOnly = false
-	return r, nil
+	r.single = true
+	return r, err
 }
 
 // fetchTiming holds the durations that govern a remote key source.
@@ -197,7 +187,7 @@ func (t fetchTiming) remoteKeys(fetcher keyFetcher) *remoteKeys {
 func checkEndpointURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL; give an absolute URL such as https://app.example.com/.well-known/jwks.json", raw)
+		return fmt.Errorf("%q is not an http(s) URL; give an absolute URL such as https://app.example.com/.well-known/jwks.json", redactURL(raw))
 	}
 	return nil
 }
@@ -256,7 +246,7 @@ func (m *Middleware) configureSources(config *Config, name string) error {
 	header := strings.TrimSpace(config.TokenHeader)
 	if header != "" {
 		header = http.CanonicalHeaderKey(header)
-		if !isHeaderName(header) || headersNotForwardable[headerKey(header)] || header == "X-Api-Key" || m.ownedKeys[headerKey(header)] {
+		if !isHeaderName(header) || headersNotForwardable[headerKey(header)] || header == "X-Api-Key" || forwardsHeader(m.forward, header) {
 			return fmt.Errorf("tokenHeader: %q cannot carry the token; give a header of your own such as X-Auth-Token", config.TokenHeader)
 		}
 	}

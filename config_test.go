@@ -1,7 +1,6 @@
 package withauth
 
 import (
-	"context"
 	"net/http"
 	"reflect"
 	"strings"
@@ -53,12 +52,8 @@ func TestEmptyNamesInConfigAreRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			config := pemConfig(t)
 			tc.change(config)
-			handler, err := New(context.Background(), &upstream{}, config, "route")
-			if err == nil || handler != nil {
-				t.Fatalf("New = %v, %v; want no handler and an error containing %q (an empty name must not turn into no requirement)", handler, err, tc.wantErr)
-			}
-			if !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("New error = %q; want it to contain %q", err, tc.wantErr)
+			if got := newError(t, config); !strings.Contains(got, tc.wantErr) {
+				t.Fatalf("New's log line = %q; want it to contain %q (an empty name must not turn into no requirement)", got, tc.wantErr)
 			}
 		})
 	}
@@ -75,18 +70,15 @@ func TestUnknownKeysAreRefusedWithTheClosestKey(t *testing.T) {
 		{"audiences", `unknown key "audiences" (did you mean audience?)`},
 		{"roles ", `unknown key "roles " (did you mean roles?)`},
 		{"JWKS_URL", `unknown key "JWKS_URL" (did you mean jwksUrl?)`},
-		{"Roles", `unknown key "Roles" (did you mean roles?)`}, // a second spelling of a key Traefik already used
 		{"xyzzy", `unknown key "xyzzy": a misspelled key`},
 	}
 	for _, tc := range cases {
-		config := pemConfig(t)
-		config.Unknown = map[string]interface{}{tc.key: "admin"}
+		config := givenConfig(t, map[string]interface{}{tc.key: "admin"})
 		if got := newError(t, config); !strings.Contains(got, tc.want) || !strings.HasPrefix(got, "withauth route: ") {
 			t.Errorf("unknown key %q: New error %q; want it to start with \"withauth route: \" and contain %q", tc.key, got, tc.want)
 		}
 	}
-	config := pemConfig(t)
-	config.Unknown = map[string]interface{}{"role": "admin", "permision": "x"}
+	config := givenConfig(t, map[string]interface{}{"role": "admin", "permision": "x"})
 	if got := newError(t, config); !strings.Contains(got, `"permision" (did you mean permissions?), "role" (did you mean roles?)`) {
 		t.Errorf("two unknown keys: New error %q; want both named, sorted, each with its closest key", got)
 	}
@@ -97,7 +89,7 @@ func TestConfigKeysNameEveryField(t *testing.T) {
 	fields := map[string]bool{}
 	configType := reflect.TypeOf(Config{})
 	for i := 0; i < configType.NumField(); i++ {
-		if name := configType.Field(i).Name; name != "Unknown" {
+		if name := configType.Field(i).Name; name != "Given" {
 			fields[strings.ToLower(name)] = true
 		}
 	}
@@ -126,7 +118,7 @@ func TestMinRefreshIntervalHasAFloor(t *testing.T) {
 	config.JWKSURL = "https://idp.example/jwks"
 	config.MinRefreshInterval = "1s"
 	config.RefreshInterval = "500ms" // shorter than minRefreshInterval: a legitimate setting
-	if _, err := New(context.Background(), &upstream{}, config, "route"); err != nil {
+	if _, err := build(&upstream{}, config, "route"); err != nil {
 		t.Fatalf("minRefreshInterval 1s, refreshInterval 500ms: New error %v; want it accepted", err)
 	}
 }

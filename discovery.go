@@ -20,7 +20,7 @@ type discoveryEndpoint struct {
 	client *http.Client
 }
 
-func (d discoveryEndpoint) describe() string { return d.issuer + " (discovery)" }
+func (d discoveryEndpoint) describe() string { return redactURL(d.issuer) + " (discovery)" }
 
 func (d discoveryEndpoint) fetch(ctx context.Context) (*keySet, error) {
 	jwksURL, err := d.jwksURI(ctx)
@@ -29,11 +29,11 @@ func (d discoveryEndpoint) fetch(ctx context.Context) (*keySet, error) {
 	}
 	body, _, err := fetchBounded(ctx, d.client, http.MethodGet, jwksURL, nil, nil)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %v", jwksURL, err)
+		return nil, fmt.Errorf("GET %s: %v", redactURL(jwksURL), err)
 	}
 	set, err := parseJWKS(body)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %v", jwksURL, err)
+		return nil, fmt.Errorf("GET %s: %v", redactURL(jwksURL), err)
 	}
 	return set, nil
 }
@@ -48,21 +48,21 @@ func (d discoveryEndpoint) jwksURI(ctx context.Context) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("GET %s: %v", document, err)
+			return "", fmt.Errorf("GET %s: %v", redactURL(document), err)
 		}
 		var metadata struct {
 			Issuer  string `json:"issuer"`
 			JWKSURI string `json:"jwks_uri"`
 		}
 		if err := json.Unmarshal(body, &metadata); err != nil {
-			return "", fmt.Errorf("GET %s: not a discovery document: %v", document, err)
+			return "", fmt.Errorf("GET %s: not a discovery document: %v", redactURL(document), err)
 		}
 		// OpenID Connect Discovery §4.3: a document for another issuer must not be used.
 		if metadata.Issuer != d.issuer {
-			return "", fmt.Errorf("GET %s: the document's issuer %q is not the configured issuer %q; set issuer exactly as the document and the tokens spell it", document, metadata.Issuer, d.issuer)
+			return "", fmt.Errorf("GET %s: the document's issuer %q is not the configured issuer %q; set issuer exactly as the document and the tokens spell it", redactURL(document), redactURL(metadata.Issuer), redactURL(d.issuer))
 		}
 		if err := checkEndpointURL(metadata.JWKSURI); err != nil {
-			return "", fmt.Errorf("GET %s: jwks_uri: %v", document, err)
+			return "", fmt.Errorf("GET %s: jwks_uri: %v", redactURL(document), err)
 		}
 		return metadata.JWKSURI, nil
 	}

@@ -37,7 +37,7 @@ func fronteggSettings(config *Config) (gateway, clientID, apiKey string, ok bool
 		return "", "", "", false, errors.New("Frontegg vendor mode needs both clientId and apiKey (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY in Traefik's environment); one of them is missing")
 	}
 	if u, perr := url.Parse(gateway); perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", "", "", false, fmt.Errorf("apiGatewayUrl: %q is not an http(s) URL; use https://api.frontegg.com (EU), https://api.us.frontegg.com, https://api.au.frontegg.com or https://api.ca.frontegg.com", gateway)
+		return "", "", "", false, fmt.Errorf("apiGatewayUrl: %q is not an http(s) URL; use https://api.frontegg.com (EU), https://api.us.frontegg.com, https://api.au.frontegg.com or https://api.ca.frontegg.com", redactURL(gateway))
 	}
 	return gateway, clientID, apiKey, true, nil
 }
@@ -81,7 +81,7 @@ func sharedFronteggAPI(id string, fresh *fronteggAPI) *fronteggAPI {
 	return fresh
 }
 
-func (f *fronteggAPI) describe() string { return f.gateway }
+func (f *fronteggAPI) describe() string { return redactURL(f.gateway) }
 
 // fetch obtains Frontegg's public key; it verifies every token whatever kid it names.
 func (f *fronteggAPI) fetch(ctx context.Context) (*keySet, error) {

@@ -1,7 +1,6 @@
 package withauth
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -329,14 +328,14 @@ func TestFronteggConfiguration(t *testing.T) {
 	for _, tc := range cases {
 		config := CreateConfig()
 		tc.change(config)
-		_, err := New(context.Background(), &upstream{}, config, "route")
+		_, err := build(&upstream{}, config, "route")
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("%s: New error = %v; want one containing %q", tc.name, err, tc.wantErr)
 		}
 	}
 	config := CreateConfig()
 	config.ClientID, config.APIKey = "abc", "def"
-	if _, err := New(context.Background(), &upstream{}, config, "route"); err != nil {
+	if _, err := build(&upstream{}, config, "route"); err != nil {
 		t.Errorf("clientId and apiKey in the configuration, default gateway: New error %v; want none", err)
 	}
 }
@@ -573,5 +572,46 @@ func TestFronteggKeyRotation(t *testing.T) {
 	}
 	if got := mock.KeyFetches.Load() - fetches; got > 1 {
 		t.Errorf("20 forged tokens within minRefreshInterval made %d key fetches; want at most 1", got)
+	}
+}
+
+// TestFronteggAccessTokensOnlyInAPIKey: in vendor mode with tokenHeader, tokenCookie and
+// tokenQueryParameter, a revoked userAccessToken or a tenantAccessToken never listed as active
+// got 200 with its owner's identity from those sources, where Frontegg was never asked about
+// it. Access tokens are accepted in x-api-key only (where Frontegg is asked); every other
+// source takes the token types Authorization takes.
+func TestFronteggAccessTokensOnlyInAPIKey(t *testing.T) {
+	mock := newMockFrontegg(t)
+	fronteggEnv(t, mock)
+	config := CreateConfig()
+	config.TokenHeader = "X-Auth-Token"
+	config.TokenCookie = "__session"
+	config.TokenQueryParameter = "access_token"
+	next := &upstream{}
+	handler := newHandler(t, config, next)
+	accessTokens := map[string]string{
+		"an active user access token":        fronteggToken(t, "userAccessToken", nil),
+		"a revoked user access token":        fronteggToken(t, "userAccessToken", map[string]interface{}{"sub": "revoked-1"}),
+		"a tenant access token never active": fronteggToken(t, "tenantAccessToken", map[string]interface{}{"sub": "tat-never"}),
+	}
+	for name, token := range accessTokens {
+		for _, source := range []string{"header", "cookie", "query"} {
+			for i := 0; i < 2; i++ { // a cache hit must not differ
+				next.calls.Store(0)
+				rec, _ := serve(handler, sourceRequest(source, token))
+				if rec.Code != http.StatusUnauthorized || bodyField(rec.Body.Bytes(), "reason") != "wrong_token_type" || next.calls.Load() != 0 {
+					t.Errorf("%s in the %s, request %d: %d %s, upstream called %d times; want 401 wrong_token_type and no upstream call",
+						name, source, i+1, rec.Code, rec.Body.String(), next.calls.Load())
+				}
+			}
+		}
+	}
+	for _, source := range []string{"header", "cookie", "query"} {
+		if rec, _ := serve(handler, sourceRequest(source, fronteggToken(t, "userToken", nil))); rec.Code != http.StatusOK {
+			t.Errorf("a user token in the %s: status %d (%s); want 200", source, rec.Code, errorDescription(rec))
+		}
+	}
+	if rec, _ := serve(handler, fronteggRequest("/admin", "X-Api-Key", accessTokens["an active user access token"])); rec.Code != http.StatusOK {
+		t.Errorf("an active user access token in x-api-key: status %d (%s); want 200", rec.Code, errorDescription(rec))
 	}
 }

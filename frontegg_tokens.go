@@ -8,9 +8,11 @@ var (
 	apiKeyTokenTypes        = map[string]bool{"userAccessToken": true, "tenantAccessToken": true}
 )
 
-// checkTokenType applies Frontegg's token types: access tokens only in x-api-key, the others
-// only in Authorization. A type that is not one of Frontegg's five is another issuer's and
-// ignored, except in vendor mode, where every token is signed by Frontegg, which always sets one.
+// checkTokenType applies Frontegg's token types: access tokens only in x-api-key, where
+// Frontegg is asked whether they are active; the others in every other source (Authorization,
+// tokenHeader, tokenCookie, tokenQueryParameter). A type that is not one of Frontegg's five is
+// another issuer's and ignored, except in vendor mode, where every token is signed by
+// Frontegg, which always sets one.
 func checkTokenType(claims map[string]interface{}, source credentialSource, vendorMode bool) error {
 	value, present := claims["type"]
 	tokenType, _ := value.(string)
@@ -23,7 +25,7 @@ func checkTokenType(claims map[string]interface{}, source credentialSource, vend
 		}
 		return nil
 	}
-	if source == fromAPIKey && !apiKeyTokenTypes[tokenType] || source == fromAuthorization && !authorizationTokenTypes[tokenType] {
+	if source == fromAPIKey && !apiKeyTokenTypes[tokenType] || source != fromAPIKey && !authorizationTokenTypes[tokenType] {
 		return errTokenType
 	}
 	return nil

@@ -2,7 +2,6 @@ package withauth
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -377,7 +376,7 @@ func checkPEM(t testing.TB, text string) {
 	if strings.TrimSpace(text) != "" {
 		config := CreateConfig()
 		config.PublicKey = text
-		_, newErr := New(context.Background(), &upstream{}, config, "fuzz")
+		_, newErr := build(&upstream{}, config, "fuzz")
 		if (newErr == nil) != (err == nil) {
 			t.Fatalf("publicKey %q: New error %v, parsePublicKeyPEM error %v; want both to accept or both to refuse", text, newErr, err)
 		}

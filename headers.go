@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // defaultForwardHeaders are the identity headers of a middleware without forwardHeaders. Every
@@ -83,29 +85,116 @@ func newForwardedHeaders(configured map[string]string, rolesClaim, permissionsCl
 	return headers, nil
 }
 
+// forwardsHeader reports whether name is one of the default identity headers or of forward's,
+// in any spelling.
+func forwardsHeader(forward []forwardedHeader, name string) bool {
+	key := headerKey(name)
+	for _, h := range forward {
+		if headerKey(h.name) == key {
+			return true
+		}
+	}
+	for _, d := range defaultForwardHeaders {
+		if headerKey(d) == key {
+			return true
+		}
+	}
+	return false
+}
+
 // maxListedDashes bounds the spellings listed per owned name, 2^dashes of them. Listing them
 // keeps the request path at one map lookup a header: under Yaegi a call into headerKey costs
 // about 1 µs and 8 allocations, once for every header of every request.
 const maxListedDashes = 6
 
-// ownedHeaders returns the headerKey of every identity header withauth owns (the forwarded ones
-// and the defaults) and, when none has more than maxListedDashes dashes, every spelling of them
-// as Go's server canonicalizes it (X_user_id, X-User_id, ...), which is how Traefik's entry
-// points (HTTP/1 and HTTP/2 alike) hand header names on. Past that it returns no
-// spellings, and every request header name is normalized instead: linear in the names either way.
-func ownedHeaders(forward []forwardedHeader) (keys, spellings map[string]bool) {
-	names := append([]string{}, defaultForwardHeaders...)
-	for _, h := range forward {
-		names = append(names, h.name)
+// ownedNames are the identity headers of the whole process, as the request path reads them:
+// every withauth middleware strips every name any of them forwards (and the defaults), so that
+// a header one route forwards cannot be spoofed through another route to the same backend.
+// A snapshot is never modified; registering names stores a new one.
+type ownedNames struct {
+	// keys holds the headerKey of every owned name.
+	keys map[string]bool
+	// spellings lists every spelling of the names of at most maxListedDashes dashes as Go's
+	// server canonicalizes it (X_user_id, X-User_id, ...), which is how Traefik's entry points
+	// (HTTP/1 and HTTP/2 alike) hand header names on.
+	spellings map[string]bool
+	// longKeys holds the headerKey of the longer names, nil when there are none: then every
+	// request header name is normalized as well. Linear in the names either way.
+	longKeys map[string]bool
+}
+
+// identityHeaders is the process's registry: New adds a middleware's forwarded names and its
+// tokenHeader. It only grows, bounded by the names configurations have given since Traefik
+// started: a middleware of an older configuration may still serve requests, and stripping a
+// name no route forwards any more costs nothing but that name.
+var identityHeaders = &headerRegistry{}
+
+type headerRegistry struct {
+	mu           sync.Mutex
+	names        []string        // the owned names, in the order first given
+	keys         map[string]bool // their headerKeys
+	tokenHeaders map[string]bool // headerKey of every tokenHeader
+	// current is the *ownedNames of the registered names. New registers before its middleware
+	// can serve, so the request path finds one.
+	current atomic.Value
+}
+
+// register adds a middleware's forwarded names and token header, refusing a token header that
+// some middleware forwards, or a forwarded name that is some middleware's token header: every
+// middleware strips the first from every request, so its tokens would never arrive.
+func (r *headerRegistry) register(forward []forwardedHeader, tokenHeader string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keys == nil {
+		r.keys = make(map[string]bool)
+		r.tokenHeaders = make(map[string]bool)
+		for _, name := range defaultForwardHeaders {
+			r.addLocked(name)
+		}
 	}
-	keys = make(map[string]bool)
-	spellings = make(map[string]bool)
-	for _, name := range names {
+	if tokenHeader != "" && r.keys[headerKey(tokenHeader)] {
+		return fmt.Errorf("tokenHeader: %q is an identity header that a withauth middleware of this Traefik forwards (since it started), and every withauth middleware strips it from every request; give the token a header of its own such as X-Auth-Token", tokenHeader)
+	}
+	for _, h := range forward {
+		if r.tokenHeaders[headerKey(h.name)] {
+			return fmt.Errorf("forwardHeaders: %q is the tokenHeader of a withauth middleware of this Traefik (since it started); an identity header is stripped from every request, so give it another name", h.name)
+		}
+	}
+	grown := false
+	for _, h := range forward {
+		grown = r.addLocked(h.name) || grown
+	}
+	if tokenHeader != "" {
+		r.tokenHeaders[headerKey(tokenHeader)] = true
+	}
+	if grown || r.current.Load() == nil {
+		r.storeLocked()
+	}
+	return nil
+}
+
+func (r *headerRegistry) addLocked(name string) bool {
+	key := headerKey(name)
+	if r.keys[key] {
+		return false
+	}
+	r.keys[key] = true
+	r.names = append(r.names, key)
+	return true
+}
+
+// storeLocked stores the snapshot of the registered names.
+func (r *headerRegistry) storeLocked() {
+	owned := &ownedNames{keys: make(map[string]bool), spellings: make(map[string]bool)}
+	for _, name := range r.names {
 		key := headerKey(name)
-		keys[key] = true
+		owned.keys[key] = true
 		parts := strings.Split(key, "-")
-		if spellings == nil || len(parts)-1 > maxListedDashes {
-			spellings = nil
+		if len(parts)-1 > maxListedDashes {
+			if owned.longKeys == nil {
+				owned.longKeys = make(map[string]bool)
+			}
+			owned.longKeys[key] = true
 			continue
 		}
 		for choice := 0; choice < 1<<(len(parts)-1); choice++ {
@@ -117,16 +206,16 @@ func ownedHeaders(forward []forwardedHeader) (keys, spellings map[string]bool) {
 				}
 				spelling += separator + part
 			}
-			spellings[http.CanonicalHeaderKey(spelling)] = true
+			owned.spellings[http.CanonicalHeaderKey(spelling)] = true
 		}
 	}
-	return keys, spellings
+	r.current.Store(owned)
 }
 
-// stripNormalized deletes the headers whose headerKey is owned.
-func stripNormalized(owned map[string]bool, header http.Header) {
+// stripNormalized deletes the headers whose headerKey is one of keys.
+func stripNormalized(keys map[string]bool, header http.Header) {
 	for name := range header {
-		if owned[headerKey(name)] {
+		if keys[headerKey(name)] {
 			delete(header, name)
 		}
 	}

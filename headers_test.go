@@ -162,3 +162,55 @@ func TestForwardHeadersThatAreOneHeaderAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityHeadersOfOtherRoutesAreStripped: the examples forward X-User-Name on /shift
+// only; a client sent X-User-Name: Mallory (admin) to /home, and the backend received it beside
+// the verified X-User-Id. Every withauth middleware of the process strips every name any of
+// them forwards, in every spelling, whichever was built first, on a miss and on a hit.
+func TestIdentityHeadersOfOtherRoutesAreStripped(t *testing.T) {
+	home := pemConfig(t)
+	homeNext := &upstream{}
+	homeHandler := newHandler(t, home, homeNext) // built before /shift names X-Shift-Name
+	shift := pemConfig(t)
+	shift.ForwardHeaders = map[string]string{"X-User-Id": "sub", "X-Shift-Name": "name"}
+	shiftNext := &upstream{}
+	shiftHandler := newHandler(t, shift, shiftNext)
+	spoof := func() *http.Request {
+		req := request(validToken(t))
+		for _, name := range []string{"X-Shift-Name", "X_shift_name", "X-Shift_name"} {
+			req.Header[name] = []string{"Mallory (admin)"}
+		}
+		return req
+	}
+	got := serveTwice(t, homeHandler, homeNext, spoof)
+	for name, values := range got {
+		if headerKey(name) == "X-Shift-Name" {
+			t.Errorf("/home's upstream received %s: %q; want every spelling of /shift's X-Shift-Name stripped", name, values)
+		}
+	}
+	got = serveTwice(t, shiftHandler, shiftNext, spoof)
+	if values := got["X-Shift-Name"]; len(values) != 1 || values[0] == "Mallory (admin)" {
+		t.Errorf("/shift's upstream received X-Shift-Name %q; want only the verified name claim", values)
+	}
+}
+
+// TestATokenHeaderIsNeverAnIdentityHeader: every middleware strips identity headers first, so
+// a token header that another route forwards would never carry a token: both orders refused.
+func TestATokenHeaderIsNeverAnIdentityHeader(t *testing.T) {
+	forwards := pemConfig(t)
+	forwards.ForwardHeaders = map[string]string{"X-User-Id": "sub", "X-Carried-Token": "jti"}
+	newHandler(t, forwards, &upstream{})
+	reads := pemConfig(t)
+	reads.TokenHeader = "x_carried_token"
+	if got := newError(t, reads); !strings.Contains(got, `tokenHeader: "X_carried_token" is an identity header that a withauth middleware of this Traefik forwards`) {
+		t.Errorf("tokenHeader forwarded by another route: New logged %q; want it refused, naming the key", got)
+	}
+	reader := pemConfig(t)
+	reader.TokenHeader = "X-Session-Token"
+	newHandler(t, reader, &upstream{})
+	forwarder := pemConfig(t)
+	forwarder.ForwardHeaders = map[string]string{"X-Session-Token": "sub"}
+	if got := newError(t, forwarder); !strings.Contains(got, `forwardHeaders: "X-Session-Token" is the tokenHeader of a withauth middleware`) {
+		t.Errorf("forwarding another route's tokenHeader: New logged %q; want it refused, naming the key", got)
+	}
+}

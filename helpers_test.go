@@ -334,25 +334,52 @@ func (u *upstream) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 func newHandler(t testing.TB, config *Config, next http.Handler) http.Handler {
 	t.Helper()
 	handler, err := New(context.Background(), next, config, "test")
-	if err != nil {
-		t.Fatalf("New: unexpected error: %v", err)
+	if _, refused := handler.(misconfigured); refused || err != nil {
+		_, err = build(next, config, "test")
+		t.Fatalf("New refused the configuration: %v; want a middleware", err)
 	}
 	return handler
 }
 
-// newError is New's error for config, or a test failure when New accepts it.
+// newError is the line New logs for a configuration it refuses, after checking that its
+// handler answers 500 "misconfigured" to a valid token and never calls the upstream; a test
+// failure when New accepts the configuration.
 func newError(t *testing.T, config *Config) string {
 	t.Helper()
-	handler, err := New(context.Background(), &upstream{}, config, "route")
-	if err == nil {
-		t.Fatalf("New accepted the configuration (handler %T); want an error", handler)
+	next := &upstream{}
+	handler, err := New(context.Background(), next, config, "route")
+	if err != nil {
+		t.Fatalf("New returned the error %q; want a handler answering 500 (an error would disable the router)", err)
 	}
-	return err.Error()
+	rec, _ := serve(handler, request(validToken(t)))
+	if rec.Code != http.StatusInternalServerError || bodyField(rec.Body.Bytes(), "reason") != "misconfigured" || next.calls.Load() != 0 {
+		t.Fatalf("New accepted the configuration: a valid token got %d %s, upstream called %d times; want 500 reason misconfigured and no upstream call",
+			rec.Code, rec.Body.String(), next.calls.Load())
+	}
+	_, err = build(next, config, "route")
+	if err == nil {
+		t.Fatal("build accepted the configuration New refused")
+	}
+	return refusedConfiguration("route", err)
 }
 
 func pemConfig(t testing.TB) *Config {
 	config := CreateConfig()
 	config.PublicKey = string(readFixture(t, "keys/key-1.pub.pem"))
+	return config
+}
+
+// givenConfig is a configuration as Traefik hands it over: every key in Given (the typed fields
+// left as CreateConfig made them), with publicKey set to key-1's PEM key unless given.
+func givenConfig(t testing.TB, given map[string]interface{}) *Config {
+	config := CreateConfig()
+	config.Given = map[string]interface{}{}
+	if _, ok := given["publicKey"]; !ok {
+		config.Given["publicKey"] = string(readFixture(t, "keys/key-1.pub.pem"))
+	}
+	for key, value := range given {
+		config.Given[key] = value
+	}
 	return config
 }
 

@@ -19,12 +19,7 @@ type IssuerConfig struct {
 	JWKSURL string
 	// Audience, if set, replaces the top-level audience for this entry's tokens.
 	Audience []string
-	// Unknown collects misspelled keys of the entry, which New refuses.
-	Unknown map[string]interface{} `mapstructure:",remain"`
 }
-
-// issuerConfigKeys are IssuerConfig's keys, for the suggestions of checkUnknownKeys.
-var issuerConfigKeys = []string{"issuer", "jwksUrl", "audience"}
 
 // trustedIssuer is one issuer whose tokens a middleware accepts: its keys and claim rules.
 type trustedIssuer struct {
@@ -87,15 +82,12 @@ func newIssuerList(entries []IssuerConfig, audiences []string, skewSeconds float
 	t := trust{byIss: make(map[string]*trustedIssuer)}
 	for i, entry := range entries {
 		key := "issuers[" + strconv.Itoa(i) + "]"
-		if err := checkUnknownKeysOf(key+".", issuerConfigKeys, entry.Unknown); err != nil {
-			return trust{}, err
-		}
 		issuer := strings.TrimSpace(entry.Issuer)
 		if issuer == "" {
 			return trust{}, fmt.Errorf("%s.issuer: is required: the iss of the tokens the entry accepts", key)
 		}
 		if t.byIss[issuer] != nil {
-			return trust{}, fmt.Errorf("%s.issuer: %q is also an earlier entry's; keep one entry per issuer", key, issuer)
+			return trust{}, fmt.Errorf("%s.issuer: %q is also an earlier entry's; keep one entry per issuer", key, redactURL(issuer))
 		}
 		entryAudiences := audiences
 		if entry.Audience != nil {

@@ -79,7 +79,7 @@ func TestIssuersConfiguration(t *testing.T) {
 			c.Issuers = []IssuerConfig{{Issuer: "https://a.example"}, {Issuer: "https://a.example"}}
 		}, `issuers[1].issuer: "https://a.example" is also an earlier entry's`},
 		{"a misspelled key in an entry", func(c *Config) {
-			c.Issuers = []IssuerConfig{{Issuer: "https://a.example", Unknown: map[string]interface{}{"jwksUri": "x"}}}
+			c.Given = map[string]interface{}{"issuers": []interface{}{map[string]interface{}{"issuer": "https://a.example", "jwksUri": "x"}}}
 		}, `unknown key "issuers[0].jwksUri" (did you mean issuers[0].jwksUrl?)`},
 		{"an entry's bad jwksUrl", func(c *Config) { c.Issuers = []IssuerConfig{{Issuer: "https://a.example", JWKSURL: "a.example/jwks"}} }, `issuers[0].jwksUrl: "a.example/jwks" is not an http(s) URL`},
 		{"an entry's empty audience", func(c *Config) { c.Issuers = []IssuerConfig{{Issuer: "https://a.example", Audience: []string{}}} }, "issuers[0].audience: is set but empty"},

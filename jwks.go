@@ -32,7 +32,7 @@ type jwksEndpoint struct {
 	client *http.Client
 }
 
-func (e jwksEndpoint) describe() string { return e.url }
+func (e jwksEndpoint) describe() string { return redactURL(e.url) }
 
 func (e jwksEndpoint) fetch(ctx context.Context) (*keySet, error) {
 	body, _, err := fetchBounded(ctx, e.client, http.MethodGet, e.url, nil, nil)

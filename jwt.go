@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -104,7 +105,35 @@ func decodeClaims(t *rawToken) (map[string]interface{}, error) {
 	if _, err := decoder.Token(); err != io.EOF {
 		return nil, errBadClaims
 	}
+	if !numbersInRange(claims) {
+		return nil, errNumberRange
+	}
 	return claims, nil
+}
+
+// numbersInRange reports whether every number in value is within a double's range: beyond it
+// (1e1000) json.Number keeps the digits, while an upstream's decoder fails (Go) or reads
+// Infinity (JavaScript), so the upstream would not read the claims withauth judged. Strings,
+// nearly every value, are passed over without a call.
+func numbersInRange(value interface{}) bool {
+	switch v := value.(type) {
+	case json.Number:
+		_, err := strconv.ParseFloat(string(v), 64)
+		return err == nil
+	case []interface{}:
+		for _, item := range v {
+			if _, isString := item.(string); !isString && !numbersInRange(item) {
+				return false
+			}
+		}
+	case map[string]interface{}:
+		for _, item := range v {
+			if _, isString := item.(string); !isString && !numbersInRange(item) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // numericDate reads a NumericDate claim (RFC 7519 section 2) as Unix seconds.

@@ -389,3 +389,24 @@ func TestLargeIntegersKeepTheirDigits(t *testing.T) {
 		}
 	}
 }
+
+// TestNumbersBeyondADoubleAreRefused: FuzzSignedClaims found {"exp":2000000000,"":1e1000}
+// admitted: a number beyond a double decodes as json.Number here, while the upstream's decoder
+// fails (Go) or reads Infinity (JavaScript). Any such number, at any depth, is refused; numbers
+// within range, huge or tiny, are not.
+func TestNumbersBeyondADoubleAreRefused(t *testing.T) {
+	exp := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	for _, members := range []string{`"":1e1000`, `"n":-1e400`, `"roles":["admin",1e999]`, `"a":{"b":[{"c":1E+309}]}`, `"big":` + strings.Repeat("9", 400)} {
+		token := signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, `{"exp":`+exp+`,`+members+`}`)
+		rec, _ := serve(newHandler(t, pemConfig(t), &upstream{}), request(token))
+		if rec.Code != http.StatusUnauthorized || bodyField(rec.Body.Bytes(), "reason") != "malformed_token" || !strings.Contains(errorDescription(rec), "beyond the range of a double") {
+			t.Errorf("claims with %s: %d %s; want 401 malformed_token, a number beyond a double", members, rec.Code, rec.Body.String())
+		}
+	}
+	for _, members := range []string{`"n":1e308`, `"n":-1.7976931348623157e308`, `"n":1e-400`, `"id":123456789012345678901234567890`, `"roles":["admin",1e300]`} {
+		token := signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, `{"exp":`+exp+`,`+members+`}`)
+		if rec, _ := serve(newHandler(t, pemConfig(t), &upstream{}), request(token)); rec.Code != http.StatusOK {
+			t.Errorf("claims with %s: %d %s; want 200 (within a double's range)", members, rec.Code, rec.Body.String())
+		}
+	}
+}

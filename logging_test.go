@@ -95,12 +95,56 @@ func TestRuntimeLinesReachTraefiksLog(t *testing.T) {
 	server.set(http.StatusInternalServerError, []byte("down"))
 	config := jwksConfig(t, server)
 	handler, err := New(request("").Context(), &upstream{}, config, "admin-auth@file")
-	if err != nil {
-		t.Fatal(err)
+	if _, refused := handler.(misconfigured); refused || err != nil {
+		t.Fatalf("New refused the configuration (%T, %v); want a middleware", handler, err)
 	}
 	serve(handler, request(validToken(t)))
 	lines := captured.lines(false)
 	if len(lines) != 1 || !strings.Contains(lines[0], "withauth admin-auth@file: fetching keys from "+server.url()+" failed (no keys obtained yet: tokens are answered 503): unexpected status 500") {
 		t.Fatalf("a failing key endpoint logged %q; want one ERROR line naming the middleware, the endpoint and that no keys were obtained", lines)
+	}
+}
+
+// TestPasswordsInURLsAreNeverLogged: a jwksUrl, an issuer or a discovered jwks_uri with a
+// password in it (https://keys:S3cret@idp/...) was logged whole when a fetch failed, and a
+// refused one in New's error.
+func TestPasswordsInURLsAreNeverLogged(t *testing.T) {
+	captured := captureLog(t)
+	server := newKeyServer(t)
+	server.set(http.StatusInternalServerError, []byte("down"))
+	withPassword := strings.Replace(server.URL, "http://", "http://keys:S3cret@", 1)
+	discovered := newKeyServer(t)
+	discovered.set(http.StatusInternalServerError, []byte("down"))
+	discoveredWithPassword := strings.Replace(discovered.URL, "http://", "http://keys:S3cret@", 1)
+	document := newKeyServer(t)
+	document.serveOnly(map[string][]byte{"/.well-known/openid-configuration": []byte(`{"issuer":"` + document.URL + `","jwks_uri":"` + discoveredWithPassword + `/jwks"}`)})
+
+	for name, change := range map[string]func(*Config){
+		"jwksUrl":             func(c *Config) { c.JWKSURL = withPassword + "/.well-known/jwks.json" },
+		"jwksUrl, no server":  func(c *Config) { c.JWKSURL = "http://keys:S3cret@127.0.0.1:1/jwks" },
+		"issuer":              func(c *Config) { c.Issuer = withPassword },
+		"discovered jwks_uri": func(c *Config) { c.Issuer = document.URL },
+	} {
+		config := jwksConfig(t, server)
+		config.JWKSURL = ""
+		change(config)
+		serve(newHandler(t, config, &upstream{}), request(validToken(t)))
+		lines := captured.lines(false)
+		if len(lines) == 0 || !strings.Contains(strings.Join(lines, "\n"), "keys:xxxxx@") && !strings.Contains(strings.Join(lines, "\n"), "keys:***@") {
+			t.Errorf("%s with a password, failing: logged %q; want the failure logged with the password redacted", name, lines)
+		}
+	}
+	for _, bad := range []string{"keys:S3cret@idp.example/jwks", "ftp://keys:S3cret@idp.example/jwks", "https://keys:S3cret@idp.example:port/jwks"} {
+		config := CreateConfig()
+		config.JWKSURL = bad
+		newError(t, config)
+		config = CreateConfig()
+		config.LoginURL, config.PublicKey = strings.Replace(bad, "jwks", "login", 1), string(readFixture(t, "keys/key-1.pub.pem"))
+		newError(t, config)
+	}
+	for _, line := range captured.lines(false) {
+		if strings.Contains(line, "S3cret") {
+			t.Errorf("Traefik's log holds %q; want no password in any line", line)
+		}
 	}
 }

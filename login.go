@@ -18,7 +18,7 @@ func checkLoginURL(raw string) (string, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("loginUrl: %q is not an absolute http(s) URL; give your login page, such as https://app.example.com/login?redirect={url}", raw)
+		return "", fmt.Errorf("loginUrl: %q is not an absolute http(s) URL; give your login page, such as https://app.example.com/login?redirect={url}", redactURL(raw))
 	}
 	return raw, nil
 }
@@ -36,8 +36,10 @@ func isNavigation(req *http.Request) bool {
 }
 
 // loginLocation is loginURL with {url} replaced by the escaped URL the client asked for: the
-// scheme and host it used, as Traefik's X-Forwarded-Proto and X-Forwarded-Host say.
-func loginLocation(loginURL string, req *http.Request) string {
+// scheme and host it used, as Traefik's X-Forwarded-Proto and X-Forwarded-Host say, without
+// the token query parameter (queryToken), which must not reach the login host, its logs or the
+// browser's history.
+func loginLocation(loginURL string, req *http.Request, queryToken string) string {
 	scheme := req.Header.Get("X-Forwarded-Proto")
 	if scheme == "" {
 		scheme = "http"
@@ -49,6 +51,12 @@ func loginLocation(loginURL string, req *http.Request) string {
 	if host == "" {
 		host = req.Host
 	}
-	original := scheme + "://" + host + req.URL.RequestURI()
+	target := *req.URL
+	if queryToken != "" {
+		// Not a tuple assignment into a field: Yaegi v0.16.1 can drop its value.
+		query, _ := queryWithout(req.URL, queryToken)
+		target.RawQuery = query
+	}
+	original := scheme + "://" + host + target.RequestURI()
 	return strings.ReplaceAll(loginURL, "{url}", url.QueryEscape(original))
 }

@@ -2,6 +2,7 @@ package withauth
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -87,5 +88,23 @@ func TestRefusalsCarryAReason(t *testing.T) {
 	declared := regexp.MustCompile(`(?m)^\s+err\w+\s+= errors\.New\(`).FindAllString(string(readFixture(t, "../answers.go")), -1)
 	if len(declared) != len(reasons) {
 		t.Errorf("answers.go declares %d errors and reasons codes %d of them; want a reason for each", len(declared), len(reasons))
+	}
+}
+
+// TestLoginRedirectCarriesNoQueryToken: with loginUrl and tokenQueryParameter, a navigation's
+// {url} carried access_token=<token> to the login host, its logs and the browser's history.
+func TestLoginRedirectCarriesNoQueryToken(t *testing.T) {
+	config := sourcesConfig(t)
+	config.LoginURL = "https://login.example/sign-in?redirectUrl={url}"
+	handler := newHandler(t, config, &upstream{})
+	for _, token := range []string{tamperedPayload(t), "not-a-token", ""} {
+		req := sourceRequest("query", token)
+		req.Header.Set("Accept", "text/html")
+		rec, _ := serve(handler, req)
+		location := rec.Header().Get("Location")
+		want := "https://login.example/sign-in?redirectUrl=" + url.QueryEscape("http://backend.example/admin?page=2")
+		if rec.Code != http.StatusFound || location != want {
+			t.Errorf("a navigation with access_token=%.20q: %d, Location %q; want 302 to %q (the page kept, the token gone)", token, rec.Code, location, want)
+		}
 	}
 }

@@ -2,7 +2,9 @@ package withauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -43,12 +45,8 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			config := CreateConfig()
 			tc.change(config)
-			handler, err := New(context.Background(), &upstream{}, config, "route")
-			if err == nil {
-				t.Fatalf("New accepted the configuration (handler %T); want an error containing %q", handler, tc.wantErr)
-			}
-			if !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "withauth route: ") {
-				t.Fatalf("New error = %q; want it to start with \"withauth route: \" and contain %q", err, tc.wantErr)
+			if got := newError(t, config); !strings.Contains(got, tc.wantErr) || !strings.HasPrefix(got, "withauth route: ") {
+				t.Fatalf("New's log line = %q; want it to start with \"withauth route: \" and contain %q", got, tc.wantErr)
 			}
 		})
 	}
@@ -61,7 +59,7 @@ func TestNewAcceptsTraefikCatalogTestData(t *testing.T) {
 	config.Issuer = "https://app-demo.frontegg.com"
 	config.Roles = []string{"admin", "read-only"}
 	config.Permissions = []string{"uploadFile"}
-	if _, err := New(context.Background(), &upstream{}, config, "catalog"); err != nil {
+	if _, err := build(&upstream{}, config, "catalog"); err != nil {
 		t.Fatalf("New rejected the catalog testData: %v", err)
 	}
 	if manifest := string(readFixture(t, "../.traefik.yml")); !strings.Contains(manifest, "jwksUrl: https://app-demo.frontegg.com/.well-known/jwks.json") {
@@ -108,23 +106,18 @@ func TestNewRecoversFromAPanic(t *testing.T) {
 	remoteKeySets.Store(id, "not a key source")
 	t.Cleanup(func() { remoteKeySets.Store(id, original) })
 
-	handler, err := New(context.Background(), &upstream{}, config, "route")
-	if err == nil || handler != nil {
-		t.Fatalf("New with a poisoned shared key source = %v, %v; want no handler and an error", handler, err)
-	}
-	if !strings.HasPrefix(err.Error(), "withauth route: invalid configuration: ") {
-		t.Fatalf("New error = %q; want it to start with \"withauth route: invalid configuration: \"", err)
+	if got, want := newError(t, config), refusedConfiguration("route", errors.New("invalid configuration: ")); !strings.HasPrefix(got, want) {
+		t.Fatalf("New with a poisoned shared key source logged %q; want it to start with %q", got, want)
 	}
 	remoteKeySets.Store(id, original)
-	if _, err := New(context.Background(), &upstream{}, config, "route"); err != nil {
+	if _, err := build(&upstream{}, config, "route"); err != nil {
 		t.Fatalf("New after the poisoned entry is gone: %v; want a handler", err)
 	}
 }
 
 func TestNewWithoutConfiguration(t *testing.T) {
-	handler, err := New(context.Background(), &upstream{}, nil, "route")
-	if err == nil || handler != nil || !strings.Contains(err.Error(), "no key source") {
-		t.Fatalf("New with a nil configuration = %v, %v; want the defaults' error, no key source", handler, err)
+	if got := newError(t, nil); !strings.Contains(got, "no key source") {
+		t.Fatalf("New with a nil configuration logged %q; want the defaults' error, no key source", got)
 	}
 }
 
@@ -250,10 +243,7 @@ func TestReloadsLeaveNothingBehind(t *testing.T) {
 	goroutinesBefore := settledGoroutines(0, 200*time.Millisecond)
 	heapBefore := heapAfterGC()
 	for i := 0; i < reloads; i++ {
-		handler, err := New(context.Background(), &upstream{}, configs[i%len(configs)], "reload")
-		if err != nil {
-			t.Fatalf("New, reload %d: %v", i, err)
-		}
+		handler := newHandler(t, configs[i%len(configs)], &upstream{})
 		if i%1000 < len(configs) && i%len(configs) != 2 {
 			// Now and then a new handler serves, as routers do after a reload.
 			if rec, _ := serve(handler, request(token)); rec.Code != http.StatusOK {
@@ -314,5 +304,45 @@ func TestSharedKeySourcesKeepCredentialsApart(t *testing.T) {
 	b := newHandler(t, second, &upstream{}).(*Middleware)
 	if a.frontegg == b.frontegg || b.frontegg.clientID != "client" || b.frontegg.apiKey != "one key" {
 		t.Fatalf("clientId %q/apiKey %q got the Frontegg client of clientId %q/apiKey %q; want one of its own", second.ClientID, second.APIKey, b.frontegg.clientID, b.frontegg.apiKey)
+	}
+}
+
+// TestRefusedConfigurationAnswers500: an error from New disables the router in Traefik, and a
+// lower-priority router that also matches (a catch-all PathPrefix(`/`)) then served the path
+// with no authentication. A refused configuration now keeps its route, answering every request
+// 500 "misconfigured" without a word of the configuration, never calling the upstream, and
+// logs the reason (middleware, key, fix) on every load.
+func TestRefusedConfigurationAnswers500(t *testing.T) {
+	captured := captureLog(t)
+	config := givenConfig(t, map[string]interface{}{"role": "admin", "apiKey": "s3cr3t-api-key"})
+	next := &upstream{}
+	for load := 1; load <= 2; load++ {
+		handler, err := New(context.Background(), next, config, "billing-auth@docker")
+		if err != nil || handler == nil {
+			t.Fatalf("load %d: New = %v, %v; want a handler and no error (an error disables the router)", load, handler, err)
+		}
+		for _, req := range []*http.Request{request(validToken(t)), request(""), request(tamperedPayload(t)), httptest.NewRequest(http.MethodOptions, "http://backend.example/admin", nil)} {
+			rec, _ := serve(handler, req)
+			body := rec.Body.String()
+			if rec.Code != http.StatusInternalServerError || bodyField(rec.Body.Bytes(), "reason") != "misconfigured" || bodyField(rec.Body.Bytes(), "error") != "server_error" {
+				t.Errorf("load %d, %s with Authorization %q: %d %s; want 500 server_error, reason misconfigured", load, req.Method, req.Header.Get("Authorization"), rec.Code, body)
+			}
+			if strings.Contains(body, "role") || strings.Contains(body, "s3cr3t") || rec.Header().Get("Content-Type") != "application/json" {
+				t.Errorf("load %d: answer %q (Content-Type %q); want JSON naming no key or value of the configuration", load, body, rec.Header().Get("Content-Type"))
+			}
+		}
+		var lines []string
+		for _, line := range captured.lines(false) {
+			if strings.Contains(line, "billing-auth@docker") {
+				lines = append(lines, line)
+			}
+		}
+		if len(lines) != load || !strings.Contains(lines[load-1], `withauth billing-auth@docker: configuration refused`) ||
+			!strings.Contains(lines[load-1], `unknown key "role" (did you mean roles?)`) || strings.Contains(lines[load-1], "s3cr3t") {
+			t.Errorf("after load %d, Traefik's log holds %q; want one ERROR line a load naming the middleware, the key and its fix, and no value", load, lines)
+		}
+	}
+	if next.calls.Load() != 0 {
+		t.Errorf("the upstream of a refused configuration was called %d times; want never", next.calls.Load())
 	}
 }

@@ -1,7 +1,6 @@
 package withauth
 
 import (
-	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -53,11 +52,11 @@ func TestIdentityProviderRecipes(t *testing.T) {
 		config.JWKSURL = ""
 		config.PublicKey = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 		next := &upstream{}
-		handler, err := New(context.Background(), next, config, provider)
-		if err != nil {
+		if _, err := build(next, config, provider); err != nil {
 			t.Errorf("%s: New with the README's settings: %v", provider, err)
 			continue
 		}
+		handler := newHandler(t, config, next)
 		token := func(changes map[string]interface{}) string {
 			claims := map[string]interface{}{}
 			for name, value := range fixture.Claims {

@@ -14,15 +14,17 @@ import (
 // documented inline copy of authorize's.
 func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	header := req.Header
-	// Every spelling of every identity header goes, before anything can be let through: one map
-	// lookup a header, unless an owned name is too long to list its spellings (see ownedHeaders).
+	// Every spelling of every identity header of the process goes, before anything can be let
+	// through: one map lookup a header, unless an owned name is too long to list its spellings
+	// (see ownedNames).
+	owned := identityHeaders.current.Load().(*ownedNames)
 	for name := range header {
-		if m.ownedSpellings[name] {
+		if owned.spellings[name] {
 			delete(header, name)
 		}
 	}
-	if m.normalizeNames {
-		stripNormalized(m.ownedKeys, header)
+	if owned.longKeys != nil {
+		stripNormalized(owned.longKeys, header)
 	}
 	credentials := header["Authorization"]
 	if cache := m.cache; len(credentials) == 1 && cache != nil {

@@ -5,6 +5,7 @@ package withauth
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -59,15 +60,15 @@ func otherCredentials(m *Middleware, req *http.Request) (string, credentialSourc
 			if len(token) > 7 && strings.EqualFold(token[:7], "bearer ") {
 				token = strings.TrimLeft(token[7:], " ")
 			}
-			if token == "" || strings.IndexByte(token, ' ') >= 0 {
+			if token == "" || strings.IndexByte(token, ' ') >= 0 || strings.EqualFold(token, "bearer") {
 				return "", fromHeader, errNotOneToken
 			}
 			return token, fromHeader, nil
 		}
 	}
 	if m.sources.cookie != "" {
-		if cookie, err := req.Cookie(m.sources.cookie); err == nil && cookie.Value != "" {
-			return cookie.Value, fromCookie, nil
+		if token, err := cookieToken(req, m.sources.cookie); token != "" || err != nil {
+			return token, fromCookie, err
 		}
 	}
 	if m.sources.query != "" {
@@ -81,6 +82,22 @@ func otherCredentials(m *Middleware, req *http.Request) (string, credentialSourc
 	return "", fromAuthorization, errNoCredentials
 }
 
+// cookieToken is the value of the cookie name, "" when there is none or it is empty. Two
+// cookies of that name are refused: one is judged, and an upstream may read the other.
+func cookieToken(req *http.Request, name string) (string, error) {
+	token, found := "", false
+	for _, cookie := range req.Cookies() {
+		if cookie.Name != name {
+			continue
+		}
+		if found {
+			return "", errTwoTokenCookies
+		}
+		token, found = cookie.Value, true
+	}
+	return token, nil
+}
+
 // bearerToken extracts the token of an RFC 6750 Authorization header; the scheme is
 // case-insensitive. Without bearer credentials at all it fails with errNoCredentials.
 func bearerToken(values []string) (string, error) {
@@ -92,7 +109,7 @@ func bearerToken(values []string) (string, error) {
 	}
 	value := values[0]
 	if len(value) < 7 || !strings.EqualFold(value[:7], "bearer ") {
-		return "", errNoCredentials
+		return "", otherScheme(value)
 	}
 	token := strings.TrimLeft(value[7:], " ")
 	if token == "" || strings.IndexByte(token, ' ') >= 0 {
@@ -101,16 +118,33 @@ func bearerToken(values []string) (string, error) {
 	return token, nil
 }
 
+// otherScheme judges an Authorization header that is not "Bearer <token>": "Bearer" alone (the
+// client's trailing space trimmed on the way) is an invalid credential, never an anonymous
+// request; another scheme carries no bearer credentials.
+func otherScheme(value string) error {
+	if strings.EqualFold(strings.TrimSpace(value), "bearer") {
+		return errNotOneBearerToken
+	}
+	return errNoCredentials
+}
+
 // removeQueryToken takes tokenQueryParameter out of the URL the upstream receives, whatever
 // carried the credentials, so that the token never reaches the upstream's logs.
 func removeQueryToken(req *http.Request, name string) {
-	query := req.URL.Query()
+	if query, present := queryWithout(req.URL, name); present {
+		req.URL.RawQuery = query
+		req.RequestURI = req.URL.RequestURI()
+	}
+}
+
+// queryWithout is u's query without the parameter name, and whether it was there.
+func queryWithout(u *url.URL, name string) (string, bool) {
+	query := u.Query()
 	if _, present := query[name]; !present {
-		return
+		return u.RawQuery, false
 	}
 	query.Del(name)
-	req.URL.RawQuery = query.Encode()
-	req.RequestURI = req.URL.RequestURI()
+	return query.Encode(), true
 }
 
 // removeCredential takes the token out of the source that carried it (forwardAuthorization:

@@ -193,3 +193,71 @@ func TestTokenSourcesConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoTokenCookiesAreRefused: with session=<good>; session=<forged>, the first was judged
+// and both forwarded, so an upstream reading the last one saw the forged token.
+func TestTwoTokenCookiesAreRefused(t *testing.T) {
+	next := &upstream{}
+	handler := newHandler(t, sourcesConfig(t), next)
+	valid := validToken(t)
+	for name, values := range map[string][]string{
+		"a good then a forged cookie":   {valid, tamperedPayload(t)},
+		"an empty then a forged cookie": {"", tamperedPayload(t)},
+		"the same token twice":          {valid, valid},
+	} {
+		for i := 0; i < 2; i++ { // the first verified token is cached: a hit must not differ
+			req := sourceRequest("header", "")
+			req.Header.Del("X-Auth-Token")
+			req.Header.Set("Cookie", "theme=dark; __session="+values[0]+"; __session="+values[1])
+			rec, _ := serve(handler, req)
+			if rec.Code != http.StatusBadRequest || bodyField(rec.Body.Bytes(), "reason") != "duplicate_credentials" || next.calls.Load() != 0 {
+				t.Errorf("%s, request %d: %d %s, upstream called %d times; want 400 duplicate_credentials", name, i+1, rec.Code, rec.Body.String(), next.calls.Load())
+			}
+		}
+	}
+	// In two Cookie headers, as HTTP/2 clients send them.
+	req := sourceRequest("cookie", valid)
+	req.Header.Add("Cookie", "__session="+tamperedPayload(t))
+	if rec, _ := serve(handler, req); rec.Code != http.StatusBadRequest {
+		t.Errorf("the token cookie in two Cookie headers: status %d; want 400", rec.Code)
+	}
+	if rec, _ := serve(handler, sourceRequest("cookie", valid)); rec.Code != http.StatusOK {
+		t.Errorf("one token cookie: status %d (%s); want 200", rec.Code, errorDescription(rec))
+	}
+}
+
+// TestBearerWithoutATokenIsInvalid: "Authorization: Bearer " arrives as "Bearer" (the trailing
+// space trimmed on the way); it was taken as no credentials, and on an optional route it passed
+// as anonymous with the header forwarded. It is an invalid credential: 400, never anonymous.
+func TestBearerWithoutATokenIsInvalid(t *testing.T) {
+	for _, optional := range []bool{false, true} {
+		config := sourcesConfig(t)
+		config.Optional = optional
+		next := &upstream{}
+		handler := newHandler(t, config, next)
+		for _, value := range []string{"Bearer", "bearer", "BEARER", "Bearer  "} {
+			req := request("")
+			req.Header.Set("Authorization", value)
+			rec, _ := serve(handler, req)
+			if rec.Code != http.StatusBadRequest || bodyField(rec.Body.Bytes(), "error") != "invalid_request" || next.calls.Load() != 0 {
+				t.Errorf("optional %v, Authorization %q: %d %s, upstream called %d times; want 400 invalid_request", optional, value, rec.Code, rec.Body.String(), next.calls.Load())
+			}
+		}
+		for _, value := range []string{"Bearer", "Bearer "} {
+			req := sourceRequest("header", "")
+			req.Header.Set("X-Auth-Token", value)
+			if rec, _ := serve(handler, req); rec.Code != http.StatusBadRequest || next.calls.Load() != 0 {
+				t.Errorf("optional %v, X-Auth-Token %q: status %d; want 400 invalid_request", optional, value, rec.Code)
+			}
+		}
+		basic := request("")
+		basic.Header.Set("Authorization", "Basic dXNlcjpwYXNz")
+		want := http.StatusUnauthorized
+		if optional {
+			want = http.StatusOK
+		}
+		if rec, _ := serve(handler, basic); rec.Code != want {
+			t.Errorf("optional %v, Authorization: Basic: status %d; want %d (another scheme carries no bearer credentials)", optional, rec.Code, want)
+		}
+	}
+}

@@ -219,7 +219,7 @@ func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) (
 				value = text
 			}
 		case isList:
-			value = joinItems(items)
+			value = joinItems(items, h.asList)
 		default:
 			value = headerValue(claim, h.asList)
 		}
