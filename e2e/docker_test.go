@@ -187,19 +187,24 @@ func TestDockerLabels(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Status != http.StatusNotFound {
-			t.Errorf("GET %s with alice (read-only): status %d (%.200s); want Traefik's 404 (the router refused)", path, r.Status, r.Body)
+		if r.Status != http.StatusInternalServerError || r.Err == nil || r.Err.Error != "server_error" {
+			t.Errorf("GET %s with alice (read-only): status %d (%.200s); want 500 server_error from the refused route, not the catch-all's 200", path, r.Status, r.Body)
 		}
 		if !strings.Contains(logs, want) {
 			t.Errorf("Traefik's log lacks New's refusal %q for %s", want, path)
+
 		}
 	}
 }
 
 // extraRouteLabels configure two routes as labels can weaken them, an empty list value (an
-// unset ${ADMIN_ROLES} in docker-compose gives the same) and a misspelled key, and a route
-// with a list of issuers.
+// unset ${ADMIN_ROLES} in docker-compose gives the same) and a misspelled key, a route with a
+// list of issuers, and a catch-all router to the same backend, as most deployments have one.
 var extraRouteLabels = map[string]string{
+	"traefik.http.routers.fc-catchall.rule":                                       "PathPrefix(`/`)",
+	"traefik.http.routers.fc-catchall.entrypoints":                                "web",
+	"traefik.http.routers.fc-catchall.priority":                                   "1",
+	"traefik.http.routers.fc-catchall.service":                                    "backend",
 	"traefik.http.routers.fc-issuers.rule":                                        "PathPrefix(`/fc-issuers`)",
 	"traefik.http.routers.fc-issuers.entrypoints":                                 "web",
 	"traefik.http.routers.fc-issuers.middlewares":                                 "fc-issuers-auth",
@@ -232,10 +237,10 @@ func mustMint(t *testing.T, mint harness.Minter, r idp.Request) string {
 	return token
 }
 
-// refusedRouteErrors are the refused paths of extraRouteLabels and what New says of each.
+// refusedRouteErrors are the refused paths of extraRouteLabels and what New logs of each.
 var refusedRouteErrors = map[string]string{
-	"/fc-empty": "withauth fc-empty-auth@docker: roles: is set but empty",
-	"/fc-typo":  `withauth fc-typo-auth@docker: unknown key \"role\" (did you mean roles?)`,
+	"/fc-empty": "withauth fc-empty-auth@docker: configuration refused, its routes answer 500 until it is fixed: roles: is empty",
+	"/fc-typo":  `withauth fc-typo-auth@docker: configuration refused, its routes answer 500 until it is fixed: unknown key "role" (did you mean roles?)`,
 }
 
 // composeUp runs an example with docker-compose, its services changed by override (a compose

@@ -58,7 +58,9 @@ func TestFronteggInDepthThroughTraefik(t *testing.T) {
 	check(t, tr.URL, expect(bearer("/acme", "a member of tenant-acme", member), http.StatusOK, "", "X-Tenant-Id", fgTenant))
 	check(t, tr.URL, expect(bearer("/globex", "a member of tenant-acme only", member), http.StatusForbidden, "insufficient_scope"))
 	switched := s.token(t, "userToken", map[string]any{"sub": "ada", "tenantId": "tenant-initech", "tenantIds": []string{"tenant-initech", "tenant-globex"}})
-	check(t, tr.URL, expect(bearer("/globex", "a user whose tenantIds hold tenant-globex", switched), http.StatusOK, ""))
+	// The tenant judged is the token's tenantId, the one X-Tenant-Id forwards: tenantIds (the
+	// user's other tenants) does not count.
+	check(t, tr.URL, expect(bearer("/globex", "a user of tenant-initech whose tenantIds hold tenant-globex", switched), http.StatusForbidden, "insufficient_scope"))
 
 	// Rotation: Frontegg's key changes; the first token of the new key is verified after one refetch.
 	check(t, tr.URL, expect(bearer("/rotating", "the current key", member), http.StatusOK, ""))

@@ -83,6 +83,13 @@ type fronteggSetup struct {
 // backend and Traefik, and waits for the guide's routers.
 func startFronteggTraefik(t *testing.T, prepare func(*fronteggmock.API)) *fronteggSetup {
 	t.Helper()
+	return startFronteggTraefikWith(t, prepare, nil)
+}
+
+// startFronteggTraefikWith is startFronteggTraefik with more file-provider files, whose routers
+// may use the service "backend".
+func startFronteggTraefikWith(t *testing.T, prepare func(*fronteggmock.API), more map[string]string) *fronteggSetup {
+	t.Helper()
 	key, publicPEM := fronteggKey(t)
 	mock := fronteggmock.New(fgClientID, fgAPIKey, publicPEM)
 	if prepare != nil {
@@ -95,16 +102,20 @@ func startFronteggTraefik(t *testing.T, prepare func(*fronteggmock.API)) *fronte
 		mockSrv.Close()
 		backendSrv.Close()
 	})
+	dynamic := map[string]string{
+		"frontegg-middlewares.yml": fronteggGuideMiddlewares,
+		"frontegg-routers.yml":     fronteggRouters(backendSrv.URL),
+	}
+	for name, content := range more {
+		dynamic[name] = content
+	}
 	tr := startTraefik(t, harness.Options{
 		Env: []string{
 			"FRONTEGG_CLIENT_ID=" + fgClientID,
 			"FRONTEGG_API_KEY=" + fgAPIKey,
 			"FRONTEGG_API_GATEWAY_URL=" + mockSrv.URL,
 		},
-		Dynamic: map[string]string{
-			"frontegg-middlewares.yml": fronteggGuideMiddlewares,
-			"frontegg-routers.yml":     fronteggRouters(backendSrv.URL),
-		},
+		Dynamic: dynamic,
 	})
 	waitReady(t, tr, "/shift", "shift@file", "admin@file", "home@file", "uploads@file")
 	if n := mock.VendorAuths.Load() + mock.KeyFetches.Load() + mock.Checks.Load(); n != 0 {
