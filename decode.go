@@ -140,9 +140,9 @@ func errNoValue(key string, value interface{}) error {
 	return fmt.Errorf("%s: %s, which would weaken the route (an empty label, an unset variable or an empty Secret value); give a value, or remove the key for its default", key, what)
 }
 
-// givenScalar is a scalar as text: providers hand over strings (files, labels) or JSON's
+// givenString is a scalar as text: providers hand over strings (files, labels) or JSON's
 // numbers and booleans (Kubernetes).
-func givenScalar(key string, value interface{}) (string, error) {
+func givenString(key string, value interface{}) (string, error) {
 	switch v := value.(type) {
 	case nil:
 		return "", errNoValue(key, nil)
@@ -164,15 +164,11 @@ func givenScalar(key string, value interface{}) (string, error) {
 	case json.Number:
 		return v.String(), nil
 	}
-	return "", fmt.Errorf("%s: is %s; give a single value", key, describeGiven(value))
-}
-
-func givenString(key string, value interface{}) (string, error) {
-	return givenScalar(key, value)
+	return "", fmt.Errorf("%s: is %s; give one value", key, describeGiven(value))
 }
 
 func givenBool(key string, value interface{}) (bool, error) {
-	text, err := givenScalar(key, value)
+	text, err := givenString(key, value)
 	if err != nil {
 		return false, err
 	}
@@ -186,7 +182,7 @@ func givenBool(key string, value interface{}) (bool, error) {
 }
 
 func givenInt(key string, value interface{}) (int, error) {
-	text, err := givenScalar(key, value)
+	text, err := givenString(key, value)
 	if err != nil {
 		return 0, err
 	}
@@ -213,7 +209,7 @@ func givenList(key string, value interface{}) ([]string, error) {
 	case []interface{}:
 		items := make([]string, 0, len(v))
 		for i, item := range v {
-			text, err := givenScalar(key+"["+strconv.Itoa(i)+"]", item)
+			text, err := givenString(key+"["+strconv.Itoa(i)+"]", item)
 			if err != nil {
 				return nil, err
 			}
@@ -226,7 +222,7 @@ func givenList(key string, value interface{}) ([]string, error) {
 
 // givenScalarList reads a single number or boolean given where a list is expected.
 func givenScalarList(key string, value interface{}) ([]string, error) {
-	text, err := givenScalar(key, value)
+	text, err := givenString(key, value)
 	if err != nil {
 		return nil, fmt.Errorf("%s: is %s; give a list of names", key, describeGiven(value))
 	}
@@ -247,7 +243,7 @@ func givenHeaders(key string, value interface{}) (map[string]string, error) {
 	}
 	headers := make(map[string]string, len(object))
 	for _, name := range sortedKeys(object) {
-		claim, err := givenScalar(key+"."+name, object[name])
+		claim, err := givenString(key+"."+name, object[name])
 		if err != nil {
 			return nil, err
 		}
@@ -339,7 +335,7 @@ func describeGiven(value interface{}) string {
 	case map[string]interface{}, map[string]string:
 		return "an object"
 	}
-	return "a value of another type"
+	return "a single value"
 }
 
 func sortedKeys(object map[string]interface{}) []string {

@@ -107,10 +107,10 @@ func TestGivenValuesOfTheWrongShapeAreRefused(t *testing.T) {
 		{map[string]interface{}{"cacheSize": "banana"}, `cacheSize: "banana" is not a whole number`},
 		{map[string]interface{}{"stepUp": "yes"}, `stepUp: "yes" is not true or false`},
 		{map[string]interface{}{"optional": 1.0}, `optional: "1" is not true or false`},
-		{map[string]interface{}{"issuer": []interface{}{"https://a.example"}}, "issuer: is a list; give a single value"},
+		{map[string]interface{}{"issuer": []interface{}{"https://a.example"}}, "issuer: is a list; give one value"},
 		{map[string]interface{}{"roles": map[string]interface{}{"admin": true}}, "roles: is an object; give a list of names"},
 		{map[string]interface{}{"roles": []interface{}{[]interface{}{"admin"}}}, "roles[0]: is a list"},
-		{map[string]interface{}{"forwardHeaders": "X-User-Id"}, "forwardHeaders: is a value of another type"},
+		{map[string]interface{}{"forwardHeaders": "X-User-Id"}, "forwardHeaders: is a single value"},
 		{map[string]interface{}{"issuers": map[string]interface{}{"issuer": "https://a.example"}}, "issuers: is an object"},
 		{map[string]interface{}{"roles": "admin", "Roles": "owner"}, `is given twice`},
 	} {

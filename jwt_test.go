@@ -396,7 +396,8 @@ func TestLargeIntegersKeepTheirDigits(t *testing.T) {
 // within range, huge or tiny, are not.
 func TestNumbersBeyondADoubleAreRefused(t *testing.T) {
 	exp := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
-	for _, members := range []string{`"":1e1000`, `"n":-1e400`, `"roles":["admin",1e999]`, `"a":{"b":[{"c":1E+309}]}`, `"big":` + strings.Repeat("9", 400)} {
+	for _, members := range []string{`"":1e1000`, `"n":-1e400`, `"roles":["admin",1e999]`, `"a":{"b":[{"c":1E+309}]}`, `"big":` + strings.Repeat("9", 400),
+		"\"n\" :\n\t 1e400", `"a":[ 2.5e400]`, `"a":[0,1.0e999]`, `"id":"x:1e5","n":1e400`} {
 		token := signRaw(t, privateKey(t, "key-1"), `{"alg":"RS256","kid":"key-1"}`, `{"exp":`+exp+`,`+members+`}`)
 		rec, _ := serve(newHandler(t, pemConfig(t), &upstream{}), request(token))
 		if rec.Code != http.StatusUnauthorized || bodyField(rec.Body.Bytes(), "reason") != "malformed_token" || !strings.Contains(errorDescription(rec), "beyond the range of a double") {

@@ -17,7 +17,7 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	// Every spelling of every identity header of the process goes, before anything can be let
 	// through: one map lookup a header, unless an owned name is too long to list its spellings
 	// (see ownedNames).
-	owned := identityHeaders.current.Load().(*ownedNames)
+	owned := ownedNow.Load().(*ownedNames)
 	for name := range header {
 		if owned.spellings[name] {
 			delete(header, name)
