@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path"
 	"path/filepath"
@@ -65,11 +66,20 @@ func TestCatalogManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := plugin.New(context.Background(), http.NotFoundHandler(), manifest.TestData, "catalog"); err != nil {
+	handler, err := plugin.New(context.Background(), http.NotFoundHandler(), manifest.TestData, "catalog")
+	if err != nil {
 		t.Fatalf("New with .traefik.yml's testData, under Yaegi: %v", err)
 	}
 	if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Errorf("New with the testData took %s under Yaegi; want far below the analyzer's 10 s", elapsed)
+	}
+	// New never returns an error (a refused configuration answers 500 instead), so the analyzer
+	// alone would not notice a refused testData: a request without a token must get the 401 of
+	// a configured route.
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://catalog.example/", nil))
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("the testData's middleware answered a request without a token %d %s; want 401 (500 means New refused the testData)", rec.Code, rec.Body.String())
 	}
 }
 
