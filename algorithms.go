@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	_ "crypto/sha512" // registers SHA-384 and SHA-512 for crypto.Hash.New
+	"fmt"
 	"math/big"
 )
 
@@ -40,6 +41,26 @@ var supportedAlgorithms = map[string]algorithm{
 	"ES384": {family: "ES", hash: crypto.SHA384, curve: "P-384"},
 	"ES512": {family: "ES", hash: crypto.SHA512, curve: "P-521"},
 	"EdDSA": {family: "EdDSA"},
+}
+
+// newAlgorithms checks algorithms (default RS256). none and HS* are refused by name: a public
+// key must never double as an HMAC secret.
+func newAlgorithms(values []string) (map[string]bool, error) {
+	if values == nil {
+		return map[string]bool{"RS256": true}, nil
+	}
+	names, err := splitList("algorithms", values)
+	if err != nil {
+		return nil, err
+	}
+	accepted := make(map[string]bool, len(names))
+	for _, name := range names {
+		if _, ok := supportedAlgorithms[name]; !ok {
+			return nil, fmt.Errorf("algorithms: %q is not supported; use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA (none and HS* never: withauth verifies with public keys)", name)
+		}
+		accepted[name] = true
+	}
+	return accepted, nil
 }
 
 // keyAllows reports whether key may verify a signature of alg: its type must be alg's (RSA

@@ -12,7 +12,7 @@ type grant struct {
 	kid string
 	key *publicKey
 	// keys and epoch are those of the issuer whose key verified the token.
-	keys  keySource
+	keys  *keySource
 	epoch *keyEpoch
 	// generation is epoch's generation when the token was verified; a grant of an
 	// older generation is verified anew, so tokens of keys that left the set are dropped.
@@ -90,4 +90,13 @@ func uncacheGrant(c *tokenCache, key string) {
 	c.mu.Lock()
 	delete(c.grants, key)
 	c.mu.Unlock()
+}
+
+// usableUntil bounds a grant's use without asking the key source: its expiry, or the key
+// set's next refresh if that comes first (Unix nanoseconds).
+func usableUntil(expiresUnixNano int64, epoch *keyEpoch) int64 {
+	if due := epoch.refreshDueUnixNano.Load(); due < expiresUnixNano {
+		return due
+	}
+	return expiresUnixNano
 }

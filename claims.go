@@ -5,6 +5,7 @@ package withauth
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,27 @@ type requirement struct {
 	// (grantWildcards): then anyOf is also kept as a list, to compare prefixes with.
 	wildcards bool
 	names     []string
+}
+
+func newRequirement(key string, values []string, claimKey, claim string, wildcards bool) (requirement, error) {
+	names, err := splitList(key, values)
+	if err != nil {
+		return requirement{}, err
+	}
+	claim = strings.TrimSpace(claim)
+	if claim == "" {
+		return requirement{}, fmt.Errorf("%s: must name a claim, such as %q", claimKey, key)
+	}
+	return requirement{claim: newClaimPath(claim), anyOf: toSet(names), wildcards: wildcards, names: names}, nil
+}
+
+// newTenantRequirement checks tenants and tenantClaim: the claim is one tenant, a string.
+// Frontegg's tenantIds (every tenant of the user) does not count: the tenant judged is the
+// one the token is for, the one X-Tenant-Id forwards.
+func newTenantRequirement(config *Config) (requirement, error) {
+	r, err := newRequirement("tenants", config.Tenants, "tenantClaim", config.TenantClaim, false)
+	r.single = true
+	return r, err
 }
 
 // meets reports whether the claim holds any of the names, in any of the shapes identity

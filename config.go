@@ -4,12 +4,166 @@ package withauth
 
 import (
 	"fmt"
-	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
 )
+
+// Config is the middleware's configuration, one per router. Traefik hands every key over in
+// Given, as its provider gave it; New reads Given itself (decode.go), so that a key given
+// without a value ("" or null), misspelled, given twice or of the wrong type is refused by
+// name instead of weakening the route. The typed fields are the same settings for Go callers
+// and tests, with CreateConfig's defaults; Traefik's decoder never fills them (the "-" tag).
+type Config struct {
+	// JWKSURL is the identity provider's JSON Web Key Set (absolute http(s) URL). Exclusive
+	// with PublicKey and Issuers.
+	JWKSURL string `mapstructure:"-"`
+	// Issuer is the expected iss, matched exactly. Alone, it is also the key source: the
+	// jwks_uri of its OpenID discovery document (RFC 8414's too), else
+	// <Issuer>/.well-known/jwks.json.
+	Issuer string `mapstructure:"-"`
+	// PublicKey is one PEM public key (RSA of 2048 to 16384 bits, EC, Ed25519) that verifies
+	// every token, whatever kid it names; "\n" escapes are accepted. Exclusive with JWKSURL.
+	PublicKey string `mapstructure:"-"`
+	// Issuers trusts several issuers, each with its own keys; a token's iss picks its entry.
+	// Exclusive with Issuer, JWKSURL and PublicKey.
+	Issuers []IssuerConfig `mapstructure:"-"`
+	// Algorithms are the accepted JWS algorithms (default RS256): any of RS256, RS384, RS512,
+	// PS256, PS384, PS512, ES256, ES384, ES512, EdDSA. A key verifies only the algorithms its
+	// type (and its JWK's alg) allows; none and HS* are never accepted.
+	Algorithms []string `mapstructure:"-"`
+	// AuthorizedParties, if set, must hold the token's azp, else its client_id.
+	AuthorizedParties []string `mapstructure:"-"`
+	// Typ, if set, must hold the token header's typ ("at+jwt" and "application/at+jwt" alike).
+	Typ []string `mapstructure:"-"`
+	// Audience, if set, must hold one of the token's aud values.
+	Audience []string `mapstructure:"-"`
+	// Roles, if set: the token's RolesClaim must hold any of them. With Permissions set too,
+	// both must pass. Exclusive with Optional.
+	Roles []string `mapstructure:"-"`
+	// Permissions, if set: the token's PermissionsClaim must hold any of them. With Roles set
+	// too, both must pass. Exclusive with Optional.
+	Permissions []string `mapstructure:"-"`
+	// GrantWildcards lets a granted role or permission "prefix.*" cover the required names
+	// under prefix, as Frontegg's entitlements do (default false: exact matches only).
+	GrantWildcards bool `mapstructure:"-"`
+	// Tenants, if set: the token's TenantClaim must be a string equal to one of them; a list,
+	// an object or a space-separated string is refused (403). Exclusive with Optional.
+	Tenants []string `mapstructure:"-"`
+	// TenantClaim names the claim Tenants judges (default "tenantId", Frontegg's active
+	// tenant); a dotted path reaches a nested claim.
+	TenantClaim string `mapstructure:"-"`
+	// StepUp requires multi-factor authentication: acr one of AcrValues and amr holding one of
+	// AmrValues (default false). Exclusive with Optional.
+	StepUp bool `mapstructure:"-"`
+	// StepUpMaxAge (Go duration, at least "1s"), with StepUp, bounds the age of auth_time;
+	// unset, any age passes.
+	StepUpMaxAge string `mapstructure:"-"`
+	// AcrValues, with StepUp, are the accepted acr values (default Frontegg's multi-factor
+	// policy, http://schemas.openid.net/pape/policies/2007/06/multi-factor).
+	AcrValues []string `mapstructure:"-"`
+	// AmrValues, with StepUp, are the amr values of which the token must hold one (default:
+	// "mfa" and one of otp, sms, hwk, sso, as Frontegg's validator wants).
+	AmrValues []string `mapstructure:"-"`
+	// RolesClaim names the claim Roles judges and X-User-Roles forwards (default "roles"): a
+	// JSON array of strings, a space-separated string (OAuth scopes) or an object whose keys
+	// are the names. A dotted path reaches nested claims ("\." is a literal dot); a top-level
+	// name holding dots wins.
+	RolesClaim string `mapstructure:"-"`
+	// PermissionsClaim names the claim Permissions judges and X-User-Permissions forwards
+	// (default "permissions"), read as RolesClaim is.
+	PermissionsClaim string `mapstructure:"-"`
+	// ClockSkew is the leeway for exp, nbf and iat (Go duration, default "30s").
+	ClockSkew string `mapstructure:"-"`
+	// ForwardHeaders maps request headers for the upstream to claims. Unset: X-User-Id (id),
+	// X-Tenant-Id, X-User-Email, X-User-Roles (RolesClaim), X-User-Permissions
+	// (PermissionsClaim). Every spelling of those five, and of every header any withauth
+	// middleware of the process forwards, is stripped from every request either way.
+	ForwardHeaders map[string]string `mapstructure:"-"`
+	// TokenHeader is a token source tried after Authorization (and Frontegg's x-api-key): a
+	// header of your own whose value may start with "Bearer ". The first present source is the
+	// only one judged.
+	TokenHeader string `mapstructure:"-"`
+	// TokenCookie is a token source tried after TokenHeader: a cookie holding the token; two
+	// cookies of that name are refused (400).
+	TokenCookie string `mapstructure:"-"`
+	// TokenQueryParameter is the last token source: a query parameter, always removed from
+	// the URL the upstream receives and from a login redirect's {url}.
+	TokenQueryParameter string `mapstructure:"-"`
+	// Optional lets a request without any credentials through, every identity header
+	// stripped; a request with invalid credentials is still refused (default false).
+	// Exclusive with Roles, Permissions, Tenants and StepUp.
+	Optional bool `mapstructure:"-"`
+	// LoginURL, an absolute http(s) URL, receives browser navigations that would get 401
+	// (302); "{url}" in it becomes the escaped URL the browser asked for.
+	LoginURL string `mapstructure:"-"`
+	// LogRejections logs one line per refused request in Traefik's log: "off" (default),
+	// "debug" or "error"; at most 10 lines a second per middleware.
+	LogRejections string `mapstructure:"-"`
+	// ForwardAuthorization passes the token on to the upstream in the source that carried it
+	// (default true); false removes every token source, whichever carried it (other cookies
+	// stay).
+	ForwardAuthorization bool `mapstructure:"-"`
+	// SkipPreflight lets a CORS preflight through without a token, its credentials stripped
+	// (default true).
+	SkipPreflight bool `mapstructure:"-"`
+	// RefreshInterval schedules the refresh of remote keys (Go duration, default "10m").
+	RefreshInterval string `mapstructure:"-"`
+	// MinRefreshInterval, at least "1s" (default "5s"), is the least time between the fetches
+	// that unknown kids and failures cause; it may be longer than RefreshInterval.
+	MinRefreshInterval string `mapstructure:"-"`
+	// HTTPTimeout bounds every call to a key endpoint or Frontegg's API (default "5s").
+	HTTPTimeout string `mapstructure:"-"`
+	// CacheSize is how many verified tokens are remembered until they expire (default 10000,
+	// 0 disables the cache).
+	CacheSize int `mapstructure:"-"`
+	// ClaimsHeader, if set, carries all verified claims to the upstream as base64url JSON.
+	ClaimsHeader string `mapstructure:"-"`
+	// ClientID selects Frontegg vendor mode, with APIKey, when JWKSURL, Issuer, PublicKey and
+	// Issuers are all unset; it falls back to FRONTEGG_CLIENT_ID in Traefik's environment.
+	ClientID string `mapstructure:"-"`
+	// APIKey is the vendor's Frontegg API key (vendor mode); it falls back to
+	// FRONTEGG_API_KEY. It never appears in a log line or an answer.
+	APIKey string `mapstructure:"-"`
+	// APIGatewayURL is Frontegg's API for the vendor's region (vendor mode); it falls back to
+	// FRONTEGG_API_GATEWAY_URL, then https://api.frontegg.com.
+	APIGatewayURL string `mapstructure:"-"`
+	// AccessTokenGrants "always" fetches an access token's roles and permissions from Frontegg
+	// (cached 10 s) also on routes that require none, to forward them; by default they are
+	// fetched only to check a requirement, and the token's placeholders are never forwarded.
+	AccessTokenGrants string `mapstructure:"-"`
+	// Given holds every key exactly as Traefik hands it over (mapstructure's remain tag
+	// collects them all, since no typed field is decoded); New reads it when it is set.
+	Given map[string]interface{} `mapstructure:",remain"`
+}
+
+// IssuerConfig is one entry of Config.Issuers.
+type IssuerConfig struct {
+	// Issuer is the iss of the entry's tokens, matched exactly.
+	Issuer string
+	// JWKSURL is the entry's key set; unset, it is found by discovery from Issuer.
+	JWKSURL string
+	// Audience, if set, replaces the top-level audience for this entry's tokens.
+	Audience []string
+}
+
+// CreateConfig returns the defaults. ForwardHeaders stays empty: Traefik merges the configured
+// map into this one, so its defaults are applied in New when none are given.
+func CreateConfig() *Config {
+	return &Config{
+		RolesClaim:           "roles",
+		PermissionsClaim:     "permissions",
+		TenantClaim:          "tenantId",
+		ClockSkew:            "30s",
+		ForwardAuthorization: true,
+		SkipPreflight:        true,
+		RefreshInterval:      "10m",
+		MinRefreshInterval:   "5s",
+		HTTPTimeout:          "5s",
+		CacheSize:            10000,
+	}
+}
 
 // configKeys are the keys Config accepts, as the README spells them, for the suggestions of
 // checkUnknownKeysOf; decodeGiven matches them case-insensitively.
@@ -22,10 +176,6 @@ var configKeys = []string{
 	"accessTokenGrants", "tokenHeader", "tokenCookie", "tokenQueryParameter", "optional", "loginUrl",
 	"logRejections",
 }
-
-// minRefreshFloor is the least minRefreshInterval accepted: below it, tokens naming made-up
-// kids could make every request fetch keys. A variable so tests need not wait.
-var minRefreshFloor = time.Second
 
 // checkUnknownKeysOf refuses the unknown keys of one part of the configuration (prefix names
 // it, as in "issuers[0]."), naming the closest of its known keys.
@@ -122,68 +272,6 @@ func toSet(items []string) map[string]bool {
 	return set
 }
 
-func newRequirement(key string, values []string, claimKey, claim string, wildcards bool) (requirement, error) {
-	names, err := splitList(key, values)
-	if err != nil {
-		return requirement{}, err
-	}
-	claim = strings.TrimSpace(claim)
-	if claim == "" {
-		return requirement{}, fmt.Errorf("%s: must name a claim, such as %q", claimKey, key)
-	}
-	return requirement{claim: newClaimPath(claim), anyOf: toSet(names), wildcards: wildcards, names: names}, nil
-}
-
-// newTenantRequirement checks tenants and tenantClaim: the claim is one tenant, a string.
-// Frontegg's tenantIds (every tenant of the user) does not count: the tenant judged is the
-// one the token is for, the one X-Tenant-Id forwards.
-func newTenantRequirement(config *Config) (requirement, error) {
-	r, err := newRequirement("tenants", config.Tenants, "tenantClaim", config.TenantClaim, false)
-	r.single = true
-	return r, err
-}
-
-// fetchTiming holds the durations that govern a remote key source.
-type fetchTiming struct {
-	refresh, minRefresh, timeout time.Duration
-}
-
-// parseFetchTiming checks the remote key source's durations. refreshInterval may be shorter
-// than minRefreshInterval: the first schedules refreshes, the second throttles the fetches
-// that unknown kids and failures cause.
-func parseFetchTiming(config *Config) (fetchTiming, error) {
-	var t fetchTiming
-	var err error
-	if t.refresh, err = parseDuration("refreshInterval", config.RefreshInterval); err != nil {
-		return t, err
-	}
-	if t.minRefresh, err = parseDuration("minRefreshInterval", config.MinRefreshInterval); err != nil {
-		return t, err
-	}
-	if t.timeout, err = parseDuration("httpTimeout", config.HTTPTimeout); err != nil {
-		return t, err
-	}
-	if t.refresh <= 0 {
-		return t, fmt.Errorf("refreshInterval: must be positive, such as \"10m\", or keys would be fetched on every request")
-	}
-	if t.minRefresh < minRefreshFloor {
-		return t, fmt.Errorf("minRefreshInterval: %s is below %s; raise it (default 5s): it bounds how often tokens naming unknown kids can make withauth fetch keys", t.minRefresh, minRefreshFloor)
-	}
-	if t.timeout <= 0 {
-		return t, fmt.Errorf("httpTimeout: must be positive, such as \"5s\", so that a slow key endpoint cannot hang requests")
-	}
-	return t, nil
-}
-
-// id names a shared remote key source: middlewares with the same endpoint and timing share it.
-func (t fetchTiming) id(kind, endpoint string) string {
-	return kind + " " + endpoint + " " + t.refresh.String() + " " + t.minRefresh.String() + " " + t.timeout.String()
-}
-
-func (t fetchTiming) remoteKeys(fetcher keyFetcher) *remoteKeys {
-	return newRemoteKeys(fetcher, t.refresh, t.minRefresh, t.timeout)
-}
-
 func checkEndpointURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -198,75 +286,4 @@ func parseDuration(key, value string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %q is not a duration; use a non-negative Go duration such as \"30s\" or \"10m\"", key, value)
 	}
 	return d, nil
-}
-
-// newAlgorithms checks algorithms (default RS256). none and HS* are refused by name: a public
-// key must never double as an HMAC secret.
-func newAlgorithms(values []string) (map[string]bool, error) {
-	if values == nil {
-		return map[string]bool{"RS256": true}, nil
-	}
-	names, err := splitList("algorithms", values)
-	if err != nil {
-		return nil, err
-	}
-	accepted := make(map[string]bool, len(names))
-	for _, name := range names {
-		if _, ok := supportedAlgorithms[name]; !ok {
-			return nil, fmt.Errorf("algorithms: %q is not supported; use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA (none and HS* never: withauth verifies with public keys)", name)
-		}
-		accepted[name] = true
-	}
-	return accepted, nil
-}
-
-// newTyps checks typ, normalized as RFC 7515 §4.1.9 compares media types.
-func newTyps(values []string) (map[string]bool, error) {
-	names, err := splitList("typ", values)
-	if err != nil || names == nil {
-		return nil, err
-	}
-	typs := make(map[string]bool, len(names))
-	for _, name := range names {
-		typs[mediaType(name)] = true
-	}
-	return typs, nil
-}
-
-// mediaType is a typ value compared as RFC 7515 §4.1.9 says: case-insensitive, "application/"
-// optional (so at+jwt and application/at+jwt are one).
-func mediaType(typ string) string {
-	typ = strings.ToLower(typ)
-	return strings.TrimPrefix(typ, "application/")
-}
-
-// configureSources checks the token sources, optional, loginUrl and logRejections, and makes
-// one cache per source.
-func (m *Middleware) configureSources(config *Config, name string) error {
-	header := strings.TrimSpace(config.TokenHeader)
-	if header != "" {
-		header = http.CanonicalHeaderKey(header)
-		if !isHeaderName(header) || headersNotForwardable[headerKey(header)] || header == "X-Api-Key" || forwardsHeader(m.forward, header) {
-			return fmt.Errorf("tokenHeader: %q cannot carry the token; give a header of your own such as X-Auth-Token", config.TokenHeader)
-		}
-	}
-	m.sources = tokenSources{header: header, cookie: strings.TrimSpace(config.TokenCookie), query: strings.TrimSpace(config.TokenQueryParameter)}
-	if m.optional = config.Optional; m.optional &&
-		(len(m.roles.anyOf) > 0 || len(m.permissions.anyOf) > 0 || len(m.tenants.anyOf) > 0 || m.stepUp != nil) {
-		return fmt.Errorf("optional: cannot be combined with roles, permissions, tenants or stepUp: an anonymous caller would get in where a signed-in one is refused; use two routes")
-	}
-	var err error
-	if m.loginURL, err = checkLoginURL(config.LoginURL); err != nil {
-		return err
-	}
-	if m.rejections, err = newRejectionLog(config.LogRejections, name); err != nil {
-		return err
-	}
-	for source := fromAuthorization; source < credentialSources; source++ {
-		m.caches[source] = newTokenCache(config.CacheSize)
-	}
-	if m.sources.query == "" {
-		m.cache = m.caches[fromAuthorization]
-	}
-	return nil
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 )
 
@@ -55,29 +53,4 @@ func fetchBounded(ctx context.Context, client *http.Client, method, url string, 
 		return data, resp.StatusCode, fmt.Errorf("unexpected status %s", resp.Status)
 	}
 	return data, resp.StatusCode, nil
-}
-
-// redactURL is raw as it may be logged or put in an error: a password in its userinfo
-// (https://keys:S3cret@idp/...) replaced by "xxxxx", as url.URL.Redacted does. What is not an
-// absolute URL with an authority (it does not parse, or reads as scheme:opaque) loses
-// everything before the last "@" of its first segment.
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.Opaque == "" {
-		return u.Redacted()
-	}
-	start := strings.Index(raw, "://")
-	if start < 0 {
-		start = 0
-	} else {
-		start += len("://")
-	}
-	end := len(raw)
-	if i := strings.IndexAny(raw[start:], "/?#"); i >= 0 {
-		end = start + i
-	}
-	at := strings.LastIndexByte(raw[start:end], '@')
-	if at < 0 {
-		return raw
-	}
-	return raw[:start] + "xxxxx" + raw[start+at:]
 }

@@ -8,21 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 )
-
-// accessTokenCheckTTL is how long an answer about access tokens is trusted, as in the SDKs:
-// a revoked access token is refused within this time. A variable so tests need not wait.
-var accessTokenCheckTTL = 10 * time.Second
-
-// accessTokenKind is the API's path segment for an access token type.
-func accessTokenKind(tokenType string) string {
-	if tokenType == "userAccessToken" {
-		return "users"
-	}
-	return "tenants"
-}
 
 // activeAccessTokens lists the IDs of the active access tokens of a kind.
 func (f *fronteggAPI) activeAccessTokens(kind string) (*apiAnswer, error) {
@@ -76,11 +63,6 @@ func (f *fronteggAPI) accessTokenGrants(kind, id string) (*apiAnswer, error) {
 	})
 }
 
-type accessTokenData struct {
-	Roles       []string `json:"roles"`
-	Permissions []string `json:"permissions"`
-}
-
 // checkAccessToken does what the SDKs do after verifying an access token: with no roles or
 // permissions required, the token must be listed as active; otherwise Frontegg's roles and
 // permissions for it replace the claims the requirements are checked against. It returns when
@@ -127,69 +109,4 @@ func stringsToClaim(items []string) []interface{} {
 		list[i] = item
 	}
 	return list
-}
-
-// apiAnswerCache keeps answers of the API for a while; concurrent callers of one key share a
-// single call.
-type apiAnswerCache struct {
-	mu      sync.Mutex
-	entries map[string]*apiAnswer
-	users   *users // its client's, for its log lines
-}
-
-// apiAnswer is one answer of the API: the field its loader fills, or err.
-type apiAnswer struct {
-	ready  chan struct{}
-	active map[string]bool
-	grants *accessTokenData
-	// disabled: Frontegg answered 403, access tokens are turned off.
-	disabled bool
-	err      error
-	expires  time.Time
-}
-
-func (c *apiAnswerCache) get(key string, timeout time.Duration, load func(ctx context.Context, a *apiAnswer) error) (*apiAnswer, error) {
-	c.mu.Lock()
-	a := c.entries[key]
-	if a != nil && a.expires.IsZero() {
-		c.mu.Unlock()
-		<-a.ready // bounded: the loader's calls time out
-		return a, a.err
-	}
-	if a != nil && time.Now().Before(a.expires) {
-		c.mu.Unlock()
-		return a, a.err
-	}
-	if c.entries == nil || len(c.entries) >= maxCheckAnswers {
-		c.entries = make(map[string]*apiAnswer)
-	}
-	a = &apiAnswer{ready: make(chan struct{})}
-	c.entries[key] = a
-	c.mu.Unlock()
-
-	c.load(a, timeout, load)
-	return a, a.err
-}
-
-func (c *apiAnswerCache) load(a *apiAnswer, timeout time.Duration, load func(ctx context.Context, a *apiAnswer) error) {
-	err := errCheckUnavailable
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v", p)
-		}
-		ttl := accessTokenCheckTTL
-		if err != nil {
-			logError("%s: Frontegg access token check failed: %v", c.users.String(), err)
-			ttl = failedCheckTTL
-		}
-		c.mu.Lock()
-		// Separate assignments: Yaegi v0.16.1 drops a.err in "a.err, a.expires = …".
-		a.err = err
-		a.expires = time.Now().Add(ttl)
-		c.mu.Unlock()
-		close(a.ready)
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	err = load(ctx, a)
 }

@@ -423,12 +423,17 @@ func checkBearer(t testing.TB, tokens *tokenChecker, value string, copies uint8)
 		token, problem = bearerToken(values)
 	})
 	isBearer := len(value) >= 7 && strings.EqualFold(value[:7], "bearer ")
+	// "Bearer" alone (a client's "Bearer " with its space trimmed on the way) is an invalid
+	// credential, never no credentials.
+	bareScheme := strings.EqualFold(strings.TrimSpace(value), "bearer")
 	switch {
 	case len(values) == 0 && problem != errNoCredentials:
 		t.Fatalf("no Authorization header: problem %v; want %v", problem, errNoCredentials)
 	case len(values) > 1 && (problem == nil || problem == errNoCredentials):
 		t.Fatalf("%d Authorization headers %q: token %q, problem %v; want a problem", len(values), value, token, problem)
-	case len(values) == 1 && !isBearer && problem != errNoCredentials:
+	case len(values) == 1 && bareScheme && problem != errNotOneBearerToken:
+		t.Fatalf("Authorization %q is the bearer scheme without a token: token %q, problem %v; want %v", value, token, problem, errNotOneBearerToken)
+	case len(values) == 1 && !isBearer && !bareScheme && problem != errNoCredentials:
 		t.Fatalf("Authorization %q is not the bearer scheme: token %q, problem %v; want %v", value, token, problem, errNoCredentials)
 	case len(values) == 1 && isBearer && problem == nil && (token == "" || strings.Contains(token, " ") || token != strings.TrimLeft(value[7:], " ")):
 		t.Fatalf("Authorization %q: token %q; want the non-empty credentials after \"Bearer \" without spaces", value, token)

@@ -746,33 +746,23 @@ func jwksConfig(t testing.TB, server *keyServer) *Config {
 }
 
 // setKeys makes keys the key source of the middleware's only issuer.
-func setKeys(m *Middleware, keys keySource) {
+func setKeys(m *Middleware, keys *keySource) {
 	only := *m.trust.only
 	only.keys = keys
-	only.epoch = keys.epoch()
+	only.epoch = keys.epochs
 	m.trust.only = &only
 }
 
-// panickingKeys is a key source with a bug: it panics for kid (for every kid when kid is "")
-// and asks next for the others.
-type panickingKeys struct {
-	kid  string
-	next keySource
-}
-
-func (p *panickingKeys) lookup(ctx context.Context, kid string) (*publicKey, error) {
-	if p.kid == "" || kid == p.kid {
-		panic("injected panic for kid " + kid)
+// panickingKeys is a key source with a bug: the key of kid (of every kid when kid is "") is an
+// RSA key without its numbers, which panics when a signature is verified with it; the other
+// kids get key-1.
+func panickingKeys(t testing.TB, kid string) *keySource {
+	poisoned := &publicKey{key: (*rsa.PublicKey)(nil)}
+	if kid == "" {
+		return newStaticKeys(singleKeySet(poisoned))
 	}
-	return p.next.lookup(ctx, kid)
-}
-
-func (p *panickingKeys) epoch() *keyEpoch { return p.next.epoch() }
-
-func (p *panickingKeys) retryAfter() time.Duration { return p.next.retryAfter() }
-
-func (p *panickingKeys) replacement(ctx context.Context, kid string, failed *publicKey) *publicKey {
-	return p.next.replacement(ctx, kid, failed)
+	good := &publicKey{key: &privateKey(t, "key-1").PublicKey}
+	return newStaticKeys(&keySet{byKid: map[string]*publicKey{"key-1": good, kid: poisoned}})
 }
 
 // failures collects failures from many goroutines and reports the first few.

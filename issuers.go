@@ -11,19 +11,9 @@ import (
 	"time"
 )
 
-// IssuerConfig is one entry of Config.Issuers.
-type IssuerConfig struct {
-	// Issuer is the iss of the entry's tokens, matched exactly.
-	Issuer string
-	// JWKSURL is the entry's key set; unset, it is found by discovery from Issuer.
-	JWKSURL string
-	// Audience, if set, replaces the top-level audience for this entry's tokens.
-	Audience []string
-}
-
 // trustedIssuer is one issuer whose tokens a middleware accepts: its keys and claim rules.
 type trustedIssuer struct {
-	keys  keySource
+	keys  *keySource
 	epoch *keyEpoch
 	rules claimRules
 }
@@ -58,7 +48,7 @@ func newTrust(config *Config, audiences []string, skewSeconds float64) (trust, e
 		if err != nil {
 			return trust{}, err
 		}
-		return trust{only: &trustedIssuer{keys: keys, epoch: keys.epoch(), rules: rules}}, nil
+		return trust{only: &trustedIssuer{keys: keys, epoch: keys.epochs, rules: rules}}, nil
 	}
 	gateway, clientID, apiKey, ok, err := fronteggSettings(config)
 	if err != nil {
@@ -71,7 +61,7 @@ func newTrust(config *Config, audiences []string, skewSeconds float64) (trust, e
 	api := sharedFronteggAPI(endpoint+" "+timing.timeout.String(),
 		&fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: newHTTPClient(timing.timeout)})
 	keys := sharedRemoteKeys(timing.id("frontegg", endpoint), timing.remoteKeys(api))
-	return trust{only: &trustedIssuer{keys: keys, epoch: keys.epoch(), rules: rules}, frontegg: api}, nil
+	return trust{only: &trustedIssuer{keys: keys, epoch: keys.epochs, rules: rules}, frontegg: api}, nil
 }
 
 // newIssuerList builds the entries of issuers, one per distinct iss.
@@ -101,13 +91,13 @@ func newIssuerList(entries []IssuerConfig, audiences []string, skewSeconds float
 			return trust{}, fmt.Errorf("%s.%v", key, err)
 		}
 		rules := claimRules{issuer: issuer, audiences: toSet(entryAudiences), skewSeconds: skewSeconds}
-		t.byIss[issuer] = &trustedIssuer{keys: keys, epoch: keys.epoch(), rules: rules}
+		t.byIss[issuer] = &trustedIssuer{keys: keys, epoch: keys.epochs, rules: rules}
 	}
 	return t, nil
 }
 
 // newKeySource picks an issuer's one key source: a PEM key, a JWKS, or discovery from the issuer.
-func newKeySource(issuer, jwksURL, publicKey string, timing fetchTiming) (keySource, error) {
+func newKeySource(issuer, jwksURL, publicKey string, timing fetchTiming) (*keySource, error) {
 	if jwksURL != "" && publicKey != "" {
 		return nil, fmt.Errorf("jwksUrl and publicKey are both set; keep only one key source")
 	}
@@ -116,7 +106,7 @@ func newKeySource(issuer, jwksURL, publicKey string, timing fetchTiming) (keySou
 		if err != nil {
 			return nil, fmt.Errorf("publicKey: %v; give a public key in PEM (-----BEGIN PUBLIC KEY-----): RSA of 2048 to 16384 bits, EC on P-256, P-384 or P-521, or Ed25519", err)
 		}
-		return staticKeys{set: singleKeySet(key), epochs: newStaticEpoch()}, nil
+		return newStaticKeys(singleKeySet(key)), nil
 	}
 	if jwksURL != "" {
 		if err := checkEndpointURL(jwksURL); err != nil {
@@ -180,8 +170,6 @@ func (t trust) addUser(name string) {
 		issuers = append(issuers, trusted)
 	}
 	for _, trusted := range issuers {
-		if remote, ok := trusted.keys.(*remoteKeys); ok {
-			remote.users.add(name)
-		}
+		trusted.keys.users.add(name)
 	}
 }

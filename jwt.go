@@ -211,3 +211,34 @@ func audienceMatches(audiences map[string]bool, aud interface{}) bool {
 	}
 	return false
 }
+
+// newTyps checks typ, normalized as RFC 7515 §4.1.9 compares media types.
+func newTyps(values []string) (map[string]bool, error) {
+	names, err := splitList("typ", values)
+	if err != nil || names == nil {
+		return nil, err
+	}
+	typs := make(map[string]bool, len(names))
+	for _, name := range names {
+		typs[mediaType(name)] = true
+	}
+	return typs, nil
+}
+
+// mediaType is a typ value compared as RFC 7515 §4.1.9 says: case-insensitive, "application/"
+// optional (so at+jwt and application/at+jwt are one).
+func mediaType(typ string) string {
+	typ = strings.ToLower(typ)
+	return strings.TrimPrefix(typ, "application/")
+}
+
+// cacheExpiry turns exp plus clock skew (seconds) into Unix nanoseconds, clamping absurd values
+// instead of overflowing.
+func cacheExpiry(expSeconds, skewSeconds float64) int64 {
+	const far = 1 << 62
+	limit := (expSeconds + skewSeconds) * 1e9
+	if limit > far {
+		return far
+	}
+	return int64(limit)
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,4 +127,29 @@ func (u *users) String() string {
 	u.mu.Unlock()
 	sort.Strings(names)
 	return "withauth " + strings.Join(names, ", ")
+}
+
+// redactURL is raw as it may be logged or put in an error: a password in its userinfo
+// (https://keys:S3cret@idp/...) replaced by "xxxxx", as url.URL.Redacted does. What is not an
+// absolute URL with an authority (it does not parse, or reads as scheme:opaque) loses
+// everything before the last "@" of its first segment.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Opaque == "" {
+		return u.Redacted()
+	}
+	start := strings.Index(raw, "://")
+	if start < 0 {
+		start = 0
+	} else {
+		start += len("://")
+	}
+	end := len(raw)
+	if i := strings.IndexAny(raw[start:], "/?#"); i >= 0 {
+		end = start + i
+	}
+	at := strings.LastIndexByte(raw[start:end], '@')
+	if at < 0 {
+		return raw
+	}
+	return raw[:start] + "xxxxx" + raw[start+at:]
 }

@@ -84,10 +84,10 @@ func TestRefusalsCarryAReason(t *testing.T) {
 			t.Errorf("status %d body %s: reason %q; want %q", rec.Code, rec.Body.String(), got, tc.want)
 		}
 	}
-	// Every sentinel answers.go declares has a reason.
-	declared := regexp.MustCompile(`(?m)^\s+err\w+\s+= errors\.New\(`).FindAllString(string(readFixture(t, "../answers.go")), -1)
-	if len(declared) != len(reasons) {
-		t.Errorf("answers.go declares %d errors and reasons codes %d of them; want a reason for each", len(declared), len(reasons))
+	// Every sentinel errors.go declares has its row in refusalTable, once.
+	declared := regexp.MustCompile(`(?m)^\s+err\w+\s+= errors\.New\(`).FindAllString(string(readFixture(t, "../errors.go")), -1)
+	if len(declared) != len(refusalTable) || len(refusals) != len(refusalTable) {
+		t.Errorf("errors.go declares %d errors, refusalTable has %d rows for %d distinct errors; want one row for each", len(declared), len(refusalTable), len(refusals))
 	}
 }
 

@@ -91,7 +91,7 @@ func TestNewRecoversFromAPanic(t *testing.T) {
 	newHandler(t, config, &upstream{})
 	var id interface{}
 	remoteKeySets.Range(func(key, value interface{}) bool {
-		if keys, ok := value.(*remoteKeys); ok {
+		if keys, ok := value.(*keySource); ok {
 			if api, ok := keys.fetcher.(*fronteggAPI); ok && api.clientID == "panic-client" {
 				id = key
 				return false

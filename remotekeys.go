@@ -10,11 +10,12 @@ import (
 	"time"
 )
 
-// remoteKeys caches the key set of one endpoint for every middleware that uses it, the way
-// go-oidc's remote key set does: fetched lazily, one fetch shared by all waiting callers,
-// refreshed after refreshInterval, refetched early for an unknown kid at most once per
-// minRefreshInterval, and the last good set kept while the endpoint fails.
-type remoteKeys struct {
+// keySource hands out the key that verifies a token. A fetched one caches the key set of one
+// endpoint for every middleware that uses it, the way go-oidc's remote key set does: fetched
+// lazily, one fetch shared by all waiting callers, refreshed after refreshInterval, refetched
+// early for an unknown kid at most once per minRefreshInterval, and the last good set kept
+// while the endpoint fails. A static one (publicKey) is a set that is never fetched.
+type keySource struct {
 	fetcher            keyFetcher
 	timeout            time.Duration
 	refreshInterval    time.Duration
@@ -30,8 +31,8 @@ type remoteKeys struct {
 	inflight   *fetchCall
 }
 
-func newRemoteKeys(fetcher keyFetcher, refreshInterval, minRefreshInterval, timeout time.Duration) *remoteKeys {
-	return &remoteKeys{fetcher: fetcher, timeout: timeout, refreshInterval: refreshInterval,
+func newRemoteKeys(fetcher keyFetcher, refreshInterval, minRefreshInterval, timeout time.Duration) *keySource {
+	return &keySource{fetcher: fetcher, timeout: timeout, refreshInterval: refreshInterval,
 		minRefreshInterval: minRefreshInterval, epochs: &keyEpoch{}}
 }
 
@@ -40,20 +41,24 @@ type fetchCall struct {
 	done chan struct{}
 }
 
-// remoteKeySets holds one remoteKeys per endpoint and settings, shared by all middleware
+// remoteKeySets holds one keySource per endpoint and settings, shared by all middleware
 // instances: routers and configuration reloads reuse the keys already fetched.
 var remoteKeySets sync.Map
 
-func sharedRemoteKeys(id string, fresh *remoteKeys) *remoteKeys {
+func sharedRemoteKeys(id string, fresh *keySource) *keySource {
 	existing, _ := remoteKeySets.LoadOrStore(id, fresh)
-	return existing.(*remoteKeys)
+	return existing.(*keySource)
 }
 
-func (r *remoteKeys) lookup(ctx context.Context, kid string) (*publicKey, error) {
-	return remoteLookup(ctx, r, kid)
+// newStaticKeys is the key source of a set fixed by the configuration.
+func newStaticKeys(set *keySet) *keySource {
+	return &keySource{set: set, epochs: newStaticEpoch()}
 }
 
-func remoteLookup(ctx context.Context, r *remoteKeys, kid string) (*publicKey, error) {
+// lookupKey returns the key for kid. It fails with errKeysUnavailable while no key was ever
+// obtained, and with errUnknownKey when the source has no key for kid (after a refetch,
+// throttled by minRefreshInterval).
+func lookupKey(ctx context.Context, r *keySource, kid string) (*publicKey, error) {
 	if set := currentKeys(r); set != nil {
 		if key := findKey(set, kid); key != nil {
 			return key, nil
@@ -63,7 +68,7 @@ func remoteLookup(ctx context.Context, r *remoteKeys, kid string) (*publicKey, e
 }
 
 // refetchedKey is the key for a kid the current set lacks, after a refetch.
-func refetchedKey(ctx context.Context, r *remoteKeys, kid string) (*publicKey, error) {
+func refetchedKey(ctx context.Context, r *keySource, kid string) (*publicKey, error) {
 	set := r.refetch(ctx)
 	if set == nil {
 		return nil, errKeysUnavailable
@@ -74,9 +79,10 @@ func refetchedKey(ctx context.Context, r *remoteKeys, kid string) (*publicKey, e
 	return nil, errUnknownKey
 }
 
-func (r *remoteKeys) epoch() *keyEpoch { return r.epochs }
-
-func (r *remoteKeys) replacement(ctx context.Context, kid string, failed *publicKey) *publicKey {
+// replacement is the key that replaced failed after a refetch (throttled by
+// minRefreshInterval), for a source whose one key verifies every kid (Frontegg's): there a
+// rotation shows as a bad signature, not as an unknown kid. nil when nothing changed.
+func (r *keySource) replacement(ctx context.Context, kid string, failed *publicKey) *publicKey {
 	if set := currentKeys(r); set == nil || !set.singleForAnyKid {
 		return nil
 	}
@@ -90,7 +96,8 @@ func (r *remoteKeys) replacement(ctx context.Context, kid string, failed *public
 	return nil
 }
 
-func (r *remoteKeys) retryAfter() time.Duration {
+// retryAfter is how long a client should wait after errKeysUnavailable.
+func (r *keySource) retryAfter() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.minRefreshInterval - time.Since(r.triedAt)
@@ -98,13 +105,13 @@ func (r *remoteKeys) retryAfter() time.Duration {
 
 // currentKeys returns the cached set and, once it is older than refreshInterval, starts a
 // refresh in the background: requests keep using the set they have meanwhile.
-func currentKeys(r *remoteKeys) *keySet {
+func currentKeys(r *keySource) *keySet {
 	r.mu.Lock()
 	set := r.set
 	// The scheduled refresh follows refreshInterval since the last success; after a failed
 	// attempt it also waits minRefreshInterval, so a failing endpoint is not hammered.
 	due := time.Since(r.fetchedAt) >= r.refreshInterval && (!r.lastFailed || time.Since(r.triedAt) >= r.minRefreshInterval)
-	if set != nil && r.inflight == nil && due {
+	if set != nil && r.fetcher != nil && r.inflight == nil && due {
 		r.startFetchLocked()
 	}
 	r.mu.Unlock()
@@ -113,9 +120,14 @@ func currentKeys(r *remoteKeys) *keySet {
 
 // refetch fetches now, unless a fetch ended less than minRefreshInterval ago, joining a fetch
 // already under way. It returns the set as it then is, or nil if none was ever obtained.
-func (r *remoteKeys) refetch(ctx context.Context) *keySet {
+func (r *keySource) refetch(ctx context.Context) *keySet {
 	r.mu.Lock()
 	call := r.inflight
+	if r.fetcher == nil { // a static set: nothing to fetch
+		set := r.set
+		r.mu.Unlock()
+		return set
+	}
 	if call == nil {
 		if !r.triedAt.IsZero() && time.Since(r.triedAt) < r.minRefreshInterval {
 			set := r.set
@@ -137,7 +149,7 @@ func (r *remoteKeys) refetch(ctx context.Context) *keySet {
 
 // startFetchLocked runs one fetch in its own goroutine, so that a caller who gives up does not
 // cancel it for the others; the fetch is bounded by the HTTP timeout. r.mu must be held.
-func (r *remoteKeys) startFetchLocked() *fetchCall {
+func (r *keySource) startFetchLocked() *fetchCall {
 	call := &fetchCall{done: make(chan struct{})}
 	r.inflight = call
 	r.triedAt = time.Now()
@@ -145,7 +157,7 @@ func (r *remoteKeys) startFetchLocked() *fetchCall {
 	return call
 }
 
-func (r *remoteKeys) runFetch(call *fetchCall) {
+func (r *keySource) runFetch(call *fetchCall) {
 	var set *keySet
 	var err error
 	defer func() {
@@ -161,7 +173,7 @@ func (r *remoteKeys) runFetch(call *fetchCall) {
 	set, err = r.fetcher.fetch(ctx)
 }
 
-func (r *remoteKeys) finishFetch(call *fetchCall, set *keySet, err error) {
+func (r *keySource) finishFetch(call *fetchCall, set *keySet, err error) {
 	if err == nil && set == nil {
 		err = errors.New("the key source returned no keys")
 	}
@@ -223,4 +235,49 @@ func sameKeySet(previous, next *keySet) bool {
 		}
 	}
 	return true
+}
+
+// minRefreshFloor is the least minRefreshInterval accepted: below it, tokens naming made-up
+// kids could make every request fetch keys. A variable so tests need not wait.
+var minRefreshFloor = time.Second
+
+// fetchTiming holds the durations that govern a remote key source.
+type fetchTiming struct {
+	refresh, minRefresh, timeout time.Duration
+}
+
+// parseFetchTiming checks the remote key source's durations. refreshInterval may be shorter
+// than minRefreshInterval: the first schedules refreshes, the second throttles the fetches
+// that unknown kids and failures cause.
+func parseFetchTiming(config *Config) (fetchTiming, error) {
+	var t fetchTiming
+	var err error
+	if t.refresh, err = parseDuration("refreshInterval", config.RefreshInterval); err != nil {
+		return t, err
+	}
+	if t.minRefresh, err = parseDuration("minRefreshInterval", config.MinRefreshInterval); err != nil {
+		return t, err
+	}
+	if t.timeout, err = parseDuration("httpTimeout", config.HTTPTimeout); err != nil {
+		return t, err
+	}
+	if t.refresh <= 0 {
+		return t, fmt.Errorf("refreshInterval: must be positive, such as \"10m\", or keys would be fetched on every request")
+	}
+	if t.minRefresh < minRefreshFloor {
+		return t, fmt.Errorf("minRefreshInterval: %s is below %s; raise it (default 5s): it bounds how often tokens naming unknown kids can make withauth fetch keys", t.minRefresh, minRefreshFloor)
+	}
+	if t.timeout <= 0 {
+		return t, fmt.Errorf("httpTimeout: must be positive, such as \"5s\", so that a slow key endpoint cannot hang requests")
+	}
+	return t, nil
+}
+
+// id names a shared remote key source: middlewares with the same endpoint and timing share it.
+func (t fetchTiming) id(kind, endpoint string) string {
+	return kind + " " + endpoint + " " + t.refresh.String() + " " + t.minRefresh.String() + " " + t.timeout.String()
+}
+
+func (t fetchTiming) remoteKeys(fetcher keyFetcher) *keySource {
+	return newRemoteKeys(fetcher, t.refresh, t.minRefresh, t.timeout)
 }

@@ -72,7 +72,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 	// A named function, not a closure: under Yaegi a closure copies the frame of authorize.
 	defer answerPanic(m, rw, req, &admitted)
 
-	token, source, err := credentials(m, req)
+	token, source, err := credentials(&m.sources, req)
 	if err == errNoCredentials && m.optional {
 		return true // anonymous: every identity header stripped, none set
 	}
@@ -102,7 +102,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 	}
 	if g == nil {
 		var detail string
-		if g, detail, err = verify(m, req.Context(), token, source, nowUnixNano); err != nil {
+		if g, detail, err = verify(&m.tokenRules, req.Context(), token, source, nowUnixNano); err != nil {
 			refuse(m, rw, req, err, detail)
 			return false
 		}
@@ -146,13 +146,4 @@ func revalidate(ctx context.Context, cache *tokenCache, cacheKey string, g *gran
 	renewed.usableUntilUnixNano = usableUntil(g.expiresUnixNano, g.epoch)
 	cacheGrant(cache, cacheKey, &renewed)
 	return &renewed
-}
-
-// usableUntil bounds a grant's use without asking the key source: its expiry, or the key
-// set's next refresh if that comes first (Unix nanoseconds).
-func usableUntil(expiresUnixNano int64, epoch *keyEpoch) int64 {
-	if due := epoch.refreshDueUnixNano.Load(); due < expiresUnixNano {
-		return due
-	}
-	return expiresUnixNano
 }

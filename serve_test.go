@@ -198,7 +198,7 @@ func TestHugeExpIsClampedInTheCache(t *testing.T) {
 func TestPanicAnswers500ForThatRequestOnly(t *testing.T) {
 	handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
 	good := handler.trust.only.keys
-	setKeys(handler, &panickingKeys{next: good})
+	setKeys(handler, panickingKeys(t, ""))
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, request(validToken(t)))
 	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "internal error") {
@@ -219,7 +219,7 @@ func TestPanicAnswers500ForThatRequestOnly(t *testing.T) {
 func TestPanicsAmidConcurrentRequests(t *testing.T) {
 	next := &upstream{}
 	handler := newHandler(t, pemConfig(t), next).(*Middleware)
-	setKeys(handler, &panickingKeys{kid: "boom", next: handler.trust.only.keys})
+	setKeys(handler, panickingKeys(t, "boom"))
 	boom := signRS256(t, privateKey(t, "key-1"), rs256Header("boom"), userClaims(t, nil))
 	valid := validToken(t)
 	var tokens []string

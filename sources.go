@@ -4,6 +4,7 @@ package withauth
 // the only one judged.
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,27 +24,41 @@ const (
 	credentialSources
 )
 
-// tokenSources are the optional sources a middleware reads after Authorization.
+// tokenSources are the sources a middleware reads after Authorization.
 type tokenSources struct {
+	apiKey bool   // x-api-key: Frontegg vendor mode's access tokens
 	header string // canonical header name, "" for none
 	cookie string
 	query  string
 }
 
+// newTokenSources checks tokenHeader, tokenCookie and tokenQueryParameter: a token header may
+// not be one that HTTP, withauth or the route's forwarded headers give another meaning.
+func newTokenSources(config *Config, forward []forwardedHeader, vendorMode bool) (tokenSources, error) {
+	header := strings.TrimSpace(config.TokenHeader)
+	if header != "" {
+		header = http.CanonicalHeaderKey(header)
+		if !isHeaderName(header) || headersNotForwardable[headerKey(header)] || header == "X-Api-Key" || forwardsHeader(forward, header) {
+			return tokenSources{}, fmt.Errorf("tokenHeader: %q cannot carry the token; give a header of your own such as X-Auth-Token", config.TokenHeader)
+		}
+	}
+	return tokenSources{apiKey: vendorMode, header: header, cookie: strings.TrimSpace(config.TokenCookie), query: strings.TrimSpace(config.TokenQueryParameter)}, nil
+}
+
 // credentials finds the token: a bearer token in Authorization; in Frontegg vendor mode an
 // access token in x-api-key; then tokenHeader, tokenCookie, tokenQueryParameter.
-func credentials(m *Middleware, req *http.Request) (string, credentialSource, error) {
+func credentials(sources *tokenSources, req *http.Request) (string, credentialSource, error) {
 	token, err := bearerToken(req.Header["Authorization"])
 	if err != errNoCredentials {
 		return token, fromAuthorization, err
 	}
-	return otherCredentials(m, req)
+	return otherCredentials(sources, req)
 }
 
 // otherCredentials is credentials past Authorization, apart so that under Yaegi the common case
 // does not allocate its locals.
-func otherCredentials(m *Middleware, req *http.Request) (string, credentialSource, error) {
-	if m.frontegg != nil {
+func otherCredentials(sources *tokenSources, req *http.Request) (string, credentialSource, error) {
+	if sources.apiKey {
 		if values := req.Header["X-Api-Key"]; len(values) > 0 {
 			if len(values) > 1 {
 				return "", fromAPIKey, errTwoAPIKeys
@@ -51,8 +66,8 @@ func otherCredentials(m *Middleware, req *http.Request) (string, credentialSourc
 			return strings.TrimSpace(values[0]), fromAPIKey, nil
 		}
 	}
-	if m.sources.header != "" {
-		if values := req.Header[m.sources.header]; len(values) > 0 {
+	if sources.header != "" {
+		if values := req.Header[sources.header]; len(values) > 0 {
 			if len(values) > 1 {
 				return "", fromHeader, errTwoTokenHeaders
 			}
@@ -66,13 +81,13 @@ func otherCredentials(m *Middleware, req *http.Request) (string, credentialSourc
 			return token, fromHeader, nil
 		}
 	}
-	if m.sources.cookie != "" {
-		if token, err := cookieToken(req, m.sources.cookie); token != "" || err != nil {
+	if sources.cookie != "" {
+		if token, err := cookieToken(req, sources.cookie); token != "" || err != nil {
 			return token, fromCookie, err
 		}
 	}
-	if m.sources.query != "" {
-		if values := req.URL.Query()[m.sources.query]; len(values) > 0 {
+	if sources.query != "" {
+		if values := req.URL.Query()[sources.query]; len(values) > 0 {
 			if len(values) > 1 {
 				return "", fromQuery, errTwoQueryTokens
 			}

@@ -42,7 +42,7 @@ func BenchmarkStageCredentials(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := credentials(m, req); err != nil {
+		if _, _, err := credentials(&m.sources, req); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -144,7 +144,7 @@ func BenchmarkStageGrant(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if g := newGrant(m, claims, &signedToken{raw: raw, key: key, trusted: trusted}, 1<<62); !g.allowed {
+		if g := newGrant(&m.tokenRules, claims, &signedToken{raw: raw, key: key, trusted: trusted}, 1<<62); !g.allowed {
 			b.Fatal("the grant does not allow the token")
 		}
 	}
@@ -157,7 +157,7 @@ func BenchmarkStageVerify(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := verify(m, ctx, token, fromAuthorization, time.Now().UnixNano()); err != nil {
+		if _, _, err := verify(&m.tokenRules, ctx, token, fromAuthorization, time.Now().UnixNano()); err != nil {
 			b.Fatal(err)
 		}
 	}

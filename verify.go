@@ -13,12 +13,12 @@ import (
 // answer about it), then the route's requirements and forwarded values. It is two functions:
 // under Yaegi every local of a function is allocated on entry, and a forged token stops at
 // the first.
-func verify(m *Middleware, ctx context.Context, token string, source credentialSource, nowUnixNano int64) (*grant, string, error) {
-	signed, err := verifySigned(m, ctx, token)
+func verify(r *tokenRules, ctx context.Context, token string, source credentialSource, nowUnixNano int64) (*grant, string, error) {
+	signed, err := verifySigned(r, ctx, token)
 	if err != nil {
 		return nil, "", err
 	}
-	return verifyClaims(m, signed, source, nowUnixNano)
+	return verifyClaims(r, signed, source, nowUnixNano)
 }
 
 // signedToken is a token whose signature verified, and what verified it.
@@ -31,17 +31,17 @@ type signedToken struct {
 	generation int64
 }
 
-func verifySigned(m *Middleware, ctx context.Context, token string) (*signedToken, error) {
-	raw, err := parseToken(token, m.algorithms)
+func verifySigned(r *tokenRules, ctx context.Context, token string) (*signedToken, error) {
+	raw, err := parseToken(token, r.algorithms)
 	if err != nil {
 		return nil, err
 	}
-	if m.typs != nil && !m.typs[mediaType(raw.typ)] {
+	if r.typs != nil && !r.typs[mediaType(raw.typ)] {
 		return nil, errTokenTyp
 	}
-	trusted := m.trust.only
+	trusted := r.trust.only
 	if trusted == nil {
-		if trusted, err = issuerByIss(m.trust.byIss, raw); err != nil {
+		if trusted, err = issuerByIss(r.trust.byIss, raw); err != nil {
 			return nil, err
 		}
 	}
@@ -70,37 +70,37 @@ func verifyWithReplacement(ctx context.Context, signed *signedToken, failure err
 }
 
 // verifyClaims checks the claims of a token whose signature verified and makes its grant.
-func verifyClaims(m *Middleware, signed *signedToken, source credentialSource, nowUnixNano int64) (*grant, string, error) {
+func verifyClaims(r *tokenRules, signed *signedToken, source credentialSource, nowUnixNano int64) (*grant, string, error) {
 	claims, err := decodeClaims(signed.raw)
 	if err != nil {
 		return nil, "", err
 	}
-	expiresUnixNano, err := checkClaims(m, signed.trusted, claims, source, nowUnixNano)
+	expiresUnixNano, err := checkClaims(r, signed.trusted, claims, source, nowUnixNano)
 	if err != nil {
-		return nil, m.verifiedDetail(signed.raw, claims), err
+		return nil, verifiedDetail(r, signed.raw, claims), err
 	}
-	return newGrant(m, claims, signed, expiresUnixNano), "", nil
+	return newGrant(r, claims, signed, expiresUnixNano), "", nil
 }
 
 // checkClaims applies the claim rules in order: registered claims, azp, step-up, Frontegg's
 // token type and, for an access token, Frontegg's answer. It returns until when the grant may
 // be cached (Unix nanoseconds).
-func checkClaims(m *Middleware, trusted *trustedIssuer, claims map[string]interface{}, source credentialSource, nowUnixNano int64) (int64, error) {
+func checkClaims(r *tokenRules, trusted *trustedIssuer, claims map[string]interface{}, source credentialSource, nowUnixNano int64) (int64, error) {
 	nowSeconds := float64(nowUnixNano) / 1e9
 	expSeconds, err := validateClaims(&trusted.rules, claims, nowSeconds)
 	if err != nil {
 		return 0, err
 	}
-	if m.authorizedParties != nil && !m.authorizedParties[authorizedParty(claims)] {
+	if r.authorizedParties != nil && !r.authorizedParties[authorizedParty(claims)] {
 		return 0, errAuthorized
 	}
 	var stepUpUntil int64
-	if m.stepUp != nil {
-		if stepUpUntil, err = checkStepUp(m.stepUp, claims, nowSeconds); err != nil {
+	if r.stepUp != nil {
+		if stepUpUntil, err = checkStepUp(r.stepUp, claims, nowSeconds); err != nil {
 			return 0, err
 		}
 	}
-	if err := checkTokenType(claims, source, m.frontegg != nil); err != nil {
+	if err := checkTokenType(claims, source, r.frontegg != nil); err != nil {
 		return 0, err
 	}
 	expiresUnixNano := cacheExpiry(expSeconds, trusted.rules.skewSeconds)
@@ -108,15 +108,15 @@ func checkClaims(m *Middleware, trusted *trustedIssuer, claims map[string]interf
 		expiresUnixNano = stepUpUntil
 	}
 	if source == fromAPIKey {
-		return accessTokenExpiry(m, claims, expiresUnixNano)
+		return accessTokenExpiry(r, claims, expiresUnixNano)
 	}
 	return expiresUnixNano, nil
 }
 
 // accessTokenExpiry asks Frontegg about an access token (x-api-key): refused if not active,
 // else cached no longer than Frontegg's answer is trusted.
-func accessTokenExpiry(m *Middleware, claims map[string]interface{}, expiresUnixNano int64) (int64, error) {
-	trustedUntil, err := m.frontegg.checkAccessToken(claims, m.fetchAccessTokenGrants)
+func accessTokenExpiry(r *tokenRules, claims map[string]interface{}, expiresUnixNano int64) (int64, error) {
+	trustedUntil, err := r.frontegg.checkAccessToken(claims, r.fetchAccessTokenGrants)
 	if err != nil {
 		return 0, err
 	}
@@ -127,8 +127,8 @@ func accessTokenExpiry(m *Middleware, claims map[string]interface{}, expiresUnix
 }
 
 // verifiedDetail is what a rejection log line says of a token whose signature verified.
-func (m *Middleware) verifiedDetail(raw *rawToken, claims map[string]interface{}) string {
-	if m.rejections == nil {
+func verifiedDetail(r *tokenRules, raw *rawToken, claims map[string]interface{}) string {
+	if !r.logDetails {
 		return ""
 	}
 	iss, _ := claims["iss"].(string)
@@ -174,9 +174,9 @@ func authorizedParty(claims map[string]interface{}) string {
 
 // newGrant is what the middleware concludes from verified claims: whether they meet its
 // requirements, and the forwarded headers' values.
-func newGrant(m *Middleware, claims map[string]interface{}, signed *signedToken, expiresUnixNano int64) *grant {
+func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken, expiresUnixNano int64) *grant {
 	setUserID(claims)
-	names, values := forwardedValues(m.forward, claims)
+	names, values := forwardedValues(r.forward, claims)
 	g := &grant{
 		kid:                 signed.raw.kid,
 		key:                 signed.key,
@@ -185,12 +185,12 @@ func newGrant(m *Middleware, claims map[string]interface{}, signed *signedToken,
 		generation:          signed.generation,
 		expiresUnixNano:     expiresUnixNano,
 		usableUntilUnixNano: usableUntil(expiresUnixNano, signed.trusted.epoch),
-		allowed:             meetsAll(m.required, claims),
+		allowed:             meetsAll(r.required, claims),
 		forwardNames:        names,
 		forwardValues:       values,
 	}
-	if !g.allowed && m.rejections != nil {
-		g.refusal = m.verifiedDetail(signed.raw, claims) + failedRequirement(m.required, claims)
+	if !g.allowed && r.logDetails {
+		g.refusal = verifiedDetail(r, signed.raw, claims) + failedRequirement(r.required, claims)
 	}
 	return g
 }
@@ -229,15 +229,4 @@ func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) (
 		}
 	}
 	return names, values
-}
-
-// cacheExpiry turns exp plus clock skew (seconds) into Unix nanoseconds, clamping absurd values
-// instead of overflowing.
-func cacheExpiry(expSeconds, skewSeconds float64) int64 {
-	const far = 1 << 62
-	limit := (expSeconds + skewSeconds) * 1e9
-	if limit > far {
-		return far
-	}
-	return int64(limit)
 }

@@ -1,0 +1,194 @@
+package withauth
+
+// Every error a client can see and how it is answered, decided in one table; the answers are
+// prepared once, when the package loads.
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+)
+
+// Every error a client can see, and how it is answered. They are sentinels compared with ==,
+// since errors.Is and errors.As do not work on interpreted error types under Yaegi; their text
+// is the error_description clients read.
+var (
+	// No credentials: 401 with the bare challenge.
+	errNoCredentials = errors.New("a bearer token is required")
+
+	// Credentials that are not one token: 400 invalid_request.
+	errTwoAuthorization  = errors.New("more than one Authorization header")
+	errNotOneBearerToken = errors.New("the Authorization header is not Bearer followed by one token")
+	errTwoAPIKeys        = errors.New("more than one x-api-key header")
+	errTwoTokenHeaders   = errors.New("more than one token header (tokenHeader)")
+	errNotOneToken       = errors.New("the token header (tokenHeader) is not one token")
+	errTwoQueryTokens    = errors.New("more than one token query parameter (tokenQueryParameter)")
+	errTwoTokenCookies   = errors.New("more than one token cookie (tokenCookie)")
+
+	// The token (jwt.go, keys): 401 invalid_token.
+	errTokenTooLarge  = errors.New("the token is larger than 64 KiB")
+	errMalformed      = errors.New("the token is not a compact JWS (three base64url parts)")
+	errEncrypted      = errors.New("encrypted tokens (JWE) are not accepted")
+	errBadHeader      = errors.New("the token header is not a JSON object")
+	errAlgorithm      = errors.New("the token is not signed with an accepted algorithm (algorithms)")
+	errKeyAlgorithm   = errors.New("the token's algorithm is not one its key may verify")
+	errCritical       = errors.New("the token header lists critical extensions, which are not supported")
+	errKidType        = errors.New("the token header kid is not a string")
+	errBadSignature   = errors.New("the token signature is invalid")
+	errBadClaims      = errors.New("the token claims are not a JSON object")
+	errNumberRange    = errors.New("the token claims hold a number beyond the range of a double (IEEE 754), which JSON decoders read differently")
+	errNoExpiry       = errors.New("the token has no numeric exp claim")
+	errExpired        = errors.New("the token has expired")
+	errNotYetValid    = errors.New("the token is not valid yet (nbf)")
+	errIssuedInFuture = errors.New("the token was issued in the future (iat)")
+	errBadTimeClaim   = errors.New("the token has a non-numeric nbf or iat claim")
+	errIssuer         = errors.New("the token issuer (iss) is not the expected one")
+	errAudience       = errors.New("the token audience (aud) is not an expected one")
+	errUnknownKey     = errors.New("the token is signed by an unknown key (kid)")
+	errTokenTyp       = errors.New("the token header's typ is not an accepted one")
+	errAuthorized     = errors.New("the token's authorized party (azp, else client_id) is not an accepted one")
+
+	// Frontegg's token rules (frontegg_tokens.go, frontegg_access.go): 401 invalid_token.
+	errTokenType      = errors.New("the token type is not accepted in this header")
+	errNoTokenType    = errors.New("the token has no Frontegg token type (type claim)")
+	errAccessRevoked  = errors.New("the access token is not active")
+	errAccessDisabled = errors.New("access tokens are disabled for this Frontegg account")
+
+	// A valid token without the step-up the route requires: 401 with RFC 9470's challenge.
+	errStepUpRequired = errors.New("this route requires a stronger, or more recent, authentication")
+
+	// A valid token without what the route requires: 403 insufficient_scope.
+	errInsufficientScope = errors.New("the token lacks the roles or permissions this route requires")
+
+	// Not decidable now: 503 temporarily_unavailable with Retry-After.
+	errKeysUnavailable  = errors.New("the signing keys could not be obtained yet; try again shortly")
+	errCheckUnavailable = errors.New("the access token could not be checked with Frontegg; try again shortly")
+
+	// A bug in withauth (a recovered panic): 500 server_error, for that request alone.
+	errInternal = errors.New("internal error in the authentication middleware")
+
+	// A route whose configuration New refused: 500 server_error on every request. The reason
+	// is in Traefik's log, never in the answer.
+	errMisconfigured = errors.New("this route's authentication is misconfigured; its administrator can read why in Traefik's log")
+)
+
+// refusalTable gives every error above its status and its stable reason code, which the JSON
+// body carries beside error and rejection log lines print (the README lists them), so that a
+// client developer can act on them. The OAuth error code, the challenge and the body are built
+// from it.
+var refusalTable = []struct {
+	err    error
+	status int
+	reason string
+}{
+	{errNoCredentials, http.StatusUnauthorized, "no_credentials"},
+	{errTwoAuthorization, http.StatusBadRequest, "duplicate_credentials"},
+	{errTwoAPIKeys, http.StatusBadRequest, "duplicate_credentials"},
+	{errTwoTokenHeaders, http.StatusBadRequest, "duplicate_credentials"},
+	{errTwoQueryTokens, http.StatusBadRequest, "duplicate_credentials"},
+	{errTwoTokenCookies, http.StatusBadRequest, "duplicate_credentials"},
+	{errNotOneBearerToken, http.StatusBadRequest, "malformed_credentials"},
+	{errNotOneToken, http.StatusBadRequest, "malformed_credentials"},
+	{errTokenTooLarge, http.StatusUnauthorized, "token_too_large"},
+	{errMalformed, http.StatusUnauthorized, "malformed_token"},
+	{errEncrypted, http.StatusUnauthorized, "malformed_token"},
+	{errBadHeader, http.StatusUnauthorized, "malformed_token"},
+	{errCritical, http.StatusUnauthorized, "malformed_token"},
+	{errKidType, http.StatusUnauthorized, "malformed_token"},
+	{errBadClaims, http.StatusUnauthorized, "malformed_token"},
+	{errNumberRange, http.StatusUnauthorized, "malformed_token"},
+	{errAlgorithm, http.StatusUnauthorized, "algorithm_not_accepted"},
+	{errKeyAlgorithm, http.StatusUnauthorized, "algorithm_not_accepted"},
+	{errBadSignature, http.StatusUnauthorized, "bad_signature"},
+	{errUnknownKey, http.StatusUnauthorized, "unknown_key"},
+	{errNoExpiry, http.StatusUnauthorized, "no_expiry"},
+	{errExpired, http.StatusUnauthorized, "expired"},
+	{errNotYetValid, http.StatusUnauthorized, "not_yet_valid"},
+	{errIssuedInFuture, http.StatusUnauthorized, "issued_in_future"},
+	{errBadTimeClaim, http.StatusUnauthorized, "bad_time_claim"},
+	{errIssuer, http.StatusUnauthorized, "wrong_issuer"},
+	{errAudience, http.StatusUnauthorized, "wrong_audience"},
+	{errTokenTyp, http.StatusUnauthorized, "wrong_typ"},
+	{errAuthorized, http.StatusUnauthorized, "wrong_authorized_party"},
+	{errTokenType, http.StatusUnauthorized, "wrong_token_type"},
+	{errNoTokenType, http.StatusUnauthorized, "wrong_token_type"},
+	{errAccessRevoked, http.StatusUnauthorized, "access_token_revoked"},
+	{errAccessDisabled, http.StatusUnauthorized, "access_tokens_disabled"},
+	{errStepUpRequired, http.StatusUnauthorized, "step_up_required"},
+	{errInsufficientScope, http.StatusForbidden, "insufficient_scope"},
+	{errKeysUnavailable, http.StatusServiceUnavailable, "keys_unavailable"},
+	{errCheckUnavailable, http.StatusServiceUnavailable, "check_unavailable"},
+	{errInternal, http.StatusInternalServerError, "internal_error"},
+	{errMisconfigured, http.StatusInternalServerError, "misconfigured"},
+}
+
+const realm = "withauth"
+
+// refusal is the answer to one error, prepared once for the package: only Retry-After and a
+// route's step-up challenge are set per request.
+type refusal struct {
+	status    int
+	reason    string
+	challenge string
+	body      []byte
+	// perRoute: Retry-After or the route's step-up challenge is set (routeHeaders).
+	perRoute bool
+}
+
+var refusals = prepareRefusals()
+
+func prepareRefusals() map[error]*refusal {
+	prepared := make(map[error]*refusal, len(refusalTable))
+	for _, row := range refusalTable {
+		prepared[row.err] = prepareRefusal(row.err, row.status, row.reason)
+	}
+	return prepared
+}
+
+// prepareRefusal turns an error, its status and reason into an OAuth error code (RFC 6750), a
+// challenge and a JSON body.
+func prepareRefusal(err error, status int, reason string) *refusal {
+	r := &refusal{status: status, reason: reason}
+	r.perRoute = err == errStepUpRequired || r.status == http.StatusServiceUnavailable
+	code := "invalid_token"
+	challenged := true
+	switch {
+	case r.status == http.StatusBadRequest:
+		code = "invalid_request"
+	case r.status == http.StatusForbidden:
+		code = "insufficient_scope"
+	case r.status == http.StatusServiceUnavailable:
+		code = "temporarily_unavailable"
+		challenged = false
+	case r.status == http.StatusInternalServerError:
+		code = "server_error"
+		challenged = false
+	case err == errNoCredentials:
+		code = "unauthorized"
+		challenged = false
+		r.challenge = `Bearer realm="` + realm + `"`
+	case err == errStepUpRequired:
+		// The challenge names the route's acr_values and max_age: refuse sets it.
+		code = "insufficient_user_authentication"
+		challenged = false
+	}
+	if challenged {
+		r.challenge = `Bearer realm="` + realm + `", error="` + code + `", error_description="` + err.Error() + `"`
+	}
+	body, _ := json.Marshal(map[string]string{"error": code, "error_description": err.Error(), "reason": reason})
+	r.body = body
+	return r
+}
+
+// writeRefusal writes a prepared refusal: its challenge (unless the route set its own), status
+// and JSON body.
+func writeRefusal(rw http.ResponseWriter, r *refusal) {
+	header := rw.Header()
+	if !r.perRoute && r.challenge != "" {
+		header.Set("WWW-Authenticate", r.challenge)
+	}
+	header.Set("Content-Type", "application/json")
+	header.Set("Cache-Control", "no-store")
+	rw.WriteHeader(r.status)
+	_, _ = rw.Write(r.body)
+}

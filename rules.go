@@ -1,0 +1,97 @@
+package withauth
+
+// What a route judges in a verified token, built once in New from the configuration: the
+// verification path reads this, never the whole Middleware.
+
+import (
+	"fmt"
+	"strings"
+)
+
+// tokenRules are a route's rules for tokens: whose, signed how, with which claims, and what
+// is forwarded.
+type tokenRules struct {
+	// trust holds the trusted issuers: their keys and claim rules.
+	trust             trust
+	algorithms        map[string]bool
+	authorizedParties map[string]bool
+	typs              map[string]bool // normalized by mediaType
+	roles             requirement
+	permissions       requirement
+	tenants           requirement
+	// required are those of roles, permissions and tenants that require something.
+	required []*requirement
+	stepUp   *stepUpRule // nil: no step-up required
+	// frontegg checks access tokens in x-api-key; nil outside Frontegg vendor mode.
+	frontegg *fronteggAPI
+	// fetchAccessTokenGrants: an access token's roles and permissions are fetched from
+	// Frontegg (accessTokenGrants "always", or roles or permissions required).
+	fetchAccessTokenGrants bool
+	forward                []forwardedHeader
+	// logDetails: refusals are logged (logRejections), so verification keeps what the log
+	// says of a verified token.
+	logDetails bool
+}
+
+// newTokenRules checks the configuration of everything verification judges.
+func newTokenRules(config *Config) (tokenRules, error) {
+	var r tokenRules
+	skew, err := parseDuration("clockSkew", config.ClockSkew)
+	if err != nil {
+		return r, err
+	}
+	audiences, err := splitList("audience", config.Audience)
+	if err != nil {
+		return r, err
+	}
+	if r.roles, err = newRequirement("roles", config.Roles, "rolesClaim", config.RolesClaim, config.GrantWildcards); err != nil {
+		return r, err
+	}
+	if r.permissions, err = newRequirement("permissions", config.Permissions, "permissionsClaim", config.PermissionsClaim, config.GrantWildcards); err != nil {
+		return r, err
+	}
+	if r.tenants, err = newTenantRequirement(config); err != nil {
+		return r, err
+	}
+	if r.stepUp, err = newStepUp(config); err != nil {
+		return r, err
+	}
+	if r.trust, err = newTrust(config, audiences, skew.Seconds()); err != nil {
+		return r, err
+	}
+	if r.algorithms, err = newAlgorithms(config.Algorithms); err != nil {
+		return r, err
+	}
+	parties, err := splitList("authorizedParties", config.AuthorizedParties)
+	if err != nil {
+		return r, err
+	}
+	r.authorizedParties = toSet(parties)
+	if r.typs, err = newTyps(config.Typ); err != nil {
+		return r, err
+	}
+	if r.forward, err = newForwardedHeaders(config.ForwardHeaders, config.RolesClaim, config.PermissionsClaim, config.ClaimsHeader); err != nil {
+		return r, err
+	}
+	r.frontegg = r.trust.frontegg
+	switch strings.TrimSpace(config.AccessTokenGrants) {
+	case "":
+	case "always":
+		if r.frontegg == nil {
+			return r, fmt.Errorf("accessTokenGrants: applies to Frontegg vendor mode only (access tokens in x-api-key); remove it")
+		}
+		r.fetchAccessTokenGrants = true
+	default:
+		return r, fmt.Errorf("accessTokenGrants: %q is not a setting; use \"always\" or remove the key", config.AccessTokenGrants)
+	}
+	if len(r.roles.anyOf) > 0 || len(r.permissions.anyOf) > 0 {
+		r.fetchAccessTokenGrants = true
+	}
+	return r, nil
+}
+
+// requireSomething reports whether the rules refuse some signed-in users: requirements or
+// step-up.
+func (r *tokenRules) requireSomething() bool {
+	return len(r.roles.anyOf) > 0 || len(r.permissions.anyOf) > 0 || len(r.tenants.anyOf) > 0 || r.stepUp != nil
+}
