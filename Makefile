@@ -5,10 +5,13 @@ YAEGI_VERSION := v0.16.1
 BIN := $(CURDIR)/.bin
 CACHE := $(HOME)/.cache/withauth
 YAEGI := $(BIN)/yaegi-$(YAEGI_VERSION)
+# staticcheck, pinned by its module version (the module proxy refuses the 2025.1.1 tag).
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 # The plugin as Traefik interprets it (the root package), with what its tests import.
 PLUGIN_FILES := .traefik.yml go.mod README.md $(wildcard *.go) testdata internal
 
-.PHONY: test fmt-check vet unit yaegi-test fuzz e2e demo bench traefik hydra kubernetes
+.PHONY: test fmt-check vet lint unit yaegi-test fuzz e2e demo bench traefik hydra kubernetes
 
 # make test runs every stage below quietly (scripts/test.sh), then prints a summary table and
 # "N passed, M failed, K skipped"; each stage's output is in ~/.cache/withauth/test-logs/.
@@ -21,6 +24,17 @@ fmt-check:
 vet:
 	go vet ./...
 	cd e2e && go vet ./...
+
+$(STATICCHECK):
+	mkdir -p $(BIN)
+	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(BIN)/staticcheck $(STATICCHECK)
+
+# lint: staticcheck over the plugin, and the constructs Yaegi v0.16.1 cannot run (or runs
+# wrongly) in every root Go file, tests included (yaegi test interprets them).
+lint: $(STATICCHECK)
+	$(STATICCHECK) ./...
+	cd e2e && go run ./cmd/yaegilint ..
 
 unit:
 	go test -race -count=1 -v ./...

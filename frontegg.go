@@ -34,7 +34,7 @@ func fronteggSettings(config *Config) (gateway, clientID, apiKey string, ok bool
 		return "", "", "", false, nil
 	}
 	if clientID == "" || apiKey == "" {
-		return "", "", "", false, errors.New("Frontegg vendor mode needs both clientId and apiKey (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY in Traefik's environment); one of them is missing")
+		return "", "", "", false, errors.New("clientId and apiKey: Frontegg vendor mode needs both (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY in Traefik's environment); one of them is missing")
 	}
 	if u, perr := url.Parse(gateway); perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return "", "", "", false, fmt.Errorf("apiGatewayUrl: %q is not an http(s) URL; use https://api.frontegg.com (EU), https://api.us.frontegg.com, https://api.au.frontegg.com or https://api.ca.frontegg.com", redactURL(gateway))

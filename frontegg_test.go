@@ -319,10 +319,10 @@ func TestFronteggConfiguration(t *testing.T) {
 		change  func(*Config)
 		wantErr string
 	}{
-		{"client ID without API key", func(c *Config) { c.ClientID = "abc" }, "needs both clientId and apiKey"},
-		{"API key without client ID", func(c *Config) { c.APIKey = "abc" }, "needs both clientId and apiKey"},
-		{"bad gateway", func(c *Config) { c.ClientID, c.APIKey, c.APIGatewayURL = "a", "b", "api.us.frontegg.com" }, "apiGatewayUrl: \"api.us.frontegg.com\" is not an http(s) URL"},
-		{"bad claims header", func(c *Config) { c.ClientID, c.APIKey, c.ClaimsHeader = "a", "b", "Content-Type" }, "claimsHeader: \"Content-Type\" cannot carry the claims"},
+		{"client ID without API key", func(c *Config) { c.ClientID = "abc" }, "clientId and apiKey: Frontegg vendor mode needs both"},
+		{"API key without client ID", func(c *Config) { c.APIKey = "abc" }, "clientId and apiKey: Frontegg vendor mode needs both"},
+		{"bad gateway", func(c *Config) { c.ClientID = "a"; c.APIKey = "b"; c.APIGatewayURL = "api.us.frontegg.com" }, "apiGatewayUrl: \"api.us.frontegg.com\" is not an http(s) URL"},
+		{"bad claims header", func(c *Config) { c.ClientID = "a"; c.APIKey = "b"; c.ClaimsHeader = "Content-Type" }, "claimsHeader: \"Content-Type\" cannot carry the claims"},
 		{"nothing at all", func(c *Config) {}, "or clientId and apiKey for Frontegg (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY"},
 	}
 	for _, tc := range cases {
@@ -334,7 +334,8 @@ func TestFronteggConfiguration(t *testing.T) {
 		}
 	}
 	config := CreateConfig()
-	config.ClientID, config.APIKey = "abc", "def"
+	config.ClientID = "abc"
+	config.APIKey = "def"
 	if _, err := build(&upstream{}, config, "route"); err != nil {
 		t.Errorf("clientId and apiKey in the configuration, default gateway: New error %v; want none", err)
 	}

@@ -344,6 +344,7 @@ func fitKey(key *publicKey) bool {
 		return k.N.BitLen() >= minRSABits && k.N.BitLen() <= maxRSABits && k.E >= 3 && k.E%2 == 1 && int64(k.E) <= 1<<31-1
 	case *ecdsa.PublicKey:
 		_, supported := jwkCurves[k.Curve.Params().Name]
+		//lint:ignore SA1019 the property checks what jwks.go checks, the same way
 		return supported && k.Curve.IsOnCurve(k.X, k.Y)
 	case ed25519.PublicKey:
 		return len(k) == ed25519.PublicKeySize

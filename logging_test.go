@@ -139,7 +139,8 @@ func TestPasswordsInURLsAreNeverLogged(t *testing.T) {
 		config.JWKSURL = bad
 		newError(t, config)
 		config = CreateConfig()
-		config.LoginURL, config.PublicKey = strings.Replace(bad, "jwks", "login", 1), string(readFixture(t, "keys/key-1.pub.pem"))
+		config.LoginURL = strings.Replace(bad, "jwks", "login", 1)
+		config.PublicKey = string(readFixture(t, "keys/key-1.pub.pem"))
 		newError(t, config)
 	}
 	for _, line := range captured.lines(false) {

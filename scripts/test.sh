@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 logs="${WITHAUTH_CACHE:-$HOME/.cache/withauth}/test-logs"
 mkdir -p "$logs"
-stages=(fmt-check vet unit yaegi-test fuzz e2e)
+stages=(fmt-check vet lint unit yaegi-test fuzz e2e)
 skip=" ${SKIP_STAGES:-} "
 rows=()
 total_passed=0 total_failed=0 total_skipped=0 failed_stages=()
