@@ -3,18 +3,18 @@ SHELL := /bin/bash
 MODULE := github.com/seed0ec25cca/withauth
 YAEGI_VERSION := v0.16.1
 BIN := $(CURDIR)/.bin
-CACHE := $(HOME)/.cache/withauth
+# WITHAUTH_CACHE is the one cache directory of builds, logs and staged copies (scripts read it too).
+export WITHAUTH_CACHE ?= $(HOME)/.cache/withauth
+CACHE := $(WITHAUTH_CACHE)
 YAEGI := $(BIN)/yaegi-$(YAEGI_VERSION)
 # staticcheck, pinned by its module version (the module proxy refuses the 2025.1.1 tag).
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
-# The plugin as Traefik interprets it (the root package), with what its tests import.
-PLUGIN_FILES := .traefik.yml go.mod README.md $(wildcard *.go) testdata internal
 
 .PHONY: test fmt-check vet lint unit yaegi-test fuzz e2e demo bench traefik hydra kubernetes
 
 # make test runs every stage below quietly (scripts/test.sh), then prints a summary table and
-# "N passed, M failed, K skipped"; each stage's output is in ~/.cache/withauth/test-logs/.
+# "N passed, M failed, K skipped"; each stage's output is in $(WITHAUTH_CACHE)/test-logs/.
 test:
 	@bash scripts/test.sh
 
@@ -44,10 +44,10 @@ $(YAEGI):
 	GOBIN=$(BIN) go install github.com/traefik/yaegi/cmd/yaegi@$(YAEGI_VERSION)
 	mv $(BIN)/yaegi $(YAEGI)
 
-# yaegi test needs a GOPATH layout: copy the plugin into one, as Traefik's local plugins are laid out.
+# yaegi test needs a GOPATH layout: the plugin staged as Traefik's local plugins are laid out,
+# with its tests (e2e/cmd/stageplugin, which the e2e suite and make bench use too).
 yaegi-test: $(YAEGI)
-	rm -rf $(CACHE)/yaegi-gopath && mkdir -p $(CACHE)/yaegi-gopath/src/$(MODULE)
-	cp -r $(PLUGIN_FILES) $(CACHE)/yaegi-gopath/src/$(MODULE)/
+	cd e2e && go run ./cmd/stageplugin -tests .. $(CACHE)/yaegi-gopath
 	cd $(CACHE)/yaegi-gopath/src/$(MODULE) && GOPATH=$(CACHE)/yaegi-gopath GO111MODULE=off $(YAEGI) test -v . > $(CACHE)/yaegi-test.log 2>&1; rc=$$?; grep -E '^(--- FAIL|FAIL|ok|PASS)' $(CACHE)/yaegi-test.log; [ $$rc -eq 0 ] || tail -n 60 $(CACHE)/yaegi-test.log; echo "yaegi: $$(grep -c -- '--- PASS' $(CACHE)/yaegi-test.log) passed, $$(grep -c -- '--- FAIL' $(CACHE)/yaegi-test.log) failed"; exit $$rc
 
 # Fuzzing (fuzz_test.go): each target for a fixed number of executions (seconds printed; a

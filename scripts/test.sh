@@ -4,7 +4,8 @@
 # skips stages for a quick local run; under CI=true a skipped stage is a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-logs="${WITHAUTH_CACHE:-$HOME/.cache/withauth}/test-logs"
+cache="${WITHAUTH_CACHE:-$HOME/.cache/withauth}"
+logs="$cache/test-logs"
 mkdir -p "$logs"
 stages=(fmt-check vet lint unit yaegi-test fuzz e2e)
 skip=" ${SKIP_STAGES:-} "
@@ -32,7 +33,7 @@ for stage in "${stages[@]}"; do
   seconds=$(( $(date +%s) - start ))
   case "$stage" in
     unit|e2e) passed=$(count '--- PASS' "$log"); failed=$(count '--- FAIL' "$log"); skipped=$(count '--- SKIP' "$log") ;;
-    yaegi-test) log="$HOME/.cache/withauth/yaegi-test.log"; passed=$(count '--- PASS' "$log"); failed=$(count '--- FAIL' "$log"); skipped=$(count '--- SKIP' "$log"); log="$logs/$stage.log" ;;
+    yaegi-test) log="$cache/yaegi-test.log"; passed=$(count '--- PASS' "$log"); failed=$(count '--- FAIL' "$log"); skipped=$(count '--- SKIP' "$log"); log="$logs/$stage.log" ;;
     fuzz) passed=$(count ' executions (budget' "$log"); failed=$(count 'failed; the input is in' "$log"); skipped=0 ;;
     *) passed=$((rc == 0)); failed=$((rc != 0)); skipped=0 ;;
   esac

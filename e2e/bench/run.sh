@@ -64,7 +64,7 @@ if ! skipped stages; then
     gopath="$cache/bench-stages-gopath"
     dir="$gopath/src/github.com/seed0ec25cca/withauth"
     echo "bench: verification stages under yaegi test (raw: $raw)" >&2
-    rm -rf "$gopath" && mkdir -p "$dir" && (cd ../.. && cp -r .traefik.yml go.mod README.md ./*.go testdata internal "$dir/")
+    rm -rf "$gopath" && (cd .. && go run ./cmd/stageplugin -tests .. "$gopath")
     stagesRe='^Benchmark(Stage.*|CacheMiss|RejectedToken)$'
     if (cd "$dir" && GOPATH="$gopath" GO111MODULE=off "$YAEGI" test -run '^$' -bench "$stagesRe" -benchtime "$benchtime" -benchmem .) >"$raw" 2>&1 &&
       (cd ../.. && go test -run '^$' -bench "$stagesRe" -benchtime "$benchtime" -benchmem .) >"$raw.compiled" 2>&1; then

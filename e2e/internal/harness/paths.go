@@ -125,16 +125,60 @@ func StagePlugin(srcDir, goPath, module string) error {
 	if err != nil {
 		return err
 	}
+	return copyInto(srcDir, filepath.Join(goPath, "src", filepath.FromSlash(module)), names)
+}
+
+// testFiles are what `yaegi test` reads of the plugin beside the files Traefik interprets.
+var testFiles = []string{"*_test.go", "README.md", "testdata", "internal"}
+
+// StagePluginWithTests is StagePlugin plus the tests and what they read (testFiles): the
+// plugin as `yaegi test` runs it (make yaegi-test, make bench's stage benchmarks).
+func StagePluginWithTests(srcDir, goPath, module string) error {
 	dst := filepath.Join(goPath, "src", filepath.FromSlash(module))
-	if err := os.MkdirAll(dst, 0o755); err != nil {
+	if err := os.RemoveAll(dst); err != nil {
 		return err
 	}
-	for _, name := range names {
-		data, err := os.ReadFile(filepath.Join(srcDir, name))
+	if err := StagePlugin(srcDir, goPath, module); err != nil {
+		return err
+	}
+	var names []string
+	for _, pattern := range testFiles {
+		matches, err := filepath.Glob(filepath.Join(srcDir, pattern))
 		if err != nil {
-			return fmt.Errorf("plugin file: %w", err)
+			return err
 		}
-		if err := os.WriteFile(filepath.Join(dst, name), data, 0o644); err != nil {
+		for _, m := range matches {
+			names = append(names, filepath.Base(m))
+		}
+	}
+	return copyInto(srcDir, dst, names)
+}
+
+// copyInto copies the named files and directories (recursively) of srcDir into dst.
+func copyInto(srcDir, dst string, names []string) error {
+	for _, name := range names {
+		root := filepath.Join(srcDir, name)
+		err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(srcDir, path)
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("plugin file: %w", err)
+			}
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+		})
+		if err != nil {
 			return err
 		}
 	}
