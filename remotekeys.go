@@ -59,6 +59,14 @@ func newStaticKeys(set *keySet) *keySource {
 // obtained, and with errUnknownKey when the source has no key for kid (after a refetch,
 // throttled by minRefreshInterval).
 func lookupKey(ctx context.Context, r *keySource, kid string) (*publicKey, error) {
+	if r.fetcher == nil {
+		// A static set is read as it is: no lock, no refresh (under Yaegi, 39 allocations
+		// against 73 through currentKeys).
+		if key := findKey(r.set, kid); key != nil {
+			return key, nil
+		}
+		return nil, errUnknownKey
+	}
 	if set := currentKeys(r); set != nil {
 		if key := findKey(set, kid); key != nil {
 			return key, nil
@@ -83,6 +91,9 @@ func refetchedKey(ctx context.Context, r *keySource, kid string) (*publicKey, er
 // minRefreshInterval), for a source whose one key verifies every kid (Frontegg's): there a
 // rotation shows as a bad signature, not as an unknown kid. nil when nothing changed.
 func (r *keySource) replacement(ctx context.Context, kid string, failed *publicKey) *publicKey {
+	if r.fetcher == nil {
+		return nil // a static set is never replaced
+	}
 	if set := currentKeys(r); set == nil || !set.singleForAnyKid {
 		return nil
 	}
