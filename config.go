@@ -148,8 +148,8 @@ type IssuerConfig struct {
 	Audience []string
 }
 
-// CreateConfig returns the defaults. ForwardHeaders stays empty: Traefik merges the configured
-// map into this one, so its defaults are applied in New when none are given.
+// CreateConfig returns the defaults. ForwardHeaders stays empty: its defaults depend on
+// RolesClaim and PermissionsClaim, so New applies them when none are given.
 func CreateConfig() *Config {
 	return &Config{
 		RolesClaim:           "roles",

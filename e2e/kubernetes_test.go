@@ -240,6 +240,18 @@ func TestKubernetesExamples(t *testing.T) {
 		waitStatus(t, tr.URL, harness.Case{Path: "/admin", Token: &harness.Bob}, mint, http.StatusForbidden, 10*time.Second)
 		t.Logf("replica %d: the Middleware's change answered %s after the patch", i+1, time.Since(changed).Round(100*time.Millisecond))
 	}
+
+	// A Middleware emptied by a bad rollout (roles: "", as an unset Helm value renders it): the
+	// route is refused as a whole, answering 500 to everyone, never admitting a signed-in user.
+	c.kubectl("", "patch", "middleware.traefik.io", "admin-auth", "-n", "withauth-demo", "--type=merge",
+		"-p", `{"spec":{"plugin":{"withauth":{"roles":""}}}}`)
+	for i, tr := range replicas {
+		waitStatus(t, tr.URL, harness.Case{Path: "/admin", Token: &harness.Alice}, mint, http.StatusInternalServerError, 30*time.Second)
+		waitStatus(t, tr.URL, harness.Case{Path: "/admin", Host: k8sHost}, mint, http.StatusInternalServerError, 10*time.Second)
+		if !strings.Contains(tr.LogTail(1<<20), "withauth withauth-demo-admin-auth@kubernetescrd: configuration refused, its routes answer 500 until it is fixed: roles: is empty") {
+			t.Errorf("replica %d: Traefik's log lacks the refusal of admin-auth's roles: \"\"", i+1)
+		}
+	}
 }
 
 // Frontegg's API gateway as examples/kubernetes/frontegg names it.

@@ -76,16 +76,24 @@ func Start(ctx context.Context, opts Options) (*Traefik, error) {
 			return nil, err
 		}
 	}
-	dir, err := os.MkdirTemp("", "withauth-traefik-")
-	if err != nil {
-		return nil, err
-	}
-	t := &Traefik{Dir: dir, LogFile: filepath.Join(dir, "traefik.log"), done: make(chan struct{})}
-	if err := t.start(ctx, opts); err != nil {
+	// A port FreePort found free can be taken by a parallel test before Traefik binds it: then
+	// Traefik exits with "address already in use", and a start with other ports is tried.
+	for attempt := 1; ; attempt++ {
+		dir, err := os.MkdirTemp("", "withauth-traefik-")
+		if err != nil {
+			return nil, err
+		}
+		t := &Traefik{Dir: dir, LogFile: filepath.Join(dir, "traefik.log"), done: make(chan struct{})}
+		err = t.start(ctx, opts)
+		if err == nil {
+			return t, nil
+		}
+		log, _ := os.ReadFile(t.LogFile)
 		t.Stop()
-		return nil, err
+		if attempt == 5 || opts.WebPort != 0 || !strings.Contains(string(log), "address already in use") {
+			return nil, err
+		}
 	}
-	return t, nil
 }
 
 func (t *Traefik) start(ctx context.Context, opts Options) (err error) {
