@@ -7,8 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"regexp"
-	"strconv"
 	"strings"
 )
 
@@ -106,41 +104,15 @@ func decodeClaims(t *rawToken) (map[string]interface{}, error) {
 	if _, err := decoder.Token(); err != io.EOF {
 		return nil, errBadClaims
 	}
-	if mayExceedDouble.Match(payload) && !numbersInRange(claims) {
+	// A number beyond a double's range (1e1000) is a json.Number here, with its digits, while an
+	// upstream's decoder fails on it (Go) or reads Infinity (JavaScript): the upstream would not
+	// read the claims withauth judged. Decoding again as doubles is the exact check, and compiled
+	// code: about 6.5 µs, less than a regular expression (9 µs) or an interpreted walk.
+	var asDoubles interface{}
+	if json.Unmarshal(payload, &asDoubles) != nil {
 		return nil, errNumberRange
 	}
 	return claims, nil
-}
-
-// mayExceedDouble finds what a number beyond a double's range needs: an exponent, or 309 digits
-// before the point, right after the ":", "," or "[" that precede every JSON number. Inside a
-// string it may match too; then numbersInRange decides. Compiled code, so that under Yaegi the
-// claims are walked only when it matches (a walk costs about 350 allocations a token).
-var mayExceedDouble = regexp.MustCompile(`[:,\[][ \t\r\n]*-?[0-9]+(\.[0-9]*)?[eE]|[:,\[][ \t\r\n]*-?[0-9]{309}`)
-
-// numbersInRange reports whether every number in value is within a double's range: beyond it
-// (1e1000) json.Number keeps the digits, while an upstream's decoder fails (Go) or reads
-// Infinity (JavaScript), so the upstream would not read the claims withauth judged. Strings,
-// nearly every value, are passed over without a call.
-func numbersInRange(value interface{}) bool {
-	switch v := value.(type) {
-	case json.Number:
-		_, err := strconv.ParseFloat(string(v), 64)
-		return err == nil
-	case []interface{}:
-		for _, item := range v {
-			if _, isString := item.(string); !isString && !numbersInRange(item) {
-				return false
-			}
-		}
-	case map[string]interface{}:
-		for _, item := range v {
-			if _, isString := item.(string); !isString && !numbersInRange(item) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // numericDate reads a NumericDate claim (RFC 7519 section 2) as Unix seconds.
