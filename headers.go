@@ -112,8 +112,6 @@ const maxListedDashes = 6
 // a header one route forwards cannot be spoofed through another route to the same backend.
 // A snapshot is never modified; registering names stores a new one.
 type ownedNames struct {
-	// keys holds the headerKey of every owned name.
-	keys map[string]bool
 	// spellings lists every spelling of the names of at most maxListedDashes dashes as Go's
 	// server canonicalizes it (X_user_id, X-User_id, ...), which is how Traefik's entry points
 	// (HTTP/1 and HTTP/2 alike) hand header names on.
@@ -131,7 +129,7 @@ var identityHeaders = &headerRegistry{}
 
 type headerRegistry struct {
 	mu           sync.Mutex
-	names        []string        // the owned names, in the order first given
+	names        []string        // the headerKey of every owned name, in the order first given
 	keys         map[string]bool // their headerKeys
 	tokenHeaders map[string]bool // headerKey of every tokenHeader
 }
@@ -189,10 +187,8 @@ func (r *headerRegistry) addLocked(name string) bool {
 
 // storeLocked stores the snapshot of the registered names.
 func (r *headerRegistry) storeLocked() {
-	owned := &ownedNames{keys: make(map[string]bool), spellings: make(map[string]bool)}
-	for _, name := range r.names {
-		key := headerKey(name)
-		owned.keys[key] = true
+	owned := &ownedNames{spellings: make(map[string]bool)}
+	for _, key := range r.names {
 		parts := strings.Split(key, "-")
 		if len(parts)-1 > maxListedDashes {
 			if owned.longKeys == nil {
