@@ -14,7 +14,9 @@ import (
 // Given, as its provider gave it; New reads Given itself (decode.go), so that a key given
 // without a value ("" or null), misspelled, given twice or of the wrong type is refused by
 // name instead of weakening the route. The typed fields are the same settings for Go callers
-// and tests, with CreateConfig's defaults; Traefik's decoder never fills them (the "-" tag).
+// and tests, with CreateConfig's defaults; Traefik's decoder never fills them (the "-" tag),
+// and when Given is set they are not read: Given, over CreateConfig's defaults, is the whole
+// configuration.
 type Config struct {
 	// JWKSURL is the identity provider's JSON Web Key Set (absolute http(s) URL). Exclusive
 	// with PublicKey and Issuers.
