@@ -135,6 +135,10 @@ type Config struct {
 	// (cached 10 s) also on routes that require none, to forward them; by default they are
 	// fetched only to check a requirement, and the token's placeholders are never forwarded.
 	AccessTokenGrants string `mapstructure:"-"`
+	// Now is the clock of every decision that depends on time: key refresh and throttling,
+	// grant and answer expiry, the rejection log's window (nil: time.Now). For Go callers and
+	// tests, as go-oidc's Config.Now: Traefik cannot set it, and it is not read from Given.
+	Now func() time.Time `mapstructure:"-"`
 	// Given holds every key exactly as Traefik hands it over (mapstructure's remain tag
 	// collects them all, since no typed field is decoded); New reads it when it is set.
 	Given map[string]interface{} `mapstructure:",remain"`
@@ -148,6 +152,14 @@ type IssuerConfig struct {
 	JWKSURL string
 	// Audience, if set, replaces the top-level audience for this entry's tokens.
 	Audience []string
+}
+
+// clock is config's Now, or time.Now.
+func clock(config *Config) func() time.Time {
+	if config.Now != nil {
+		return config.Now
+	}
+	return time.Now
 }
 
 // CreateConfig returns the defaults. ForwardHeaders stays empty: its defaults depend on

@@ -64,12 +64,13 @@ type fronteggAPI struct {
 	tokenRenewAt time.Time
 
 	answers apiAnswerCache
-	users   users // the middlewares that use the client, for its log lines
+	users   users            // the middlewares that use the client, for its log lines
+	now     func() time.Time // Config.Now of the middleware that made it
 }
 
 // accessTokenCheckTTL is how long an answer about access tokens is trusted, as in the SDKs:
-// a revoked access token is refused within this time. A variable so tests need not wait.
-var accessTokenCheckTTL = 10 * time.Second
+// a revoked access token is refused within this time.
+const accessTokenCheckTTL = 10 * time.Second
 
 // accessTokenKind is the API's path segment for an access token type.
 func accessTokenKind(tokenType string) string {
@@ -91,6 +92,7 @@ var fronteggAPIs sync.Map
 
 func sharedFronteggAPI(id string, fresh *fronteggAPI) *fronteggAPI {
 	fresh.answers.users = &fresh.users
+	fresh.answers.now = fresh.now
 	existing, _ := fronteggAPIs.LoadOrStore(id, fresh)
 	if api, ok := existing.(*fronteggAPI); ok {
 		return api
@@ -140,7 +142,7 @@ func (f *fronteggAPI) get(ctx context.Context, path string) ([]byte, int, error)
 func (f *fronteggAPI) token(ctx context.Context) (string, error) {
 	f.authMu.Lock()
 	defer f.authMu.Unlock()
-	if f.vendorToken != "" && time.Now().Before(f.tokenRenewAt) {
+	if f.vendorToken != "" && f.now().Before(f.tokenRenewAt) {
 		return f.vendorToken, nil
 	}
 	credentials, err := json.Marshal(map[string]string{"clientId": f.clientID, "secret": f.apiKey})
@@ -161,7 +163,7 @@ func (f *fronteggAPI) token(ctx context.Context) (string, error) {
 	// Renew at 80% of the lifetime, so that no call goes out with an expired token.
 	lifetime := time.Duration(answer.ExpiresIn * float64(time.Second) * 0.8)
 	f.vendorToken = answer.Token
-	f.tokenRenewAt = time.Now().Add(lifetime)
+	f.tokenRenewAt = f.now().Add(lifetime)
 	return f.vendorToken, nil
 }
 
@@ -170,7 +172,8 @@ func (f *fronteggAPI) token(ctx context.Context) (string, error) {
 type apiAnswerCache struct {
 	mu      sync.Mutex
 	entries map[string]*apiAnswer
-	users   *users // its client's, for its log lines
+	users   *users           // its client's, for its log lines
+	now     func() time.Time // its client's clock
 }
 
 // apiAnswer is one answer of the API: the field its loader fills, or err.
@@ -192,7 +195,7 @@ func (c *apiAnswerCache) get(key string, timeout time.Duration, load func(ctx co
 		<-a.ready // bounded: the loader's calls time out
 		return a, a.err
 	}
-	if a != nil && time.Now().Before(a.expires) {
+	if a != nil && c.now().Before(a.expires) {
 		c.mu.Unlock()
 		return a, a.err
 	}
@@ -221,7 +224,7 @@ func (c *apiAnswerCache) load(a *apiAnswer, timeout time.Duration, load func(ctx
 		c.mu.Lock()
 		// Separate assignments: Yaegi v0.16.1 drops a.err in "a.err, a.expires = …".
 		a.err = err
-		a.expires = time.Now().Add(ttl)
+		a.expires = c.now().Add(ttl)
 		c.mu.Unlock()
 		close(a.ready)
 	}()

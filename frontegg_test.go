@@ -205,12 +205,12 @@ func TestFronteggUserContext(t *testing.T) {
 }
 
 func TestFronteggRevokedAccessTokenRefusedWithinTheCheckWindow(t *testing.T) {
-	saved := accessTokenCheckTTL
-	accessTokenCheckTTL = 100 * time.Millisecond
-	t.Cleanup(func() { accessTokenCheckTTL = saved })
 	mock := newMockFrontegg(t)
 	fronteggEnv(t, mock)
-	handler := newHandler(t, CreateConfig(), &upstream{})
+	config := CreateConfig()
+	clock := newFakeClock()
+	config.Now = clock.Now
+	handler := newHandler(t, config, &upstream{})
 	token := fronteggToken(t, "userAccessToken", nil)
 	status := func() int {
 		rec := httptest.NewRecorder()
@@ -226,7 +226,7 @@ func TestFronteggRevokedAccessTokenRefusedWithinTheCheckWindow(t *testing.T) {
 		t.Fatalf("5 requests within the check window asked Frontegg %d times; want 1", got)
 	}
 	mock.RevokeAccessToken("users", "uat-1")
-	time.Sleep(150 * time.Millisecond)
+	clock.Advance(accessTokenCheckTTL + time.Millisecond)
 	if got := status(); got != 401 {
 		t.Fatalf("revoked access token after the check window: status %d; want 401", got)
 	}
@@ -243,6 +243,8 @@ func TestFronteggAPIFaultsNeverLetARequestThrough(t *testing.T) {
 			config.HTTPTimeout = "300ms"
 			withoutRefreshFloor(t)
 			config.MinRefreshInterval = "0s"
+			clock := newFakeClock()
+			config.Now = clock.Now
 			next := &upstream{}
 			handler := newHandler(t, config, next)
 			tokens := map[string]string{"Authorization": fronteggToken(t, "userToken", nil), "X-Api-Key": fronteggToken(t, "userAccessToken", nil)}
@@ -256,17 +258,18 @@ func TestFronteggAPIFaultsNeverLetARequestThrough(t *testing.T) {
 						header, fault, rec.Code, time.Since(start), next.calls.Load())
 				}
 			}
-			// The API recovers: the key is obtained and access tokens are checked again.
+			// The API recovers: the key is obtained and access tokens are checked again, once the
+			// failed answer is no longer cached. A request may first join a fetch that still
+			// hangs (bounded by httpTimeout); the next one fetches anew.
 			mock.SetFault(fronteggmock.NoFault)
+			clock.Advance(failedCheckTTL + time.Millisecond)
 			for header, token := range tokens {
 				req := fronteggRequest("/shift", header, token)
 				var code int
-				for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				for attempt := 0; attempt < 3 && code != 200; attempt++ {
 					rec := httptest.NewRecorder()
 					handler.ServeHTTP(rec, req)
-					if code = rec.Code; code == 200 {
-						break
-					}
+					code = rec.Code
 				}
 				if code != 200 {
 					t.Fatalf("%s after the API recovered from %s: status %d; want 200", header, fault, code)
@@ -284,6 +287,8 @@ func TestFronteggKeptKeyAndVendorTokenRenewal(t *testing.T) {
 	config.RefreshInterval = "1s"
 	withoutRefreshFloor(t)
 	config.MinRefreshInterval = "0s"
+	clock := newFakeClock()
+	config.Now = clock.Now
 	handler := newHandler(t, config, &upstream{})
 	token := fronteggToken(t, "userToken", nil)
 	status := func() int {
@@ -294,17 +299,17 @@ func TestFronteggKeptKeyAndVendorTokenRenewal(t *testing.T) {
 	if got := status(); got != 200 {
 		t.Fatalf("first request: status %d; want 200", got)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	clock.Advance(1100 * time.Millisecond) // past refreshInterval and the vendor token's renewal
 	mock.SetFault(fronteggmock.FaultStatus)
 	if got := status(); got != 200 {
 		t.Fatalf("API failing after the key was obtained: status %d; want 200 from the kept key", got)
 	}
+	settleFetch(handler) // the refresh that request started, failing
 	mock.SetFault(fronteggmock.NoFault)
-	deadline := time.Now().Add(3 * time.Second)
-	for mock.VendorAuths.Load() < 2 && time.Now().Before(deadline) {
-		status()
-		time.Sleep(50 * time.Millisecond)
+	if got := status(); got != 200 {
+		t.Fatalf("API back: status %d; want 200", got)
 	}
+	settleFetch(handler) // the refresh after the failure: a new vendor token, then the key
 	if got := mock.VendorAuths.Load(); got < 2 {
 		t.Fatalf("vendor token with expiresIn 1 was obtained %d times; want it renewed", got)
 	}
@@ -547,13 +552,15 @@ func TestFronteggKeyRotation(t *testing.T) {
 	withoutRefreshFloor(t)
 	config := CreateConfig()
 	config.MinRefreshInterval = "200ms"
+	clock := newFakeClock()
+	config.Now = clock.Now
 	handler := newHandler(t, config, &upstream{})
 	if rec, _ := serve(handler, fronteggRequest("/shift", "Authorization", fronteggToken(t, "userToken", nil))); rec.Code != http.StatusOK {
 		t.Fatalf("before the rotation: status %d; want 200", rec.Code)
 	}
 	mock.RotateKey(string(readFixture(t, "keys/key-2.pub.pem")))
 	rotated := signRS256(t, privateKey(t, "key-2"), rs256Header("frontegg-kid-xyz"), userClaims(t, map[string]interface{}{"type": "userToken"}))
-	time.Sleep(250 * time.Millisecond) // past minRefreshInterval since the first fetch
+	clock.Advance(250 * time.Millisecond) // past minRefreshInterval since the first fetch
 	fetches := mock.KeyFetches.Load()
 	for i, want := range []int{http.StatusOK, http.StatusOK} {
 		if rec, _ := serve(handler, fronteggRequest("/shift", "Authorization", rotated)); rec.Code != want {

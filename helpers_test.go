@@ -532,10 +532,11 @@ type keyServer struct {
 	*httptest.Server
 	requests atomic.Int64
 	stop     chan struct{}
-	// written counts the bytes of the 50 MB body the server managed to write; bigDone is set
-	// once that handler has returned.
+	// written counts the bytes of the 50 MB body the server managed to write; bigDone is
+	// closed once that handler has first returned.
 	written atomic.Int64
-	bigDone atomic.Bool
+	bigDone chan struct{}
+	bigOnce sync.Once
 
 	mu     sync.Mutex
 	fault  string // "ok": status and body as set
@@ -559,7 +560,7 @@ func newTrapServer(t testing.TB) *keyServer {
 }
 
 func startKeyServer(t testing.TB, untrustedTLS bool) *keyServer {
-	s := &keyServer{stop: make(chan struct{}), fault: "ok", status: http.StatusOK, body: readFixture(t, "keys/jwks.json")}
+	s := &keyServer{stop: make(chan struct{}), bigDone: make(chan struct{}), fault: "ok", status: http.StatusOK, body: readFixture(t, "keys/jwks.json")}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	// The TLS handshake errors the untrusted certificate causes are logged to stderr: Yaegi
 	// cannot assign a *log.Logger made by the interpreted code to Config.ErrorLog.
@@ -702,7 +703,7 @@ func (s *keyServer) serve(rw http.ResponseWriter, req *http.Request) {
 		}
 	case "a 50 MB body":
 		// A valid JWKS, 50 MB long: the key set, spaces, then its closing brace.
-		defer s.bigDone.Store(true)
+		defer s.bigOnce.Do(func() { close(s.bigDone) })
 		jwks := bytes.TrimSpace(body)
 		n, err := rw.Write(jwks[:len(jwks)-1])
 		s.written.Add(int64(n))
@@ -791,7 +792,7 @@ func (f *failures) report(t testing.TB, what string) {
 }
 
 // settledGoroutines waits until at most limit goroutines run, or until the deadline, and
-// returns the count: goroutines of finished HTTP exchanges take a moment to end.
+// returns the count: goroutines of finished HTTP exchanges take a moment to end, in real time.
 func settledGoroutines(limit int, wait time.Duration) int {
 	deadline := time.Now().Add(wait)
 	for {
@@ -799,6 +800,7 @@ func settledGoroutines(limit int, wait time.Duration) int {
 		if n <= limit || time.Now().After(deadline) {
 			return n
 		}
+		// Real time, not a clock: the runtime ends those goroutines when it gets to them.
 		time.Sleep(10 * time.Millisecond)
 	}
 }
@@ -817,4 +819,37 @@ func bodyField(body []byte, name string) string {
 	var fields map[string]string
 	_ = json.Unmarshal(body, &fields)
 	return fields[name]
+}
+
+// fakeClock is the clock tests move instead of sleeping (Config.Now): it starts at the real
+// time, against which tokens are minted, and moves only by Advance.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// settleFetch waits for the fetch the middleware's only key source has under way, if any: a
+// request that finds its keys due starts one in the background.
+func settleFetch(handler http.Handler) {
+	keys := handler.(*Middleware).trust.only.keys
+	keys.mu.Lock()
+	call := keys.inflight
+	keys.mu.Unlock()
+	if call != nil {
+		<-call.done
+	}
 }

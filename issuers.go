@@ -59,7 +59,7 @@ func newTrust(config *Config, audiences []string, skewSeconds float64) (trust, e
 	}
 	endpoint := strconv.Quote(gateway) + " " + strconv.Quote(clientID) + " " + strconv.Quote(apiKey)
 	api := sharedFronteggAPI(endpoint+" "+timing.timeout.String(),
-		&fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: newHTTPClient(timing.timeout)})
+		&fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: newHTTPClient(timing.timeout), now: timing.now})
 	keys := sharedRemoteKeys(timing.id("frontegg", endpoint), timing.remoteKeys(api))
 	return trust{only: &trustedIssuer{keys: keys, epoch: keys.epochs, rules: rules}, frontegg: api}, nil
 }

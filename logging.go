@@ -35,7 +35,8 @@ const maxRejectionLinesPerSecond = 10
 // maxRejectionLinesPerSecond a second, then one line saying how many were left out.
 type rejectionLog struct {
 	name  string
-	error bool // level "error"; else "debug"
+	error bool             // level "error"; else "debug"
+	now   func() time.Time // Config.Now
 
 	mu           sync.Mutex
 	windowSecond int64
@@ -44,14 +45,14 @@ type rejectionLog struct {
 }
 
 // newRejectionLog checks logRejections: "off" (or unset), "debug" or "error".
-func newRejectionLog(level, name string) (*rejectionLog, error) {
+func newRejectionLog(level, name string, now func() time.Time) (*rejectionLog, error) {
 	switch strings.ToLower(strings.TrimSpace(level)) {
 	case "", "off":
 		return nil, nil
 	case "debug":
-		return &rejectionLog{name: name}, nil
+		return &rejectionLog{name: name, now: now}, nil
 	case "error":
-		return &rejectionLog{name: name, error: true}, nil
+		return &rejectionLog{name: name, error: true, now: now}, nil
 	}
 	return nil, fmt.Errorf("logRejections: %q is not a level; use off, debug or error", level)
 }
@@ -64,7 +65,7 @@ func (l *rejectionLog) record(req *http.Request, status int, reason, verified st
 	if verified != "" {
 		line += " " + verified
 	}
-	now := time.Now().Unix()
+	now := l.now().Unix()
 	l.mu.Lock()
 	var summary string
 	if now != l.windowSecond {

@@ -69,14 +69,13 @@ func TestRejectionLog(t *testing.T) {
 	// A burst: at most 10 lines a second, then the count of the others.
 	config.LogRejections = "error"
 	config.Roles = nil
+	clock := newFakeClock()
+	config.Now = clock.Now
 	burst := newHandler(t, config, &upstream{})
-	for second := time.Now().Unix(); time.Now().Unix() == second; {
-		time.Sleep(5 * time.Millisecond) // start at the beginning of a second
-	}
 	for i := 0; i < 25; i++ {
 		serve(burst, request(""))
 	}
-	time.Sleep(time.Until(time.Unix(time.Now().Unix()+1, 0)) + 10*time.Millisecond)
+	clock.Advance(time.Second)
 	serve(burst, request(""))
 	lines = captured.lines(false)
 	if len(lines) != 12 || !strings.Contains(lines[10], "15 more refusals in the last second were not logged") {

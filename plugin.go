@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Middleware enforces the configuration on every request.
@@ -25,7 +26,8 @@ type Middleware struct {
 	cache      *tokenCache
 	optional   bool
 	loginURL   string
-	rejections *rejectionLog // nil: rejections are not logged
+	rejections *rejectionLog    // nil: rejections are not logged
+	now        func() time.Time // Config.Now
 }
 
 // New builds the middleware. It does no network I/O and starts no goroutine: Traefik calls it
@@ -63,9 +65,11 @@ func build(next http.Handler, config *Config, name string) (m *Middleware, err e
 	}
 	if config.Given != nil {
 		// Traefik's copy is shared by every New of the middleware: it is read, never modified.
+		now := config.Now
 		if config, err = decodeGiven(config.Given); err != nil {
 			return nil, err
 		}
+		config.Now = now
 	}
 	m, err = newMiddleware(next, config, name)
 	return m, err
@@ -95,7 +99,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	if err != nil {
 		return nil, err
 	}
-	rejections, err := newRejectionLog(config.LogRejections, name)
+	rejections, err := newRejectionLog(config.LogRejections, name, clock(config))
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +116,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		optional:             config.Optional,
 		loginURL:             loginURL,
 		rejections:           rejections,
+		now:                  clock(config),
 	}
 	m.logDetails = rejections != nil
 	for _, r := range []*requirement{&m.roles, &m.permissions, &m.tenants} {

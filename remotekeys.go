@@ -21,7 +21,8 @@ type keySource struct {
 	refreshInterval    time.Duration
 	minRefreshInterval time.Duration
 	epochs             *keyEpoch
-	users              users // the middlewares that use the set, for its log lines
+	users              users            // the middlewares that use the set, for its log lines
+	now                func() time.Time // Config.Now of the middleware that made it
 
 	mu         sync.Mutex
 	set        *keySet   // nil until a fetch succeeds
@@ -31,9 +32,9 @@ type keySource struct {
 	inflight   *fetchCall
 }
 
-func newRemoteKeys(fetcher keyFetcher, refreshInterval, minRefreshInterval, timeout time.Duration) *keySource {
+func newRemoteKeys(fetcher keyFetcher, refreshInterval, minRefreshInterval, timeout time.Duration, now func() time.Time) *keySource {
 	return &keySource{fetcher: fetcher, timeout: timeout, refreshInterval: refreshInterval,
-		minRefreshInterval: minRefreshInterval, epochs: &keyEpoch{}}
+		minRefreshInterval: minRefreshInterval, epochs: &keyEpoch{}, now: now}
 }
 
 // fetchCall is one fetch in progress; done is closed when it ends.
@@ -111,7 +112,7 @@ func (r *keySource) replacement(ctx context.Context, kid string, failed *publicK
 func (r *keySource) retryAfter() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.minRefreshInterval - time.Since(r.triedAt)
+	return r.minRefreshInterval - r.now().Sub(r.triedAt)
 }
 
 // currentKeys returns the cached set and, once it is older than refreshInterval, starts a
@@ -121,7 +122,8 @@ func currentKeys(r *keySource) *keySet {
 	set := r.set
 	// The scheduled refresh follows refreshInterval since the last success; after a failed
 	// attempt it also waits minRefreshInterval, so a failing endpoint is not hammered.
-	due := time.Since(r.fetchedAt) >= r.refreshInterval && (!r.lastFailed || time.Since(r.triedAt) >= r.minRefreshInterval)
+	now := r.now()
+	due := now.Sub(r.fetchedAt) >= r.refreshInterval && (!r.lastFailed || now.Sub(r.triedAt) >= r.minRefreshInterval)
 	if set != nil && r.fetcher != nil && r.inflight == nil && due {
 		r.startFetchLocked()
 	}
@@ -140,7 +142,7 @@ func (r *keySource) refetch(ctx context.Context) *keySet {
 		return set
 	}
 	if call == nil {
-		if !r.triedAt.IsZero() && time.Since(r.triedAt) < r.minRefreshInterval {
+		if !r.triedAt.IsZero() && r.now().Sub(r.triedAt) < r.minRefreshInterval {
 			set := r.set
 			r.mu.Unlock()
 			return set
@@ -163,7 +165,7 @@ func (r *keySource) refetch(ctx context.Context) *keySet {
 func (r *keySource) startFetchLocked() *fetchCall {
 	call := &fetchCall{done: make(chan struct{})}
 	r.inflight = call
-	r.triedAt = time.Now()
+	r.triedAt = r.now()
 	go r.runFetch(call)
 	return call
 }
@@ -189,7 +191,7 @@ func (r *keySource) finishFetch(call *fetchCall, set *keySet, err error) {
 		err = errors.New("the key source returned no keys")
 	}
 	r.mu.Lock()
-	now := time.Now()
+	now := r.now()
 	if err != nil {
 		kept := "keeping the last good keys"
 		if r.set == nil {
@@ -252,16 +254,17 @@ func sameKeySet(previous, next *keySet) bool {
 // kids could make every request fetch keys. A variable so tests need not wait.
 var minRefreshFloor = time.Second
 
-// fetchTiming holds the durations that govern a remote key source.
+// fetchTiming holds the durations that govern a remote key source, and its clock.
 type fetchTiming struct {
 	refresh, minRefresh, timeout time.Duration
+	now                          func() time.Time
 }
 
 // parseFetchTiming checks the remote key source's durations. refreshInterval may be shorter
 // than minRefreshInterval: the first schedules refreshes, the second throttles the fetches
 // that unknown kids and failures cause.
 func parseFetchTiming(config *Config) (fetchTiming, error) {
-	var t fetchTiming
+	t := fetchTiming{now: clock(config)}
 	var err error
 	if t.refresh, err = parseDuration("refreshInterval", config.RefreshInterval); err != nil {
 		return t, err
@@ -290,5 +293,5 @@ func (t fetchTiming) id(kind, endpoint string) string {
 }
 
 func (t fetchTiming) remoteKeys(fetcher keyFetcher) *keySource {
-	return newRemoteKeys(fetcher, t.refresh, t.minRefresh, t.timeout)
+	return newRemoteKeys(fetcher, t.refresh, t.minRefresh, t.timeout, t.now)
 }

@@ -117,6 +117,7 @@ func TestOneFetchSharedByRoutersAndRequests(t *testing.T) {
 			codes <- rec.Code
 		}(handler)
 	}
+	// Real time, not a clock: the 40 requests must reach the shared fetch before it ends.
 	time.Sleep(100 * time.Millisecond)
 	close(release)
 	wg.Wait()
@@ -135,19 +136,18 @@ func TestRefreshIntervalRefetchesInBackground(t *testing.T) {
 	server := newKeyServer(t)
 	config := jwksConfig(t, server)
 	config.RefreshInterval = "50ms"
+	clock := newFakeClock()
+	config.Now = clock.Now
 	handler := newHandler(t, config, &upstream{})
 	token := validToken(t)
 	handler.ServeHTTP(httptest.NewRecorder(), request(token))
-	time.Sleep(60 * time.Millisecond)
+	clock.Advance(60 * time.Millisecond)
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, request(token))
 	if rec.Code != 200 {
 		t.Fatalf("request with stale keys: status %d; want 200 with the keys at hand", rec.Code)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for server.requests.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	settleFetch(handler)
 	if got := server.requests.Load(); got != 2 {
 		t.Fatalf("keys older than refreshInterval were fetched %d times in all; want a second fetch", got)
 	}
@@ -160,16 +160,16 @@ func TestRefreshIntervalShorterThanMinRefreshInterval(t *testing.T) {
 	config := jwksConfig(t, server)
 	config.RefreshInterval = "100ms"
 	config.MinRefreshInterval = "1h"
+	clock := newFakeClock()
+	config.Now = clock.Now
 	handler := newHandler(t, config, &upstream{})
 	token := validToken(t)
 	if rec, _ := serve(handler, request(token)); rec.Code != http.StatusOK {
 		t.Fatalf("first request: status %d; want 200", rec.Code)
 	}
-	time.Sleep(150 * time.Millisecond)
+	clock.Advance(150 * time.Millisecond)
 	serve(handler, request(token))
-	for deadline := time.Now().Add(2 * time.Second); server.requests.Load() < 2 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
+	settleFetch(handler)
 	if got := server.requests.Load(); got != 2 {
 		t.Fatalf("the JWKS was fetched %d times after refreshInterval (100ms) passed; want 2 (minRefreshInterval 1h must not delay the scheduled refresh)", got)
 	}
@@ -281,6 +281,8 @@ func checkKeyEndpointFault(t *testing.T, fault, valid, key3Token string, withKey
 	config.HTTPTimeout = faultTimeout.String()
 	config.MinRefreshInterval = faultMinRefresh.String()
 	config.RefreshInterval = "10m"
+	clock := newFakeClock()
+	config.Now = clock.Now
 	next := &upstream{}
 	handler := newHandler(t, config, next)
 	checkFetches := func(phase string, want int64) {
@@ -308,17 +310,18 @@ func checkKeyEndpointFault(t *testing.T, fault, valid, key3Token string, withKey
 	}
 	checkFetches("never obtained", 1)
 	if fault == "a 50 MB body" {
-		deadline := time.Now().Add(5 * time.Second)
-		for !s.bigDone.Load() && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+		select {
+		case <-s.bigDone:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the server's handler of the 50 MB body has not returned after 5 s; want the client to have stopped reading")
 		}
-		if written := s.written.Load(); !s.bigDone.Load() || written >= bigBodyBytes/2 {
-			t.Fatalf("the server wrote %d bytes of a 50 MB body (done: %v); want the client to stop reading after 1 MiB", written, s.bigDone.Load())
+		if written := s.written.Load(); written >= bigBodyBytes/2 {
+			t.Fatalf("the server wrote %d bytes of a 50 MB body; want the client to stop reading after 1 MiB", written)
 		}
 	}
 	if tls {
 		// An untrusted certificate stays untrusted: fail closed on every attempt.
-		time.Sleep(faultMinRefresh + 50*time.Millisecond)
+		clock.Advance(faultMinRefresh + time.Millisecond)
 		if rec, _ := serve(handler, request(valid)); rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("second attempt against an untrusted certificate: status %d; want 503", rec.Code)
 		}
@@ -331,7 +334,7 @@ func checkKeyEndpointFault(t *testing.T, fault, valid, key3Token string, withKey
 
 	// 2. The endpoint comes back: the same middleware recovers by itself.
 	s.setFault("ok", nil)
-	time.Sleep(faultMinRefresh + 50*time.Millisecond)
+	clock.Advance(faultMinRefresh + time.Millisecond)
 	if rec, _ := serve(handler, request(valid)); rec.Code != http.StatusOK {
 		t.Fatalf("after the endpoint came back: status %d (%s); want 200", rec.Code, errorDescription(rec))
 	}
@@ -340,7 +343,7 @@ func checkKeyEndpointFault(t *testing.T, fault, valid, key3Token string, withKey
 	// 3. It fails again: the last good keys keep verifying, an unknown kid is a 401
 	// (never a 503), and the refetch it causes is shared and bounded.
 	s.setFault(fault, nil)
-	time.Sleep(faultMinRefresh + 50*time.Millisecond)
+	clock.Advance(faultMinRefresh + time.Millisecond)
 	answers = concurrently(handler, append(repeated(valid, 10), repeated(key3Token, 10)...))
 	checkBounded("last good keys", answers)
 	for i, a := range answers {
@@ -358,7 +361,7 @@ func checkKeyEndpointFault(t *testing.T, fault, valid, key3Token string, withKey
 
 	// 4. It comes back with a new key: tokens of that key are verified, without a restart.
 	s.setFault("ok", withKey3)
-	time.Sleep(faultMinRefresh + 50*time.Millisecond)
+	clock.Advance(faultMinRefresh + time.Millisecond)
 	for _, token := range []string{key3Token, valid} {
 		if rec, _ := serve(handler, request(token)); rec.Code != http.StatusOK {
 			t.Fatalf("after the endpoint came back with key-3: status %d (%s); want 200", rec.Code, errorDescription(rec))
@@ -384,6 +387,7 @@ func (f *flakyFetcher) fetch(ctx context.Context) (*keySet, error) {
 	f.calls++
 	mode, delay, set, calls := f.panicWith, f.delay, f.set, f.calls
 	f.mu.Unlock()
+	// Real time, not a clock: concurrent requests must find this fetch under way and share it.
 	time.Sleep(delay)
 	switch mode {
 	case "string":
@@ -423,7 +427,8 @@ func TestFetchPanicIsRecovered(t *testing.T) {
 		kind := kind
 		t.Run("panic with a "+kind, func(t *testing.T) {
 			fetcher := &flakyFetcher{panicWith: kind, delay: 50 * time.Millisecond}
-			keys := newRemoteKeys(fetcher, time.Hour, 100*time.Millisecond, time.Second)
+			clock := newFakeClock()
+			keys := newRemoteKeys(fetcher, time.Hour, 100*time.Millisecond, time.Second, clock.Now)
 			handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
 			setKeys(handler, keys)
 
@@ -439,14 +444,14 @@ func TestFetchPanicIsRecovered(t *testing.T) {
 
 			// The next fetch works: the same middleware recovers.
 			fetcher.change("", good)
-			time.Sleep(150 * time.Millisecond)
+			clock.Advance(150 * time.Millisecond)
 			if rec, _ := serve(handler, request(valid)); rec.Code != http.StatusOK {
 				t.Fatalf("after the fetcher recovered: status %d (%s); want 200", rec.Code, errorDescription(rec))
 			}
 
 			// A panic in a later refetch keeps the keys at hand.
 			fetcher.change(kind, nil)
-			time.Sleep(150 * time.Millisecond)
+			clock.Advance(150 * time.Millisecond)
 			answers := concurrently(handler, append(repeated(valid, 5), repeated(unknownKid, 5)...))
 			for i, a := range answers {
 				want := http.StatusOK
@@ -471,7 +476,8 @@ func TestFetcherWithoutKeySetIsAFailedFetch(t *testing.T) {
 		t.Fatalf("parseJWKS(jwks.json): %v", err)
 	}
 	fetcher := &flakyFetcher{set: good}
-	keys := newRemoteKeys(fetcher, time.Hour, 50*time.Millisecond, time.Second)
+	clock := newFakeClock()
+	keys := newRemoteKeys(fetcher, time.Hour, 50*time.Millisecond, time.Second, clock.Now)
 	handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
 	setKeys(handler, keys)
 	valid := validToken(t)
@@ -479,7 +485,7 @@ func TestFetcherWithoutKeySetIsAFailedFetch(t *testing.T) {
 		t.Fatalf("with keys: status %d; want 200", rec.Code)
 	}
 	fetcher.change("", nil)
-	time.Sleep(60 * time.Millisecond)
+	clock.Advance(60 * time.Millisecond)
 	unknownKid := signRS256(t, privateKey(t, "key-3"), rs256Header("key-3"), userClaims(t, nil))
 	if rec, _ := serve(handler, request(unknownKid)); rec.Code != http.StatusUnauthorized {
 		t.Fatalf("unknown kid while the fetcher returns no key set: status %d; want 401", rec.Code)

@@ -5,7 +5,6 @@ package withauth
 import (
 	"context"
 	"net/http"
-	"time"
 )
 
 // ServeHTTP admits a request whose credentials are cached as allowed with a few map lookups
@@ -32,7 +31,7 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		g := cache.grants[credentials[0]]
 		cache.mu.Unlock()
 		if g != nil && g.allowed {
-			if time.Now().UnixNano() <= g.usableUntilUnixNano && g.generation == g.epoch.generation.Load() {
+			if m.now().UnixNano() <= g.usableUntilUnixNano && g.generation == g.epoch.generation.Load() {
 				for i, name := range g.forwardNames {
 					header[name] = g.forwardValues[i]
 				}
@@ -92,7 +91,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 			cache = nil
 		}
 	}
-	nowUnixNano := time.Now().UnixNano()
+	nowUnixNano := m.now().UnixNano()
 	var g *grant
 	if cache != nil {
 		g = cachedGrant(cache, cacheKey)

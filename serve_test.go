@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -273,11 +274,12 @@ const (
 func TestLoadWithKeyRotation(t *testing.T) {
 	const clients = 200
 	const (
-		beforeRotation = 500 * time.Millisecond
+		// requestsPerPhase are the requests the clients send before the rotation, between it
+		// and key-3's first use, and after that.
+		requestsPerPhase = 2000
 		// key3Delay is how long after publishing key-3 the issuer starts signing with it: more
-		// than minRefreshInterval, as a key must be published before it is used.
-		key3Delay     = 400 * time.Millisecond
-		afterKey3Live = 500 * time.Millisecond
+		// than refreshInterval and minRefreshInterval, as a key must be published before use.
+		key3Delay = 400 * time.Millisecond
 	)
 	key1, key2, key3, rogue := privateKey(t, "key-1"), privateKey(t, "key-2"), privateKey(t, "key-3"), privateKey(t, "rogue")
 	server := newKeyServer(t)
@@ -287,6 +289,8 @@ func TestLoadWithKeyRotation(t *testing.T) {
 	config.Roles = []string{"admin"}
 	config.MinRefreshInterval = "100ms"
 	config.RefreshInterval = "250ms"
+	clock := newFakeClock()
+	config.Now = clock.Now
 
 	// The user each admitted token names; the upstream checks that it gets that one.
 	users := map[string]string{}
@@ -332,6 +336,13 @@ func TestLoadWithKeyRotation(t *testing.T) {
 	handler := newHandler(t, config, next)
 
 	var stop, rotatedFlag, key3Live atomic.Bool
+	var served atomic.Int64
+	// whenServed lets the clients send n more requests.
+	whenServed := func(n int64) {
+		for target := served.Load() + n; served.Load() < target; {
+			runtime.Gosched()
+		}
+	}
 	var mu sync.Mutex
 	counts := make([]int, loadKinds)
 	key1Refused := 0
@@ -351,6 +362,7 @@ func TestLoadWithKeyRotation(t *testing.T) {
 				k := kinds[kind]
 				token := k.tokens[(c+i)%len(k.tokens)]
 				rec, _ := serve(handler, request(token))
+				served.Add(1)
 				mine[kind]++
 				detail := errorDescription(rec)
 				if kind == kindKey1 && rec.Code == 401 && strings.Contains(detail, "unknown key") && rotatedFlag.Load() {
@@ -369,12 +381,14 @@ func TestLoadWithKeyRotation(t *testing.T) {
 			mu.Unlock()
 		}()
 	}
-	time.Sleep(beforeRotation)
+	whenServed(requestsPerPhase)
 	rotatedFlag.Store(true)
 	server.set(http.StatusOK, rotated)
-	time.Sleep(key3Delay)
+	clock.Advance(key3Delay) // the keys are due: the next request refreshes them
+	whenServed(requestsPerPhase)
+	settleFetch(handler)
 	key3Live.Store(true)
-	time.Sleep(afterKey3Live)
+	whenServed(requestsPerPhase)
 	stop.Store(true)
 	wg.Wait()
 
@@ -400,7 +414,7 @@ func TestLoadWithKeyRotation(t *testing.T) {
 		t.Errorf("the upstream was reached %d times; want %d (once per 200)", got, admitted)
 	}
 	// After the rotation key-1 is gone, cached or not.
-	time.Sleep(150 * time.Millisecond)
+	clock.Advance(150 * time.Millisecond)
 	if rec, _ := serve(handler, request(kinds[kindKey1].tokens[0])); rec.Code != 401 {
 		t.Errorf("key-1 token after the rotation: status %d; want 401 (key-1 left the key set)", rec.Code)
 	}

@@ -63,12 +63,14 @@ func TestStepUpMaxAgeBoundsCachedGrants(t *testing.T) {
 	config := pemConfig(t)
 	config.StepUp = true
 	config.StepUpMaxAge = "2s"
+	clock := newFakeClock()
+	config.Now = clock.Now
 	handler := newHandler(t, config, &upstream{})
-	token := stepUpClaims(map[string]interface{}{"auth_time": time.Now().Unix() - 1})(t)
+	token := stepUpClaims(map[string]interface{}{"auth_time": clock.Now().Unix() - 1})(t)
 	if rec, _ := serve(handler, request(token)); rec.Code != http.StatusOK {
 		t.Fatalf("authenticated a second ago: status %d (%s); want 200", rec.Code, errorDescription(rec))
 	}
-	time.Sleep(2100 * time.Millisecond)
+	clock.Advance(2100 * time.Millisecond)
 	if rec, _ := serve(handler, request(token)); rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Header().Get("WWW-Authenticate"), `max_age="2"`) {
 		t.Fatalf("the same token past auth_time + stepUpMaxAge: status %d, %s; want 401 with the step-up challenge", rec.Code, rec.Header().Get("WWW-Authenticate"))
 	}
