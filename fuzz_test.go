@@ -425,8 +425,8 @@ func checkBearer(t testing.TB, tokens *tokenChecker, value string, copies uint8)
 	})
 	isBearer := len(value) >= 7 && strings.EqualFold(value[:7], "bearer ")
 	// "Bearer" alone (a client's "Bearer " with its space trimmed on the way) is an invalid
-	// credential, never no credentials.
-	bareScheme := strings.EqualFold(strings.TrimSpace(value), "bearer")
+	// credential, never no credentials. "Bearer " and more is judged by what follows.
+	bareScheme := !isBearer && strings.EqualFold(strings.TrimSpace(value), "bearer")
 	switch {
 	case len(values) == 0 && problem != errNoCredentials:
 		t.Fatalf("no Authorization header: problem %v; want %v", problem, errNoCredentials)
