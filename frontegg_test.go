@@ -377,7 +377,7 @@ func TestFronteggVendorModeRefusesUntypedTokens(t *testing.T) {
 	fronteggEnv(t, mock)
 	next := &upstream{}
 	rec, _ := serve(newHandler(t, CreateConfig(), next), fronteggRequest("/shift", "Authorization", fronteggToken(t, "userToken", map[string]interface{}{"type": nil})))
-	if rec.Code != http.StatusUnauthorized || !strings.Contains(errorDescription(rec), "no Frontegg token type") || next.calls.Load() != 0 {
+	if rec.Code != http.StatusUnauthorized || errorDescription(rec) != errNoTokenType.Error() || next.calls.Load() != 0 {
 		t.Fatalf("vendor mode, token without type: status %d (%s), upstream called %d times; want 401 \"no Frontegg token type\", upstream never",
 			rec.Code, errorDescription(rec), next.calls.Load())
 	}
@@ -401,7 +401,7 @@ func TestFronteggAccessTokensDisabledIsAnInvalidToken(t *testing.T) {
 		token := fronteggToken(t, "userAccessToken", nil)
 		for i := 0; i < 3; i++ {
 			rec, _ := serve(handler, fronteggRequest("/admin", "X-Api-Key", token))
-			if rec.Code != http.StatusUnauthorized || rec.Header().Get("Retry-After") != "" || !strings.Contains(errorDescription(rec), "access tokens are disabled") || next.calls.Load() != 0 {
+			if rec.Code != http.StatusUnauthorized || rec.Header().Get("Retry-After") != "" || errorDescription(rec) != errAccessDisabled.Error() || next.calls.Load() != 0 {
 				t.Fatalf("roles %v, access tokens disabled, request %d: status %d (%s), Retry-After %q, upstream called %d times; want 401 \"access tokens are disabled\", no Retry-After, upstream never",
 					roles, i+1, rec.Code, errorDescription(rec), rec.Header().Get("Retry-After"), next.calls.Load())
 			}
@@ -499,7 +499,7 @@ func TestFronteggTypesStayFrontegg(t *testing.T) {
 	mock := newMockFrontegg(t)
 	fronteggEnv(t, mock)
 	rec, _ := serve(newHandler(t, CreateConfig(), &upstream{}), fronteggRequest("/shift", "Authorization", fronteggToken(t, "access", nil)))
-	if rec.Code != http.StatusUnauthorized || !strings.Contains(errorDescription(rec), "token type is not accepted") {
+	if rec.Code != http.StatusUnauthorized || errorDescription(rec) != errTokenType.Error() {
 		t.Errorf("vendor mode, type \"access\": status %d (%s); want 401 (every token there is Frontegg's)", rec.Code, errorDescription(rec))
 	}
 }

@@ -427,7 +427,7 @@ type tokenCase struct {
 	header      func(*http.Request)
 	wantStatus  int
 	wantError   string // the error code in WWW-Authenticate and the JSON body
-	wantDetail  string // part of error_description
+	wantErr     error  // the refusal: its row in refusalTable decides status, reason and description
 	wantForward map[string]string
 }
 
@@ -520,8 +520,12 @@ func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, next *upstream, t
 	if tc.wantError != "" && body["error"] != tc.wantError {
 		t.Errorf("body error = %q; want %q", body["error"], tc.wantError)
 	}
-	if !strings.Contains(body["error_description"], tc.wantDetail) {
-		t.Errorf("body error_description = %q; want it to contain %q", body["error_description"], tc.wantDetail)
+	if tc.wantErr != nil {
+		want := refusals[tc.wantErr]
+		if body["reason"] != want.reason || body["error_description"] != tc.wantErr.Error() || rec.Code != want.status {
+			t.Errorf("status %d, reason %q, error_description %q; want %d, %q, %q (refusalTable's row for that error)",
+				rec.Code, body["reason"], body["error_description"], want.status, want.reason, tc.wantErr.Error())
+		}
 	}
 }
 

@@ -38,20 +38,20 @@ func TestSeveralIssuers(t *testing.T) {
 		name   string
 		token  string
 		status int
-		detail string
+		err    error // nil for 200
 	}{
-		{"a's token", tokenOf(t, "key-1", "key-1", "https://a.example", nil), 200, ""},
-		{"b's token for b's audience", tokenOf(t, "key-2", "key-2", "https://b.example", map[string]interface{}{"aud": "api-b"}), 200, ""},
-		{"b's token for the top-level audience", tokenOf(t, "key-2", "key-2", "https://b.example", nil), 401, "audience"},
-		{"a's iss, signed with b's key", tokenOf(t, "key-2", "key-2", "https://a.example", nil), 401, "unknown key"},
-		{"b's iss, signed with a's key under b's kid", tokenOf(t, "key-1", "key-2", "https://b.example", map[string]interface{}{"aud": "api-b"}), 401, "signature is invalid"},
-		{"an unknown issuer", tokenOf(t, "key-1", "key-1", "https://c.example", nil), 401, "issuer (iss) is not the expected one"},
-		{"no issuer", tokenOf(t, "key-1", "key-1", "", nil), 401, "issuer (iss) is not the expected one"},
+		{"a's token", tokenOf(t, "key-1", "key-1", "https://a.example", nil), 200, nil},
+		{"b's token for b's audience", tokenOf(t, "key-2", "key-2", "https://b.example", map[string]interface{}{"aud": "api-b"}), 200, nil},
+		{"b's token for the top-level audience", tokenOf(t, "key-2", "key-2", "https://b.example", nil), 401, errAudience},
+		{"a's iss, signed with b's key", tokenOf(t, "key-2", "key-2", "https://a.example", nil), 401, errUnknownKey},
+		{"b's iss, signed with a's key under b's kid", tokenOf(t, "key-1", "key-2", "https://b.example", map[string]interface{}{"aud": "api-b"}), 401, errBadSignature},
+		{"an unknown issuer", tokenOf(t, "key-1", "key-1", "https://c.example", nil), 401, errIssuer},
+		{"no issuer", tokenOf(t, "key-1", "key-1", "", nil), 401, errIssuer},
 	}
 	for _, tc := range cases {
 		rec, _ := serve(handler, request(tc.token))
-		if rec.Code != tc.status || !strings.Contains(errorDescription(rec), tc.detail) {
-			t.Errorf("%s: status %d (%s); want %d %q", tc.name, rec.Code, errorDescription(rec), tc.status, tc.detail)
+		if rec.Code != tc.status || tc.err != nil && errorDescription(rec) != tc.err.Error() {
+			t.Errorf("%s: status %d (%s); want %d %v", tc.name, rec.Code, errorDescription(rec), tc.status, tc.err)
 		}
 	}
 	before := a.requests.Load() + b.requests.Load()

@@ -202,7 +202,7 @@ func TestPanicAnswers500ForThatRequestOnly(t *testing.T) {
 	setKeys(handler, panickingKeys(t, ""))
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, request(validToken(t)))
-	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "internal error") {
+	if rec.Code != 500 || bodyField(rec.Body.Bytes(), "reason") != "internal_error" {
 		t.Fatalf("injected panic: status %d, body %s; want 500 with an internal error", rec.Code, rec.Body.String())
 	}
 	setKeys(handler, good)
@@ -250,7 +250,7 @@ type loadKind struct {
 	name   string
 	tokens []string // "" sends no Authorization header
 	status int
-	detail string // part of error_description
+	err    error // the refusal, nil for 200 and 403
 }
 
 const (
@@ -316,15 +316,15 @@ func TestLoadWithKeyRotation(t *testing.T) {
 	kinds[kindKey2] = loadKind{name: "key-2", tokens: signed(5, "key-2", by(key2, "key-2", nil)), status: 200}
 	kinds[kindKey3] = loadKind{name: "key-3", tokens: signed(5, "key-3", by(key3, "key-3", nil)), status: 200}
 	kinds[kindNoRole] = loadKind{name: "no admin role", tokens: signed(3, "reader", by(key2, "key-2", map[string]interface{}{"roles": []string{"read-only"}})), status: 403}
-	kinds[kindExpired] = loadKind{name: "expired", tokens: signed(3, "expired", by(key2, "key-2", map[string]interface{}{"exp": time.Now().Unix() - 3600})), status: 401, detail: "expired"}
-	kinds[kindAlgNone] = loadKind{name: "alg none", tokens: []string{segment(t, map[string]string{"alg": "none", "kid": "key-2"}) + "." + segment(t, userClaims(t, nil)) + "."}, status: 401, detail: "not signed with an accepted algorithm"}
-	kinds[kindHS256] = loadKind{name: "HS256 keyed with the modulus", tokens: []string{hmacSigned(t, "HS256", "key-2", key2.N.Bytes())}, status: 401, detail: "not signed with an accepted algorithm"}
-	kinds[kindWrongKey] = loadKind{name: "rogue key, kid key-2", tokens: signed(2, "rogue", by(rogue, "key-2", nil)), status: 401, detail: "signature is invalid"}
-	kinds[kindUnknownKid] = loadKind{name: "rogue key, unknown kid", tokens: signed(2, "unknown", by(rogue, "rogue", nil)), status: 401, detail: "unknown key"}
+	kinds[kindExpired] = loadKind{name: "expired", tokens: signed(3, "expired", by(key2, "key-2", map[string]interface{}{"exp": time.Now().Unix() - 3600})), status: 401, err: errExpired}
+	kinds[kindAlgNone] = loadKind{name: "alg none", tokens: []string{segment(t, map[string]string{"alg": "none", "kid": "key-2"}) + "." + segment(t, userClaims(t, nil)) + "."}, status: 401, err: errAlgorithm}
+	kinds[kindHS256] = loadKind{name: "HS256 keyed with the modulus", tokens: []string{hmacSigned(t, "HS256", "key-2", key2.N.Bytes())}, status: 401, err: errAlgorithm}
+	kinds[kindWrongKey] = loadKind{name: "rogue key, kid key-2", tokens: signed(2, "rogue", by(rogue, "key-2", nil)), status: 401, err: errBadSignature}
+	kinds[kindUnknownKid] = loadKind{name: "rogue key, unknown kid", tokens: signed(2, "unknown", by(rogue, "rogue", nil)), status: 401, err: errUnknownKey}
 	tampered := strings.Split(kinds[kindKey2].tokens[0], ".")
 	tampered[1] = segment(t, userClaims(t, map[string]interface{}{"sub": "mallory", "roles": []string{"admin", "owner"}}))
-	kinds[kindTampered] = loadKind{name: "tampered payload", tokens: []string{strings.Join(tampered, ".")}, status: 401, detail: "signature is invalid"}
-	kinds[kindMissing] = loadKind{name: "no token", tokens: []string{""}, status: 401, detail: "a bearer token is required"}
+	kinds[kindTampered] = loadKind{name: "tampered payload", tokens: []string{strings.Join(tampered, ".")}, status: 401, err: errBadSignature}
+	kinds[kindMissing] = loadKind{name: "no token", tokens: []string{""}, status: 401, err: errNoCredentials}
 
 	var wrong failures
 	next := &upstream{check: func(req *http.Request) {
@@ -365,12 +365,16 @@ func TestLoadWithKeyRotation(t *testing.T) {
 				served.Add(1)
 				mine[kind]++
 				detail := errorDescription(rec)
-				if kind == kindKey1 && rec.Code == 401 && strings.Contains(detail, "unknown key") && rotatedFlag.Load() {
+				if kind == kindKey1 && rec.Code == 401 && detail == errUnknownKey.Error() && rotatedFlag.Load() {
 					mineKey1Refused++ // sent just before the rotation, answered after it
 					continue
 				}
-				if rec.Code != k.status || !strings.Contains(detail, k.detail) {
-					wrong.add(k.name + ": status " + strconv.Itoa(rec.Code) + " (" + detail + "); want " + strconv.Itoa(k.status) + " " + k.detail)
+				if rec.Code != k.status || k.err != nil && detail != k.err.Error() {
+					want := ""
+					if k.err != nil {
+						want = " " + k.err.Error()
+					}
+					wrong.add(k.name + ": status " + strconv.Itoa(rec.Code) + " (" + detail + "); want " + strconv.Itoa(k.status) + want)
 				}
 			}
 			mu.Lock()
