@@ -120,7 +120,8 @@ type Config struct {
 	// CacheSize is how many verified tokens are remembered until they expire (default 10000,
 	// 0 disables the cache).
 	CacheSize int `mapstructure:"-"`
-	// ClaimsHeader, if set, carries all verified claims to the upstream as base64url JSON.
+	// ClaimsHeader, if set, carries the verified claims to the upstream as base64url JSON, with
+	// "id" the user id withauth computes and, for a Frontegg access token, Frontegg's grants.
 	ClaimsHeader string `mapstructure:"-"`
 	// ClientID selects Frontegg vendor mode, with APIKey, when JWKSURL, Issuer, PublicKey and
 	// Issuers are all unset; it falls back to FRONTEGG_CLIENT_ID in Traefik's environment.

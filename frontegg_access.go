@@ -65,42 +65,54 @@ func (f *fronteggAPI) accessTokenGrants(kind, id string) (*apiAnswer, error) {
 
 // checkAccessToken does what the SDKs do after verifying an access token: with no roles or
 // permissions required, the token must be listed as active; otherwise Frontegg's roles and
-// permissions for it replace the claims the requirements are checked against. It returns when
-// the answer stops being trusted.
-func (f *fronteggAPI) checkAccessToken(claims map[string]interface{}, needsGrants bool) (time.Time, error) {
+// permissions for it are what the requirements are checked against. It returns when the
+// answer stops being trusted, and the grants (nil when they were not fetched).
+func (f *fronteggAPI) checkAccessToken(claims map[string]interface{}, needsGrants bool) (time.Time, *accessTokenData, error) {
 	tokenType, _ := claims["type"].(string)
 	sub, _ := claims["sub"].(string)
 	kind := accessTokenKind(tokenType)
 	if !needsGrants {
-		// The token's roles and permissions are Frontegg's placeholders (FETCH-ROLES-BY-API):
-		// the upstream must never read them as grants.
-		delete(claims, "roles")
-		delete(claims, "permissions")
 		a, err := f.activeAccessTokens(kind)
 		if err != nil {
-			return time.Time{}, errCheckUnavailable
+			return time.Time{}, nil, errCheckUnavailable
 		}
 		if a.disabled {
-			return a.expires, errAccessDisabled
+			return a.expires, nil, errAccessDisabled
 		}
 		if !a.active[sub] {
-			return a.expires, errAccessRevoked
+			return a.expires, nil, errAccessRevoked
 		}
-		return a.expires, nil
+		return a.expires, nil, nil
 	}
 	a, err := f.accessTokenGrants(kind, sub)
 	if err != nil {
-		return time.Time{}, errCheckUnavailable
+		return time.Time{}, nil, errCheckUnavailable
 	}
 	if a.disabled {
-		return a.expires, errAccessDisabled
+		return a.expires, nil, errAccessDisabled
 	}
 	if a.grants == nil {
-		return a.expires, errAccessRevoked
+		return a.expires, nil, errAccessRevoked
 	}
-	claims["roles"] = stringsToClaim(a.grants.Roles)
-	claims["permissions"] = stringsToClaim(a.grants.Permissions)
-	return a.expires, nil
+	return a.expires, a.grants, nil
+}
+
+// withGrants is a copy of an access token's claims whose roles and permissions are Frontegg's
+// grants for it, or, when they were not fetched, absent: the token's own are Frontegg's
+// placeholders (FETCH-ROLES-BY-API), which the upstream must never read as grants. The
+// verified claims stay as they were decoded.
+func withGrants(claims map[string]interface{}, grants *accessTokenData) map[string]interface{} {
+	view := make(map[string]interface{}, len(claims))
+	for name, value := range claims {
+		if name != "roles" && name != "permissions" {
+			view[name] = value
+		}
+	}
+	if grants != nil {
+		view["roles"] = stringsToClaim(grants.Roles)
+		view["permissions"] = stringsToClaim(grants.Permissions)
+	}
+	return view
 }
 
 func stringsToClaim(items []string) []interface{} {

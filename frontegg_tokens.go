@@ -31,20 +31,25 @@ func checkTokenType(claims map[string]interface{}, source credentialSource, vend
 	return nil
 }
 
-// setUserID sets the id claim, which the default X-User-Id forwards, to the id Frontegg's SDKs
-// give the user of a token (req.frontegg.user.id), or removes it: a token's own "id" claim is
-// never forwarded as the user's id.
-func setUserID(claims map[string]interface{}) {
-	if id, ok := userID(claims); ok {
-		claims["id"] = id
-	} else {
-		delete(claims, "id")
+// claimsWithUserID is the claims header's object: a copy of the claims with "id" the user id
+// (userID), or without "id" when there is none; the verified claims stay as decoded.
+func claimsWithUserID(claims map[string]interface{}) map[string]interface{} {
+	view := make(map[string]interface{}, len(claims)+1)
+	for name, value := range claims {
+		view[name] = value
 	}
+	delete(view, "id")
+	if id, ok := userID(claims); ok {
+		view["id"] = id
+	}
+	return view
 }
 
-// userID is that id: the creating user for API tokens, the owning user for access tokens,
-// none for tenant tokens. Tokens of other issuers, without a Frontegg type, are identified by sub.
-func userID(claims map[string]interface{}) (string, bool) {
+// userID is the id Frontegg's SDKs give the user of a token (req.frontegg.user.id), which a
+// forwarded header naming the claim "id" carries, never a token's own "id" claim: the creating
+// user for API tokens, the owning user for access tokens, none for tenant tokens. Tokens of
+// other issuers, without a Frontegg type, are identified by sub.
+func userID(claims map[string]interface{}) (interface{}, bool) {
 	tokenType, _ := claims["type"].(string)
 	var id interface{}
 	switch tokenType {

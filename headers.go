@@ -30,6 +30,9 @@ type forwardedHeader struct {
 	allClaims bool
 	// asList renders the claim as meets reads it: set for the roles and permissions claims.
 	asList bool
+	// isUserID: the claim is "id", which names the user id withauth computes (userID), never
+	// a token's own "id" claim.
+	isUserID bool
 }
 
 // headerKey is the form every spelling of a header name shares: CGI-style servers (WSGI, PHP,
@@ -70,7 +73,7 @@ func newForwardedHeaders(configured map[string]string, rolesClaim, permissionsCl
 			return nil, fmt.Errorf("forwardHeaders.%s: names no claim; give a claim such as sub", header)
 		}
 		asList := claim == strings.TrimSpace(rolesClaim) || claim == strings.TrimSpace(permissionsClaim)
-		headers = append(headers, forwardedHeader{name: name, claim: newClaimPath(claim), asList: asList})
+		headers = append(headers, forwardedHeader{name: name, claim: newClaimPath(claim), asList: asList, isUserID: claim == "id"})
 	}
 	if claimsHeader = strings.TrimSpace(claimsHeader); claimsHeader != "" {
 		name := http.CanonicalHeaderKey(claimsHeader)

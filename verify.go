@@ -75,33 +75,34 @@ func verifyClaims(r *tokenRules, signed *signedToken, source credentialSource, n
 	if err != nil {
 		return nil, "", err
 	}
-	expiresUnixNano, err := checkClaims(r, signed.trusted, claims, source, nowUnixNano)
+	expiresUnixNano, read, err := checkClaims(r, signed.trusted, claims, source, nowUnixNano)
 	if err != nil {
 		return nil, verifiedDetail(r, signed.raw, claims), err
 	}
-	return newGrant(r, claims, signed, expiresUnixNano), "", nil
+	return newGrant(r, read, signed, expiresUnixNano), "", nil
 }
 
 // checkClaims applies the claim rules in order: registered claims, azp, step-up, Frontegg's
 // token type and, for an access token, Frontegg's answer. It returns until when the grant may
-// be cached (Unix nanoseconds).
-func checkClaims(r *tokenRules, trusted *trustedIssuer, claims map[string]interface{}, source credentialSource, nowUnixNano int64) (int64, error) {
+// be cached (Unix nanoseconds), and the claims the route's requirements and headers read: the
+// verified ones, or for an access token a copy with Frontegg's grants (withGrants).
+func checkClaims(r *tokenRules, trusted *trustedIssuer, claims map[string]interface{}, source credentialSource, nowUnixNano int64) (int64, map[string]interface{}, error) {
 	nowSeconds := float64(nowUnixNano) / 1e9
 	expSeconds, err := validateClaims(&trusted.rules, claims, nowSeconds)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if r.authorizedParties != nil && !r.authorizedParties[authorizedParty(claims)] {
-		return 0, errAuthorized
+		return 0, nil, errAuthorized
 	}
 	var stepUpUntil int64
 	if r.stepUp != nil {
 		if stepUpUntil, err = checkStepUp(r.stepUp, claims, nowSeconds); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	if err := checkTokenType(claims, source, r.frontegg != nil); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	expiresUnixNano := cacheExpiry(expSeconds, trusted.rules.skewSeconds)
 	if stepUpUntil > 0 && stepUpUntil < expiresUnixNano {
@@ -110,20 +111,21 @@ func checkClaims(r *tokenRules, trusted *trustedIssuer, claims map[string]interf
 	if source == fromAPIKey {
 		return accessTokenExpiry(r, claims, expiresUnixNano)
 	}
-	return expiresUnixNano, nil
+	return expiresUnixNano, claims, nil
 }
 
 // accessTokenExpiry asks Frontegg about an access token (x-api-key): refused if not active,
-// else cached no longer than Frontegg's answer is trusted.
-func accessTokenExpiry(r *tokenRules, claims map[string]interface{}, expiresUnixNano int64) (int64, error) {
-	trustedUntil, err := r.frontegg.checkAccessToken(claims, r.fetchAccessTokenGrants)
+// else cached no longer than Frontegg's answer is trusted, its claims read with Frontegg's
+// grants.
+func accessTokenExpiry(r *tokenRules, claims map[string]interface{}, expiresUnixNano int64) (int64, map[string]interface{}, error) {
+	trustedUntil, grants, err := r.frontegg.checkAccessToken(claims, r.fetchAccessTokenGrants)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if until := trustedUntil.UnixNano(); until < expiresUnixNano {
-		return until, nil
+		expiresUnixNano = until
 	}
-	return expiresUnixNano, nil
+	return expiresUnixNano, withGrants(claims, grants), nil
 }
 
 // verifiedDetail is what a rejection log line says of a token whose signature verified.
@@ -175,7 +177,6 @@ func authorizedParty(claims map[string]interface{}) string {
 // newGrant is what the middleware concludes from verified claims: whether they meet its
 // requirements, and the forwarded headers' values.
 func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken, expiresUnixNano int64) *grant {
-	setUserID(claims)
 	names, values := forwardedValues(r.forward, claims)
 	g := &grant{
 		kid:                 signed.raw.kid,
@@ -205,6 +206,9 @@ func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) (
 		if !found {
 			claim, found = nestedClaim(h.claim, claims)
 		}
+		if h.isUserID {
+			claim, found = userID(claims)
+		}
 		// The two shapes of nearly every claim are rendered here, the rest by headerValue. When
 		// !found, claim (and text and items) may hold the previous iteration's value under Yaegi.
 		text, isString := claim.(string)
@@ -212,7 +216,7 @@ func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) (
 		value := ""
 		switch {
 		case h.allClaims:
-			value = encodeClaims(claims)
+			value = encodeClaims(claimsWithUserID(claims))
 		case !found:
 		case isString && !h.asList:
 			if strings.TrimSpace(text) == text && !strings.ContainsAny(text, controlCharacters) { // plainHeaderText, inlined

@@ -1,9 +1,13 @@
 package withauth
 
 import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // TestTokenConfusionGuards: authorizedParties checks azp, else client_id; typ checks the JOSE
@@ -63,4 +67,75 @@ func TestAbsentClaimsForwardNothing(t *testing.T) {
 	if !reflect.DeepEqual(got, want) || len(names) != len(values) {
 		t.Errorf("forwarded %q = %q; want %q", names, values, want)
 	}
+}
+
+// TestVerifiedClaimsAreNeverModified: withauth's own values (the user id, Frontegg's grants for
+// an access token) used to be written into the decoded claims, and that rewritten map was what
+// the claims header carried. They are values of their own: the decoded claims stay exactly as
+// signed, and the headers read the computed values.
+func TestVerifiedClaimsAreNeverModified(t *testing.T) {
+	judge := func(t *testing.T, handler http.Handler, token string, source credentialSource) (before, after map[string]interface{}, g *grant) {
+		t.Helper()
+		m := handler.(*Middleware)
+		raw, err := parseToken(token, m.algorithms)
+		if err != nil {
+			t.Fatalf("parseToken: %v", err)
+		}
+		claims, err := decodeClaims(raw)
+		if err != nil {
+			t.Fatalf("decodeClaims: %v", err)
+		}
+		before, _ = decodeClaims(raw)
+		expires, read, err := checkClaims(&m.tokenRules, m.trust.only, claims, source, time.Now().UnixNano())
+		if err != nil {
+			t.Fatalf("checkClaims: %v", err)
+		}
+		key, err := lookupKey(context.Background(), m.trust.only.keys, raw.kid)
+		if err != nil {
+			t.Fatalf("lookupKey: %v", err)
+		}
+		return before, claims, newGrant(&m.tokenRules, read, &signedToken{raw: raw, key: key, trusted: m.trust.only}, expires)
+	}
+	forwarded := func(g *grant, name string) string {
+		for i, n := range g.forwardNames {
+			if n == name {
+				return g.forwardValues[i][0]
+			}
+		}
+		return ""
+	}
+
+	t.Run("a token with its own id claim", func(t *testing.T) {
+		config := pemConfig(t)
+		config.ClaimsHeader = "X-Auth-Claims"
+		token := tokenWith(map[string]interface{}{"id": "the-token's-own-id"})(t)
+		before, after, g := judge(t, newHandler(t, config, &upstream{}), token, fromAuthorization)
+		if !reflect.DeepEqual(before, after) {
+			t.Errorf("the verified claims changed: %v, then %v; want them as decoded", before, after)
+		}
+		sub := before["sub"].(string)
+		if got := forwarded(g, "X-User-Id"); got != sub {
+			t.Errorf("X-User-Id %q; want the user id withauth computes, the sub %q, not the token's own id", got, sub)
+		}
+		encoded, _ := base64.RawURLEncoding.DecodeString(forwarded(g, "X-Auth-Claims"))
+		var header map[string]interface{}
+		if err := json.Unmarshal(encoded, &header); err != nil || header["id"] != sub || header["email"] != before["email"] {
+			t.Errorf("claims header %s (%v); want the claims with id the computed user id %q", encoded, err, sub)
+		}
+	})
+
+	t.Run("a Frontegg access token, its grants fetched", func(t *testing.T) {
+		mock := newMockFrontegg(t)
+		fronteggEnv(t, mock)
+		config := CreateConfig()
+		config.Roles = []string{"admin"}
+		token := fronteggToken(t, "userAccessToken", map[string]interface{}{"roles": []string{"FETCH-ROLES-BY-API"}})
+		before, after, g := judge(t, newHandler(t, config, &upstream{}), token, fromAPIKey)
+		if !reflect.DeepEqual(before, after) {
+			t.Errorf("the verified claims changed: %v, then %v; want them as decoded (the placeholders stay in them)", before, after)
+		}
+		if !g.allowed || forwarded(g, "X-User-Roles") != "admin" || forwarded(g, "X-User-Id") != "owner-user-9" {
+			t.Errorf("grant allowed %v, X-User-Roles %q, X-User-Id %q; want admitted with Frontegg's grants (admin) and the owner's id", g.allowed, forwarded(g, "X-User-Roles"), forwarded(g, "X-User-Id"))
+		}
+	})
 }
