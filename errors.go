@@ -45,12 +45,12 @@ var (
 	errIssuer         = errors.New("the token issuer (iss) is not the expected one")
 	errAudience       = errors.New("the token audience (aud) is not an expected one")
 	errUnknownKey     = errors.New("the token is signed by an unknown key (kid)")
-	errTokenTyp       = errors.New("the token header's typ is not an accepted one")
+	errHeaderTyp      = errors.New("the token header's typ is not an accepted one")
 	errAuthorized     = errors.New("the token's authorized party (azp, else client_id) is not an accepted one")
 
 	// Frontegg's token rules (frontegg_tokens.go, frontegg_access.go): 401 invalid_token.
-	errTokenType      = errors.New("the token type is not accepted in this header")
-	errNoTokenType    = errors.New("the token has no Frontegg token type (type claim)")
+	errFronteggType   = errors.New("the token type is not accepted in this header")
+	errNoFronteggType = errors.New("the token has no Frontegg token type (type claim)")
 	errAccessRevoked  = errors.New("the access token is not active")
 	errAccessDisabled = errors.New("access tokens are disabled for this Frontegg account")
 
@@ -108,10 +108,10 @@ var refusalTable = []struct {
 	{errBadTimeClaim, http.StatusUnauthorized, "bad_time_claim"},
 	{errIssuer, http.StatusUnauthorized, "wrong_issuer"},
 	{errAudience, http.StatusUnauthorized, "wrong_audience"},
-	{errTokenTyp, http.StatusUnauthorized, "wrong_typ"},
+	{errHeaderTyp, http.StatusUnauthorized, "wrong_typ"},
 	{errAuthorized, http.StatusUnauthorized, "wrong_authorized_party"},
-	{errTokenType, http.StatusUnauthorized, "wrong_token_type"},
-	{errNoTokenType, http.StatusUnauthorized, "wrong_token_type"},
+	{errFronteggType, http.StatusUnauthorized, "wrong_token_type"},
+	{errNoFronteggType, http.StatusUnauthorized, "wrong_token_type"},
 	{errAccessRevoked, http.StatusUnauthorized, "access_token_revoked"},
 	{errAccessDisabled, http.StatusUnauthorized, "access_tokens_disabled"},
 	{errStepUpRequired, http.StatusUnauthorized, "step_up_required"},

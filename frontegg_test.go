@@ -377,7 +377,7 @@ func TestFronteggVendorModeRefusesUntypedTokens(t *testing.T) {
 	fronteggEnv(t, mock)
 	next := &upstream{}
 	rec, _ := serve(newHandler(t, CreateConfig(), next), fronteggRequest("/shift", "Authorization", fronteggToken(t, "userToken", map[string]interface{}{"type": nil})))
-	if rec.Code != http.StatusUnauthorized || errorDescription(rec) != errNoTokenType.Error() || next.calls.Load() != 0 {
+	if rec.Code != http.StatusUnauthorized || errorDescription(rec) != errNoFronteggType.Error() || next.calls.Load() != 0 {
 		t.Fatalf("vendor mode, token without type: status %d (%s), upstream called %d times; want 401 \"no Frontegg token type\", upstream never",
 			rec.Code, errorDescription(rec), next.calls.Load())
 	}
@@ -499,7 +499,7 @@ func TestFronteggTypesStayFrontegg(t *testing.T) {
 	mock := newMockFrontegg(t)
 	fronteggEnv(t, mock)
 	rec, _ := serve(newHandler(t, CreateConfig(), &upstream{}), fronteggRequest("/shift", "Authorization", fronteggToken(t, "access", nil)))
-	if rec.Code != http.StatusUnauthorized || errorDescription(rec) != errTokenType.Error() {
+	if rec.Code != http.StatusUnauthorized || errorDescription(rec) != errFronteggType.Error() {
 		t.Errorf("vendor mode, type \"access\": status %d (%s); want 401 (every token there is Frontegg's)", rec.Code, errorDescription(rec))
 	}
 }

@@ -19,14 +19,14 @@ func checkTokenType(claims map[string]interface{}, source credentialSource, vend
 	if !authorizationTokenTypes[tokenType] && !apiKeyTokenTypes[tokenType] {
 		switch {
 		case vendorMode && !present:
-			return errNoTokenType
+			return errNoFronteggType
 		case vendorMode:
-			return errTokenType
+			return errFronteggType
 		}
 		return nil
 	}
 	if source == fromAPIKey && !apiKeyTokenTypes[tokenType] || source != fromAPIKey && !authorizationTokenTypes[tokenType] {
-		return errTokenType
+		return errFronteggType
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ func verifySigned(r *tokenRules, ctx context.Context, token string) (*signedToke
 		return nil, err
 	}
 	if r.typs != nil && !r.typs[mediaType(raw.typ)] {
-		return nil, errTokenTyp
+		return nil, errHeaderTyp
 	}
 	trusted := r.trust.only
 	if trusted == nil {

@@ -34,9 +34,9 @@ func TestTokenConfusionGuards(t *testing.T) {
 		{name: "neither azp nor client_id", config: parties, token: validToken, wantStatus: 401, wantError: "invalid_token", wantErr: errAuthorized},
 		{name: "typ at+jwt", config: typs, token: withTyp("at+jwt"), wantStatus: 200},
 		{name: "typ application/at+jwt", config: typs, token: withTyp("application/at+JWT"), wantStatus: 200},
-		{name: "typ JWT (an ID token, say)", config: typs, token: withTyp("JWT"), wantStatus: 401, wantError: "invalid_token", wantErr: errTokenTyp},
-		{name: "no typ", config: typs, token: withTyp(nil), wantStatus: 401, wantError: "invalid_token", wantErr: errTokenTyp},
-		{name: "typ not a string", config: typs, token: withTyp(1), wantStatus: 401, wantError: "invalid_token", wantErr: errTokenTyp},
+		{name: "typ JWT (an ID token, say)", config: typs, token: withTyp("JWT"), wantStatus: 401, wantError: "invalid_token", wantErr: errHeaderTyp},
+		{name: "no typ", config: typs, token: withTyp(nil), wantStatus: 401, wantError: "invalid_token", wantErr: errHeaderTyp},
+		{name: "typ not a string", config: typs, token: withTyp(1), wantStatus: 401, wantError: "invalid_token", wantErr: errHeaderTyp},
 		{name: "no guard: any typ", token: withTyp("JWT"), wantStatus: http.StatusOK},
 	})
 }
