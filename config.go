@@ -155,8 +155,8 @@ type IssuerConfig struct {
 	Audience []string
 }
 
-// clock is config's Now, or time.Now.
-func clock(config *Config) func() time.Time {
+// clockOf is config's Now, or time.Now.
+func clockOf(config *Config) func() time.Time {
 	if config.Now != nil {
 		return config.Now
 	}

@@ -99,7 +99,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	if err != nil {
 		return nil, err
 	}
-	rejections, err := newRejectionLog(config.LogRejections, name, clock(config))
+	rejections, err := newRejectionLog(config.LogRejections, name, clockOf(config))
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		optional:             config.Optional,
 		loginURL:             loginURL,
 		rejections:           rejections,
-		now:                  clock(config),
+		now:                  clockOf(config),
 	}
 	m.logDetails = rejections != nil
 	for _, r := range []*requirement{&m.roles, &m.permissions, &m.tenants} {

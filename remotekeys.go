@@ -264,7 +264,7 @@ type fetchTiming struct {
 // than minRefreshInterval: the first schedules refreshes, the second throttles the fetches
 // that unknown kids and failures cause.
 func parseFetchTiming(config *Config) (fetchTiming, error) {
-	t := fetchTiming{now: clock(config)}
+	t := fetchTiming{now: clockOf(config)}
 	var err error
 	if t.refresh, err = parseDuration("refreshInterval", config.RefreshInterval); err != nil {
 		return t, err
