@@ -750,12 +750,29 @@ func jwksConfig(t testing.TB, server *keyServer) *Config {
 	return config
 }
 
-// setKeys makes keys the key source of the middleware's only issuer.
+// setKeys makes keys the key source of the middleware's only issuer. Its grants then no longer
+// follow from its configuration, so it gets caches of its own, outside the store.
 func setKeys(m *Middleware, keys *keySource) {
 	only := *m.trust.only
 	only.keys = keys
 	only.epoch = keys.epochs
 	m.trust.only = &only
+	for source, c := range m.caches {
+		if c != nil {
+			m.caches[source] = &tokenCache{size: c.size, grants: make(map[string]*grant)}
+		}
+	}
+	if m.cache != nil {
+		m.cache = m.caches[fromAuthorization]
+	}
+}
+
+// freshStore gives the test an empty store of its own: the caches of the handlers it builds
+// hold only what it put there.
+func freshStore(t testing.TB) {
+	saved := store
+	store = newTokenStore(maxStoreBytes)
+	t.Cleanup(func() { store = saved })
 }
 
 // panickingKeys is a key source with a bug: the key of kid (of every kid when kid is "") is an

@@ -124,8 +124,12 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 			m.required = append(m.required, r)
 		}
 	}
+	id := configID(config)
+	read := [credentialSources]bool{true, sources.apiKey, sources.header != "", sources.cookie != "", sources.query != ""}
 	for source := fromAuthorization; source < credentialSources; source++ {
-		m.caches[source] = newTokenCache(config.CacheSize)
+		if read[source] {
+			m.caches[source] = sharedTokenCache(store, id, source, config.CacheSize)
+		}
 	}
 	if sources.query == "" {
 		m.cache = m.caches[fromAuthorization]

@@ -28,6 +28,7 @@ type tokenRules struct {
 	// Frontegg (accessTokenGrants "always", or roles or permissions required).
 	fetchAccessTokenGrants bool
 	forward                []forwardedHeader
+	forwardNames           []string // forward's names, in its order
 	// logDetails: refusals are logged (logRejections), so verification keeps what the log
 	// says of a verified token.
 	logDetails bool
@@ -72,6 +73,9 @@ func newTokenRules(config *Config) (tokenRules, error) {
 	}
 	if r.forward, err = newForwardedHeaders(config.ForwardHeaders, config.RolesClaim, config.PermissionsClaim, config.ClaimsHeader); err != nil {
 		return r, err
+	}
+	for _, h := range r.forward {
+		r.forwardNames = append(r.forwardNames, h.name)
 	}
 	r.frontegg = r.trust.frontegg
 	switch strings.TrimSpace(config.AccessTokenGrants) {

@@ -27,13 +27,15 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	credentials := header["Authorization"]
 	if cache := m.cache; len(credentials) == 1 && cache != nil {
-		cache.mu.Lock()
+		store.mu.Lock()
 		g := cache.grants[credentials[0]]
-		cache.mu.Unlock()
+		store.mu.Unlock()
 		if g != nil && g.allowed {
 			if m.now().UnixNano() <= g.usableUntilUnixNano && g.generation == g.epoch.generation.Load() {
-				for i, name := range g.forwardNames {
-					header[name] = g.forwardValues[i]
+				for i, value := range g.forwardValues {
+					if value != "" {
+						header[m.forwardNames[i]] = g.forwardValues[i : i+1 : i+1]
+					}
 				}
 				if !m.forwardAuthorization {
 					removeCredential(req, m.sources)
@@ -114,8 +116,10 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 		refuse(m, rw, req, errInsufficientScope, g.refusal)
 		return false
 	}
-	for i, name := range g.forwardNames {
-		req.Header[name] = g.forwardValues[i]
+	for i, value := range g.forwardValues {
+		if value != "" {
+			req.Header[m.forwardNames[i]] = g.forwardValues[i : i+1 : i+1]
+		}
 	}
 	return true
 }

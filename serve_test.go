@@ -139,6 +139,7 @@ func TestCacheDisabled(t *testing.T) {
 }
 
 func TestOnlyCanonicalBearerSpellingsAreCached(t *testing.T) {
+	freshStore(t)
 	handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
 	token := validToken(t)
 	for _, spelling := range []string{"bearer " + token, "Bearer  " + token, "BEARER " + token} {

@@ -99,6 +99,7 @@ func TestFirstSourceIsTheOnlyOneJudged(t *testing.T) {
 			t.Errorf("%s: status %d (%s); want %d", tc.name, rec.Code, errorDescription(rec), tc.status)
 		}
 	}
+	freshStore(t)
 	handler := newHandler(t, sourcesConfig(t), &upstream{}).(*Middleware)
 	serve(handler, sourceRequest("cookie", valid))
 	if cachedGrant(handler.caches[fromCookie], valid) == nil || cachedGrant(handler.caches[fromAuthorization], "Bearer "+valid) != nil || cachedGrant(handler.caches[fromQuery], valid) != nil {

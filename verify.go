@@ -177,7 +177,6 @@ func authorizedParty(claims map[string]interface{}) string {
 // newGrant is what the middleware concludes from verified claims: whether they meet its
 // requirements, and the forwarded headers' values.
 func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken, expiresUnixNano int64) *grant {
-	names, values := forwardedValues(r.forward, claims)
 	g := &grant{
 		kid:                 signed.raw.kid,
 		key:                 signed.key,
@@ -187,8 +186,7 @@ func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken,
 		expiresUnixNano:     expiresUnixNano,
 		usableUntilUnixNano: usableUntil(expiresUnixNano, signed.trusted.epoch),
 		allowed:             meetsAll(r.required, claims),
-		forwardNames:        names,
-		forwardValues:       values,
+		forwardValues:       forwardedValues(r.forward, claims),
 	}
 	if !g.allowed && r.logDetails {
 		g.refusal = verifiedDetail(r, signed.raw, claims) + failedRequirement(r.required, claims)
@@ -196,10 +194,11 @@ func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken,
 	return g
 }
 
-// forwardedValues are the forwarded headers that the claims give a value, and those values, in
-// forward's order: a claim that is absent or renders as "" sets no header. One loop, since
-// under Yaegi a call costs more than the statements it saves.
-func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) (names []string, values [][]string) {
+// forwardedValues are the values of the forwarded headers, in forward's order: "" for a claim
+// that is absent or renders as "", which sets no header. One loop, since under Yaegi a call
+// costs more than the statements it saves.
+func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) []string {
+	values := make([]string, len(forward))
 	for i := range forward {
 		h := &forward[i]
 		claim, found := claims[h.claim.name] // lookupClaim, its top-level read inlined
@@ -227,10 +226,7 @@ func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) (
 		default:
 			value = headerValue(claim, h.asList)
 		}
-		if value != "" {
-			names = append(names, h.name)
-			values = append(values, []string{value})
-		}
+		values[i] = value
 	}
-	return names, values
+	return values
 }
