@@ -29,10 +29,12 @@ type grant struct {
 	// refusal, when not and rejections are logged, what the log line says of the token.
 	allowed bool
 	refusal string
-	// forwardValues are the forwarded headers' values, in the order of the rules'
-	// forwardNames, "" where the claim gives none. A request gets each value as a slice of
-	// this array, of capacity one: shared by every request with the token, never modified.
-	forwardValues []string
+	// forwardNames and forwardValues are the forwarded headers the claims give a value, in the
+	// middleware's order: a header of an absent claim is not listed, so that a hit sets the
+	// headers without a check each. They are shared by every request with the token, never
+	// modified (see forwardedHeaders).
+	forwardNames  []string
+	forwardValues [][]string
 }
 
 // maxStoreBytes bounds what every cached grant of the process takes together, as grantBytes
@@ -204,8 +206,8 @@ const grantOverheadBytes = 400
 // grantBytes estimates the memory of a cached grant under key.
 func grantBytes(key string, g *grant) int64 {
 	size := grantOverheadBytes + len(key) + len(g.kid) + len(g.refusal)
-	for _, value := range g.forwardValues {
-		size += 16 + len(value)
+	for _, values := range g.forwardValues {
+		size += 56 + len(values[0])
 	}
 	return int64(size)
 }

@@ -32,10 +32,8 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		store.mu.Unlock()
 		if g != nil && g.allowed {
 			if m.now().UnixNano() <= g.usableUntilUnixNano && g.generation == g.epoch.generation.Load() {
-				for i, value := range g.forwardValues {
-					if value != "" {
-						header[m.forwardNames[i]] = g.forwardValues[i : i+1 : i+1]
-					}
+				for i, name := range g.forwardNames {
+					header[name] = g.forwardValues[i]
 				}
 				if !m.forwardAuthorization {
 					removeCredential(req, m.sources)
@@ -116,10 +114,8 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 		refuse(m, rw, req, errInsufficientScope, g.refusal)
 		return false
 	}
-	for i, value := range g.forwardValues {
-		if value != "" {
-			req.Header[m.forwardNames[i]] = g.forwardValues[i : i+1 : i+1]
-		}
+	for i, name := range g.forwardNames {
+		req.Header[name] = g.forwardValues[i]
 	}
 	return true
 }

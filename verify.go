@@ -186,12 +186,41 @@ func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken,
 		expiresUnixNano:     expiresUnixNano,
 		usableUntilUnixNano: usableUntil(expiresUnixNano, signed.trusted.epoch),
 		allowed:             meetsAll(r.required, claims),
-		forwardValues:       forwardedValues(r.forward, claims),
 	}
+	names, values := forwardedHeaders(r.forwardNames, forwardedValues(r.forward, claims))
+	g.forwardNames = names
+	g.forwardValues = values
 	if !g.allowed && r.logDetails {
 		g.refusal = verifiedDetail(r, signed.raw, claims) + failedRequirement(r.required, claims)
 	}
 	return g
+}
+
+// forwardedHeaders are the names of the forwarded headers that have a value (names itself when
+// all have) and the values as a request's header gets them: each a slice of values of capacity
+// one, so that the grant's strings take one array.
+func forwardedHeaders(names, values []string) ([]string, [][]string) {
+	all := true
+	for _, value := range values {
+		if value == "" {
+			all = false
+		}
+	}
+	present := names
+	if !all {
+		present = nil
+	}
+	views := make([][]string, 0, len(values))
+	for i, value := range values {
+		if value == "" {
+			continue
+		}
+		if !all {
+			present = append(present, names[i])
+		}
+		views = append(views, values[i:i+1:i+1])
+	}
+	return present, views
 }
 
 // forwardedValues are the values of the forwarded headers, in forward's order: "" for a claim

@@ -63,6 +63,15 @@ func TestAbsentClaimsForwardNothing(t *testing.T) {
 	if !reflect.DeepEqual(values, want) {
 		t.Errorf("forwarded %q; want %q (\"\" for the absent claims)", values, want)
 	}
+	names, views := forwardedHeaders([]string{"X-Email", "X-Absent", "X-Roles", "X-Absent-List", "X-Plan", "X-Absent-Nested"}, values)
+	if !reflect.DeepEqual(names, []string{"X-Email", "X-Roles", "X-Plan"}) || !reflect.DeepEqual(views, [][]string{{"ada@example.com"}, {"admin,viewer"}, {"pro"}}) {
+		t.Errorf("headers %q = %q; want the three present ones", names, views)
+	}
+	for i, view := range views {
+		if cap(view) != 1 {
+			t.Errorf("%s's value has capacity %d; want 1, so that appending to a request's header never writes into the grant", names[i], cap(view))
+		}
+	}
 }
 
 // TestVerifiedClaimsAreNeverModified: withauth's own values (the user id, Frontegg's grants for
@@ -92,10 +101,10 @@ func TestVerifiedClaimsAreNeverModified(t *testing.T) {
 		}
 		return before, claims, newGrant(&m.tokenRules, read, &signedToken{raw: raw, key: key, trusted: m.trust.only}, expires)
 	}
-	forwarded := func(m *Middleware, g *grant, name string) string {
-		for i, n := range m.forwardNames {
+	forwarded := func(g *grant, name string) string {
+		for i, n := range g.forwardNames {
 			if n == name {
-				return g.forwardValues[i]
+				return g.forwardValues[i][0]
 			}
 		}
 		return ""
@@ -105,16 +114,15 @@ func TestVerifiedClaimsAreNeverModified(t *testing.T) {
 		config := pemConfig(t)
 		config.ClaimsHeader = "X-Auth-Claims"
 		token := tokenWith(map[string]interface{}{"id": "the-token's-own-id"})(t)
-		m := newHandler(t, config, &upstream{}).(*Middleware)
-		before, after, g := judge(t, m, token, fromAuthorization)
+		before, after, g := judge(t, newHandler(t, config, &upstream{}), token, fromAuthorization)
 		if !reflect.DeepEqual(before, after) {
 			t.Errorf("the verified claims changed: %v, then %v; want them as decoded", before, after)
 		}
 		sub := before["sub"].(string)
-		if got := forwarded(m, g, "X-User-Id"); got != sub {
+		if got := forwarded(g, "X-User-Id"); got != sub {
 			t.Errorf("X-User-Id %q; want the user id withauth computes, the sub %q, not the token's own id", got, sub)
 		}
-		encoded, _ := base64.RawURLEncoding.DecodeString(forwarded(m, g, "X-Auth-Claims"))
+		encoded, _ := base64.RawURLEncoding.DecodeString(forwarded(g, "X-Auth-Claims"))
 		var header map[string]interface{}
 		if err := json.Unmarshal(encoded, &header); err != nil || header["id"] != sub || header["email"] != before["email"] {
 			t.Errorf("claims header %s (%v); want the claims with id the computed user id %q", encoded, err, sub)
@@ -127,13 +135,12 @@ func TestVerifiedClaimsAreNeverModified(t *testing.T) {
 		config := CreateConfig()
 		config.Roles = []string{"admin"}
 		token := fronteggToken(t, "userAccessToken", map[string]interface{}{"roles": []string{"FETCH-ROLES-BY-API"}})
-		m := newHandler(t, config, &upstream{}).(*Middleware)
-		before, after, g := judge(t, m, token, fromAPIKey)
+		before, after, g := judge(t, newHandler(t, config, &upstream{}), token, fromAPIKey)
 		if !reflect.DeepEqual(before, after) {
 			t.Errorf("the verified claims changed: %v, then %v; want them as decoded (the placeholders stay in them)", before, after)
 		}
-		if !g.allowed || forwarded(m, g, "X-User-Roles") != "admin" || forwarded(m, g, "X-User-Id") != "owner-user-9" {
-			t.Errorf("grant allowed %v, X-User-Roles %q, X-User-Id %q; want admitted with Frontegg's grants (admin) and the owner's id", g.allowed, forwarded(m, g, "X-User-Roles"), forwarded(m, g, "X-User-Id"))
+		if !g.allowed || forwarded(g, "X-User-Roles") != "admin" || forwarded(g, "X-User-Id") != "owner-user-9" {
+			t.Errorf("grant allowed %v, X-User-Roles %q, X-User-Id %q; want admitted with Frontegg's grants (admin) and the owner's id", g.allowed, forwarded(g, "X-User-Roles"), forwarded(g, "X-User-Id"))
 		}
 	})
 }

@@ -6,7 +6,7 @@
 # Knobs (environment): BENCH_COUNT (in-process runs, interleaved, default 5), BENCH_TIME (-benchtime
 # of each, default 1s), BENCH_ROUNDS (Traefik rounds, default 5), BENCH_DURATION (measured seconds
 # per Traefik run, default 5s), BENCH_CONNS (default 32), BENCH_SKIP (space-separated steps to
-# skip: yaegi stages constructs memory traefik), TRAEFIK (a Traefik binary instead of building v3.6.12),
+# skip: yaegi stages constructs floor memory traefik), FLOOR_DIR (default ../shared/floor), TRAEFIK (a Traefik binary instead of building v3.6.12),
 # YAEGI (the yaegi command of the stages step; make bench passes the pinned one).
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -84,9 +84,47 @@ if ! skipped constructs; then
   go run ./cmd/benchreport -constructs-only <"$raw" | emit
 fi
 
+# The floor (../shared/floor: the least a correct RS256 middleware costs under Yaegi), timed
+# in process beside withauth with cacheSize 0 by its own harness, when it is there.
+if ! skipped floor; then
+  floor="${FLOOR_DIR:-../../../shared/floor}"
+  if [ ! -d "$floor/harness" ]; then
+    echo "bench: no floor at $floor (FLOOR_DIR): skipped" >&2
+  else
+    raw="$cache/bench-floor.txt"
+    echo "bench: the floor beside withauth, in process (raw: $raw)" >&2
+    root="$(cd ../.. && pwd)"
+    if (cd "$floor/harness" && go run . -withauth "$root" -plugin ../plugin) >"$raw" 2>&1; then
+      {
+        echo "### Beside the floor, in process under Yaegi"
+        echo
+        echo "\`cd $floor/harness && go run . -withauth <this checkout> -plugin ../plugin\`: withauth with cacheSize 0 and the floor's rules and two forwarded headers, interleaved with the floor; see ../shared/floor/README.md."
+        echo
+        sed -n '/^go1\./,$p' "$raw"
+        echo
+        awk -F'|' '
+          /withauth-valid \/ floor-valid/ { v = $5 + 0 }
+          /withauth-forged \/ floor-forged/ { f = $5 + 0 }
+          END {
+            print "| target | measured (cpu+gc) | verdict |"
+            print "|---|---|---|"
+            printf "| cacheSize 0, valid token / floor ≤ 1.5 | %.2f | %s |\n", v, (v <= 1.5 ? "met" : sprintf("MISSED by %.2f", v - 1.5))
+            printf "| forged token / floor ≤ 1.3 | %.2f | %s |\n", f, (f <= 1.3 ? "met" : sprintf("MISSED by %.2f", f - 1.3))
+            print ""
+          }' "$raw"
+      } | emit
+    else
+      tail -n 20 "$raw" >&2
+      fail "floor"
+    fi
+  fi
+fi
+
 if ! skipped memory; then
   echo "bench: token cache memory" >&2
   go run ./cmd/memcache | emit || fail "memory"
+  echo "bench: token cache memory, 100 routes" >&2
+  go run ./cmd/memcache -routes 100 | emit || fail "memory for 100 routes"
 fi
 
 if ! skipped traefik; then
