@@ -92,6 +92,9 @@ func verifySignature(t *rawToken, key *publicKey) error {
 }
 
 func verifyRS256(t *rawToken, key *rsa.PublicKey) error {
+	if len(t.signature) != key.Size() {
+		return errSignatureSize
+	}
 	digest := sha256.Sum256([]byte(t.signingInput))
 	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], t.signature); err != nil {
 		return errBadSignature
@@ -104,6 +107,9 @@ func verifyOtherAlgorithm(t *rawToken, key *publicKey) error {
 		return errKeyAlgorithm
 	}
 	a := supportedAlgorithms[t.alg]
+	if len(t.signature) != signatureBytes(key) {
+		return errSignatureSize
+	}
 	var valid bool
 	switch k := key.key.(type) {
 	case *rsa.PublicKey:
@@ -115,12 +121,10 @@ func verifyOtherAlgorithm(t *rawToken, key *publicKey) error {
 		}
 	case *ecdsa.PublicKey:
 		// JWS carries R and S as two fixed-size big-endian halves, not ASN.1 (RFC 7518 §3.4).
-		size := (k.Curve.Params().BitSize + 7) / 8
-		if len(t.signature) == 2*size {
-			r := new(big.Int).SetBytes(t.signature[:size])
-			s := new(big.Int).SetBytes(t.signature[size:])
-			valid = ecdsa.Verify(k, digestOf(a.hash, t.signingInput), r, s)
-		}
+		size := len(t.signature) / 2
+		r := new(big.Int).SetBytes(t.signature[:size])
+		s := new(big.Int).SetBytes(t.signature[size:])
+		valid = ecdsa.Verify(k, digestOf(a.hash, t.signingInput), r, s)
 	case ed25519.PublicKey:
 		valid = ed25519.Verify(k, []byte(t.signingInput), t.signature)
 	}
@@ -128,6 +132,18 @@ func verifyOtherAlgorithm(t *rawToken, key *publicKey) error {
 		return errBadSignature
 	}
 	return nil
+}
+
+// signatureBytes is the size of every signature key makes: an RSA key's modulus, an EC key's
+// two coordinates (RFC 7518 §3.4: R and S as fixed-size halves), an Ed25519 signature.
+func signatureBytes(key *publicKey) int {
+	switch k := key.key.(type) {
+	case *rsa.PublicKey:
+		return k.Size()
+	case *ecdsa.PublicKey:
+		return 2 * ((k.Curve.Params().BitSize + 7) / 8)
+	}
+	return ed25519.SignatureSize
 }
 
 func digestOf(hash crypto.Hash, input string) []byte {

@@ -54,10 +54,10 @@ func routeHeaders(m *Middleware, header http.Header, r *refusal, err error) {
 }
 
 // retryAfterSeconds is how long a client should wait: until the next key fetch when the keys
-// are missing, else a second; rounded up.
+// are missing (or the issuer mismatched), else a second; rounded up.
 func retryAfterSeconds(m *Middleware, err error) string {
 	wait := time.Second
-	if err == errKeysUnavailable {
+	if err == errKeysUnavailable || err == errIssuerMismatch {
 		if d := m.trust.retryAfter(); d > 0 {
 			wait = d
 		}

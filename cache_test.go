@@ -13,11 +13,14 @@ import (
 	"time"
 )
 
-// reload builds the middleware again from a fresh copy of given, as Traefik does on every
-// configuration change.
+// reload builds the middleware again from a fresh copy of given (key-1's PEM key unless it
+// names a key source), as Traefik does on every configuration change.
 func reload(t testing.TB, name string, given map[string]interface{}, now func() time.Time) *Middleware {
 	t.Helper()
 	config := givenConfig(t, given)
+	if given["jwksUrl"] != nil {
+		config = givenKeySourceConfig(t, given)
+	}
 	config.Now = now
 	handler, err := New(context.Background(), &upstream{}, config, name)
 	m, ok := handler.(*Middleware)
@@ -122,12 +125,8 @@ func TestAKeyRemovedFromTheSetIsRefusedOnEveryRouteAndAfterAReload(t *testing.T)
 	server.set(http.StatusOK, jwksOf(t, jwkOf(&privateKey(t, "key-1").PublicKey, "key-1")))
 	clock := newFakeClock()
 	withoutRefreshFloor(t)
-	given := map[string]interface{}{"publicKey": nil, "jwksUrl": server.url(), "minRefreshInterval": "0s"}
-	delete(given, "publicKey")
-	config := givenConfig(t, given)
-	delete(config.Given, "publicKey")
-	config.Now = clock.Now
-	orders := newHandler(t, config, &upstream{}).(*Middleware)
+	given := map[string]interface{}{"jwksUrl": server.url(), "minRefreshInterval": "0s"}
+	orders := reload(t, "orders", given, clock.Now)
 	token := validToken(t)
 	if got := status(orders, token); got != 200 {
 		t.Fatalf("valid token: status %d; want 200", got)
@@ -136,13 +135,7 @@ func TestAKeyRemovedFromTheSetIsRefusedOnEveryRouteAndAfterAReload(t *testing.T)
 	clock.Advance(10*time.Minute + time.Second) // the keys are due for their refresh
 	status(orders, token)                       // starts it
 	settleFetch(orders)
-	again := func(name string) *Middleware {
-		config := givenConfig(t, given)
-		delete(config.Given, "publicKey")
-		config.Now = clock.Now
-		return newHandler(t, config, &upstream{}).(*Middleware)
-	}
-	for name, m := range map[string]*Middleware{"the same route": orders, "another route": again("billing"), "the route reloaded": again("orders")} {
+	for name, m := range map[string]*Middleware{"the same route": orders, "another route": reload(t, "billing", given, clock.Now), "the route reloaded": reload(t, "orders", given, clock.Now)} {
 		if got := status(m, token); got != 401 {
 			t.Errorf("token of a key that left the set, on %s: status %d; want 401", name, got)
 		}

@@ -25,6 +25,10 @@ type Config struct {
 	// jwks_uri of its OpenID discovery document (RFC 8414's too), else
 	// <Issuer>/.well-known/jwks.json.
 	Issuer string `mapstructure:"-"`
+	// JWKS is a JSON Web Key Set given in the configuration (a Kubernetes Secret, a file
+	// provider value), its keys judged as a fetched set's; never fetched. Exclusive with
+	// JWKSURL, PublicKey and Issuers.
+	JWKS string `mapstructure:"-"`
 	// PublicKey is one PEM public key (RSA of 2048 to 16384 bits, EC, Ed25519) that verifies
 	// every token, whatever kid it names; "\n" escapes are accepted. Exclusive with JWKSURL.
 	PublicKey string `mapstructure:"-"`
@@ -78,6 +82,9 @@ type Config struct {
 	PermissionsClaim string `mapstructure:"-"`
 	// ClockSkew is the leeway for exp, nbf and iat (Go duration, default "30s").
 	ClockSkew string `mapstructure:"-"`
+	// MaxTokenAge, if set (Go duration, at least "1s"), refuses a token whose exp - iat exceeds
+	// it, or that has no iat: a cap on how long any token may live, whatever its issuer set.
+	MaxTokenAge string `mapstructure:"-"`
 	// ForwardHeaders maps request headers for the upstream to claims. Unset: X-User-Id (id),
 	// X-Tenant-Id, X-User-Email, X-User-Roles (RolesClaim), X-User-Permissions
 	// (PermissionsClaim). Every spelling of those five, and of every header any withauth
@@ -117,6 +124,13 @@ type Config struct {
 	MinRefreshInterval string `mapstructure:"-"`
 	// HTTPTimeout bounds every call to a key endpoint or Frontegg's API (default "5s").
 	HTTPTimeout string `mapstructure:"-"`
+	// CABundle (PEM, one or more certificates; "\n" escapes accepted) is trusted beside the
+	// system's roots by every fetch: keys, discovery, Frontegg's API.
+	CABundle string `mapstructure:"-"`
+	// ClientCertificate and ClientKey (PEM) are presented to an identity provider that
+	// requires mutual TLS; both or neither.
+	ClientCertificate string `mapstructure:"-"`
+	ClientKey         string `mapstructure:"-"`
 	// CacheSize is how many verified tokens are remembered until they expire (default 10000,
 	// 0 disables the cache).
 	CacheSize int `mapstructure:"-"`
@@ -189,7 +203,7 @@ var configKeys = []string{
 	"clientId", "apiKey", "apiGatewayUrl", "issuers", "algorithms", "authorizedParties", "typ",
 	"grantWildcards", "tenants", "tenantClaim", "stepUp", "stepUpMaxAge", "acrValues", "amrValues",
 	"accessTokenGrants", "tokenHeader", "tokenCookie", "tokenQueryParameter", "optional", "loginUrl",
-	"logRejections",
+	"logRejections", "maxTokenAge", "jwks", "caBundle", "clientCertificate", "clientKey",
 }
 
 // checkUnknownKeysOf refuses the unknown keys of one part of the configuration (prefix names
@@ -293,6 +307,21 @@ func checkEndpointURL(raw string) error {
 		return fmt.Errorf("%q is not an http(s) URL; give an absolute URL such as https://app.example.com/.well-known/jwks.json", redactURL(raw))
 	}
 	return nil
+}
+
+// parseMaxTokenAge reads maxTokenAge: 0 when unset.
+func parseMaxTokenAge(value string) (time.Duration, error) {
+	if value == "" {
+		return 0, nil
+	}
+	d, err := parseDuration("maxTokenAge", value)
+	if err != nil {
+		return 0, err
+	}
+	if d < time.Second {
+		return 0, fmt.Errorf("maxTokenAge: %s is below 1s; give the longest lifetime (exp - iat) a token may have, such as \"24h\"", d)
+	}
+	return d, nil
 }
 
 func parseDuration(key, value string) (time.Duration, error) {

@@ -55,6 +55,8 @@ func setKey(c *Config, name, key string, value interface{}) (known bool, err err
 		c.Issuer, err = givenString(key, value)
 	case "publickey":
 		c.PublicKey, err = givenString(key, value)
+	case "jwks":
+		c.JWKS, err = givenJWKS(key, value)
 	case "issuers":
 		c.Issuers, err = givenIssuers(key, value)
 	case "algorithms":
@@ -87,6 +89,8 @@ func setKey(c *Config, name, key string, value interface{}) (known bool, err err
 		c.RolesClaim, err = givenString(key, value)
 	case "permissionsclaim":
 		c.PermissionsClaim, err = givenString(key, value)
+	case "maxtokenage":
+		c.MaxTokenAge, err = givenString(key, value)
 	case "clockskew":
 		c.ClockSkew, err = givenString(key, value)
 	case "forwardheaders":
@@ -111,6 +115,12 @@ func setKey(c *Config, name, key string, value interface{}) (known bool, err err
 		c.RefreshInterval, err = givenString(key, value)
 	case "minrefreshinterval":
 		c.MinRefreshInterval, err = givenString(key, value)
+	case "cabundle":
+		c.CABundle, err = givenString(key, value)
+	case "clientcertificate":
+		c.ClientCertificate, err = givenString(key, value)
+	case "clientkey":
+		c.ClientKey, err = givenString(key, value)
 	case "httptimeout":
 		c.HTTPTimeout, err = givenString(key, value)
 	case "cachesize":
@@ -165,6 +175,20 @@ func givenString(key string, value interface{}) (string, error) {
 		return v.String(), nil
 	}
 	return "", fmt.Errorf("%s: is %s; give one value", key, describeGiven(value))
+}
+
+// givenJWKS is a key set given as JSON text (a label, a Secret's value) or as an object (YAML,
+// a Kubernetes resource), as JSON text.
+func givenJWKS(key string, value interface{}) (string, error) {
+	object, isObject := givenObject(value)
+	if !isObject {
+		return givenString(key, value)
+	}
+	text, err := json.Marshal(object)
+	if err != nil {
+		return "", fmt.Errorf("%s: %v; give a JSON Web Key Set", key, err)
+	}
+	return string(text), nil
 }
 
 func givenBool(key string, value interface{}) (bool, error) {

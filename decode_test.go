@@ -23,7 +23,9 @@ func sampleValues(t testing.TB) map[string]interface{} {
 		"loginUrl": "https://login.example/?r={url}", "logRejections": "debug", "forwardAuthorization": "false",
 		"skipPreflight": false, "refreshInterval": "5m", "minRefreshInterval": "10s", "httpTimeout": "3s",
 		"cacheSize": "100", "claimsHeader": "X-Auth-Claims", "clientId": json.Number("12345"), "apiKey": "key",
-		"apiGatewayUrl": "https://api.us.frontegg.com", "accessTokenGrants": "always",
+		"apiGatewayUrl": "https://api.us.frontegg.com", "accessTokenGrants": "always", "maxTokenAge": "24h",
+		"jwks": map[string]interface{}{"keys": []interface{}{}}, "caBundle": "-----BEGIN CERTIFICATE-----",
+		"clientCertificate": "-----BEGIN CERTIFICATE-----", "clientKey": "-----BEGIN PRIVATE KEY-----",
 	}
 }
 

@@ -59,7 +59,7 @@ func (d discoveryEndpoint) jwksURI(ctx context.Context) (string, error) {
 		}
 		// OpenID Connect Discovery §4.3: a document for another issuer must not be used.
 		if metadata.Issuer != d.issuer {
-			return "", fmt.Errorf("GET %s: the document's issuer %q is not the configured issuer %q; set issuer exactly as the document and the tokens spell it", redactURL(document), redactURL(metadata.Issuer), redactURL(d.issuer))
+			return "", fmt.Errorf("GET %s: %w: the document's issuer is %q, the configured issuer %q; set issuer exactly as the document and the tokens spell it", redactURL(document), errIssuerMismatch, redactURL(metadata.Issuer), redactURL(d.issuer))
 		}
 		if err := checkEndpointURL(metadata.JWKSURI); err != nil {
 			return "", fmt.Errorf("GET %s: jwks_uri: %v", redactURL(document), err)

@@ -56,16 +56,17 @@ func TestDiscoveryOfAnotherIssuerIsRefused(t *testing.T) {
 	})
 	config := CreateConfig()
 	config.Issuer = issuer
-	if rec, _ := serve(newHandler(t, config, &upstream{}), request(issuerToken(t, issuer))); rec.Code != http.StatusServiceUnavailable {
-		t.Fatalf("discovery document of another issuer: status %d; want 503 (keys never obtained)", rec.Code)
+	rec, _ := serve(newHandler(t, config, &upstream{}), request(issuerToken(t, issuer)))
+	if rec.Code != http.StatusServiceUnavailable || bodyField(rec.Body.Bytes(), "reason") != "issuer_mismatch" || !strings.HasPrefix(errorDescription(rec), "configuration mismatch:") {
+		t.Fatalf("discovery document of another issuer: status %d %s; want 503 reason issuer_mismatch, described as a configuration mismatch", rec.Code, rec.Body.String())
 	}
 	for _, path := range server.requested() {
 		if path != "/.well-known/openid-configuration" {
 			t.Errorf("withauth asked for %s after the document named another issuer; want nothing more", path)
 		}
 	}
-	fetcher := discoveryEndpoint{issuer: issuer, client: newHTTPClient(5 * time.Second)}
-	if _, err := fetcher.fetch(request("").Context()); err == nil || !strings.Contains(err.Error(), `the document's issuer "https://evil.example" is not the configured issuer`) {
+	fetcher := discoveryEndpoint{issuer: issuer, client: newHTTPClient(5*time.Second, nil)}
+	if _, err := fetcher.fetch(request("").Context()); err == nil || !strings.Contains(err.Error(), `the document's issuer is "https://evil.example", the configured issuer "`+issuer+`"`) {
 		t.Errorf("discovery error %v; want it to name both issuers", err)
 	}
 }

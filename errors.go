@@ -26,27 +26,32 @@ var (
 	errTwoTokenCookies   = errors.New("more than one token cookie (tokenCookie)")
 
 	// The token (jwt.go, keys): 401 invalid_token.
-	errTokenTooLarge  = errors.New("the token is larger than 64 KiB")
-	errMalformed      = errors.New("the token is not a compact JWS (three base64url parts)")
-	errEncrypted      = errors.New("encrypted tokens (JWE) are not accepted")
-	errBadHeader      = errors.New("the token header is not a JSON object")
-	errAlgorithm      = errors.New("the token is not signed with an accepted algorithm (algorithms)")
-	errKeyAlgorithm   = errors.New("the token's algorithm is not one its key may verify")
-	errCritical       = errors.New("the token header lists critical extensions, which are not supported")
-	errKidType        = errors.New("the token header kid is not a string")
-	errBadSignature   = errors.New("the token signature is invalid")
-	errBadClaims      = errors.New("the token claims are not a JSON object")
-	errNumberRange    = errors.New("the token claims hold a number beyond the range of a double (IEEE 754), which JSON decoders read differently")
-	errNoExpiry       = errors.New("the token has no numeric exp claim")
-	errExpired        = errors.New("the token has expired")
-	errNotYetValid    = errors.New("the token is not valid yet (nbf)")
-	errIssuedInFuture = errors.New("the token was issued in the future (iat)")
-	errBadTimeClaim   = errors.New("the token has a non-numeric nbf or iat claim")
-	errIssuer         = errors.New("the token issuer (iss) is not the expected one")
-	errAudience       = errors.New("the token audience (aud) is not an expected one")
-	errUnknownKey     = errors.New("the token is signed by an unknown key (kid)")
-	errHeaderTyp      = errors.New("the token header's typ is not an accepted one")
-	errAuthorized     = errors.New("the token's authorized party (azp, else client_id) is not an accepted one")
+	errTokenTooLarge   = errors.New("the token is larger than 64 KiB")
+	errMalformed       = errors.New("the token is not a compact JWS (three base64url parts)")
+	errHeaderBase64    = errors.New("the token's first part (its header) is not unpadded base64url")
+	errPayloadBase64   = errors.New("the token's second part (its claims) is not unpadded base64url")
+	errSignatureBase64 = errors.New("the token's third part (its signature) is not unpadded base64url")
+	errEncrypted       = errors.New("encrypted tokens (JWE) are not accepted")
+	errBadHeader       = errors.New("the token header is not a JSON object")
+	errAlgorithm       = errors.New("the token is not signed with an accepted algorithm (algorithms)")
+	errKeyAlgorithm    = errors.New("the token's algorithm is not one its key may verify")
+	errCritical        = errors.New("the token header lists critical extensions, which are not supported")
+	errKidType         = errors.New("the token header kid is not a string")
+	errBadSignature    = errors.New("the token signature is invalid")
+	errSignatureSize   = errors.New("the token signature is not of the size its algorithm and key make")
+	errBadClaims       = errors.New("the token claims are not a JSON object")
+	errNumberRange     = errors.New("the token claims hold a number beyond the range of a double (IEEE 754), which JSON decoders read differently")
+	errNoExpiry        = errors.New("the token has no numeric exp claim")
+	errExpired         = errors.New("the token has expired")
+	errNotYetValid     = errors.New("the token is not valid yet (nbf)")
+	errIssuedInFuture  = errors.New("the token was issued in the future (iat)")
+	errBadTimeClaim    = errors.New("the token has a non-numeric nbf or iat claim")
+	errTokenLifetime   = errors.New("the token lives longer than this route accepts (exp - iat beyond maxTokenAge), or has no iat")
+	errIssuer          = errors.New("the token issuer (iss) is not the expected one")
+	errAudience        = errors.New("the token audience (aud) is not an expected one")
+	errUnknownKey      = errors.New("the token is signed by an unknown key (kid)")
+	errHeaderTyp       = errors.New("the token header's typ is not an accepted one")
+	errAuthorized      = errors.New("the token's authorized party (azp, else client_id) is not an accepted one")
 
 	// Frontegg's token rules (frontegg_tokens.go, frontegg_access.go): 401 invalid_token.
 	errFronteggType   = errors.New("the token type is not accepted in this header")
@@ -63,6 +68,9 @@ var (
 	// Not decidable now: 503 temporarily_unavailable with Retry-After.
 	errKeysUnavailable  = errors.New("the signing keys could not be obtained yet; try again shortly")
 	errCheckUnavailable = errors.New("the access token could not be checked with Frontegg; try again shortly")
+	// The issuer's discovery document names another issuer: a configuration mismatch, which
+	// lasts until the route's issuer (or the provider) is fixed; both values are in the log.
+	errIssuerMismatch = errors.New("configuration mismatch: the identity provider's discovery document names another issuer than the route's issuer setting (Traefik's log has both)")
 
 	// A bug in withauth (a recovered panic): 500 server_error, for that request alone.
 	errInternal = errors.New("internal error in the authentication middleware")
@@ -71,6 +79,17 @@ var (
 	// is in Traefik's log, never in the answer.
 	errMisconfigured = errors.New("this route's authentication is misconfigured; its administrator can read why in Traefik's log")
 )
+
+// wraps reports whether err is target or wraps it (fmt.Errorf's %w), as errors.Is does, with
+// the == comparison that holds under Yaegi.
+func wraps(err, target error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err == target {
+			return true
+		}
+	}
+	return false
+}
 
 // refusalTable gives every error above its status and its stable reason code, which the JSON
 // body carries beside error and rejection log lines print (the README lists them), so that a
@@ -91,6 +110,9 @@ var refusalTable = []struct {
 	{errNotOneToken, http.StatusBadRequest, "malformed_credentials"},
 	{errTokenTooLarge, http.StatusUnauthorized, "token_too_large"},
 	{errMalformed, http.StatusUnauthorized, "malformed_token"},
+	{errHeaderBase64, http.StatusUnauthorized, "malformed_token"},
+	{errPayloadBase64, http.StatusUnauthorized, "malformed_token"},
+	{errSignatureBase64, http.StatusUnauthorized, "malformed_token"},
 	{errEncrypted, http.StatusUnauthorized, "malformed_token"},
 	{errBadHeader, http.StatusUnauthorized, "malformed_token"},
 	{errCritical, http.StatusUnauthorized, "malformed_token"},
@@ -100,12 +122,14 @@ var refusalTable = []struct {
 	{errAlgorithm, http.StatusUnauthorized, "algorithm_not_accepted"},
 	{errKeyAlgorithm, http.StatusUnauthorized, "algorithm_not_accepted"},
 	{errBadSignature, http.StatusUnauthorized, "bad_signature"},
+	{errSignatureSize, http.StatusUnauthorized, "bad_signature"},
 	{errUnknownKey, http.StatusUnauthorized, "unknown_key"},
 	{errNoExpiry, http.StatusUnauthorized, "no_expiry"},
 	{errExpired, http.StatusUnauthorized, "expired"},
 	{errNotYetValid, http.StatusUnauthorized, "not_yet_valid"},
 	{errIssuedInFuture, http.StatusUnauthorized, "issued_in_future"},
 	{errBadTimeClaim, http.StatusUnauthorized, "bad_time_claim"},
+	{errTokenLifetime, http.StatusUnauthorized, "token_lifetime"},
 	{errIssuer, http.StatusUnauthorized, "wrong_issuer"},
 	{errAudience, http.StatusUnauthorized, "wrong_audience"},
 	{errHeaderTyp, http.StatusUnauthorized, "wrong_typ"},
@@ -118,6 +142,7 @@ var refusalTable = []struct {
 	{errInsufficientScope, http.StatusForbidden, "insufficient_scope"},
 	{errKeysUnavailable, http.StatusServiceUnavailable, "keys_unavailable"},
 	{errCheckUnavailable, http.StatusServiceUnavailable, "check_unavailable"},
+	{errIssuerMismatch, http.StatusServiceUnavailable, "issuer_mismatch"},
 	{errInternal, http.StatusInternalServerError, "internal_error"},
 	{errMisconfigured, http.StatusInternalServerError, "misconfigured"},
 }

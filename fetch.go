@@ -18,8 +18,9 @@ const maxResponseBytes = 1 << 20
 // newHTTPClient is the client of every key endpoint and of Frontegg's API. It follows no
 // redirect: none of them needs one, and following would hand the request (Frontegg's
 // x-access-token with it) to whatever host a compromised or misconfigured endpoint names.
-func newHTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout, CheckRedirect: refuseRedirect}
+// transport is nil for Go's default one.
+func newHTTPClient(timeout time.Duration, transport http.RoundTripper) *http.Client {
+	return &http.Client{Timeout: timeout, CheckRedirect: refuseRedirect, Transport: transport}
 }
 
 func refuseRedirect(req *http.Request, via []*http.Request) error {

@@ -72,7 +72,9 @@ func newForwardedHeaders(configured map[string]string, rolesClaim, permissionsCl
 		if claim == "" {
 			return nil, fmt.Errorf("forwardHeaders.%s: names no claim; give a claim such as sub", header)
 		}
-		asList := claim == strings.TrimSpace(rolesClaim) || claim == strings.TrimSpace(permissionsClaim)
+		// One rendering of a list, whichever header carries it: the roles and permissions
+		// claims, and OAuth's space-separated scope (RFC 8693's scope, scp), comma-joined.
+		asList := claim == strings.TrimSpace(rolesClaim) || claim == strings.TrimSpace(permissionsClaim) || claim == "scope" || claim == "scp"
 		headers = append(headers, forwardedHeader{name: name, claim: newClaimPath(claim), asList: asList, isUserID: claim == "id"})
 	}
 	if claimsHeader = strings.TrimSpace(claimsHeader); claimsHeader != "" {

@@ -214,3 +214,19 @@ func TestATokenHeaderIsNeverAnIdentityHeader(t *testing.T) {
 		t.Errorf("forwarding another route's tokenHeader: New logged %q; want it refused, naming the key", got)
 	}
 }
+
+// TestListsRenderOneWay: OAuth's space-separated scope arrives comma-joined in a header of one's
+// own, as the roles and permissions headers render a space-separated claim.
+func TestListsRenderOneWay(t *testing.T) {
+	runTokenCases(t, func(t testing.TB) *Config {
+		config := pemConfig(t)
+		config.PermissionsClaim = "scope"
+		config.ForwardHeaders = map[string]string{"X-Scope": "scope", "X-Scp": "scp", "X-User-Permissions": "scope", "X-Plan": "plan"}
+		return config
+	}, []tokenCase{{
+		name:        "scope, scp and a plain string",
+		token:       tokenWith(map[string]interface{}{"scope": "read write", "scp": "openid profile", "plan": "pro plus"}),
+		wantStatus:  http.StatusOK,
+		wantForward: map[string]string{"X-Scope": "read,write", "X-Scp": "openid,profile", "X-User-Permissions": "read,write", "X-Plan": "pro plus"},
+	}})
+}

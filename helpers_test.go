@@ -383,6 +383,16 @@ func givenConfig(t testing.TB, given map[string]interface{}) *Config {
 	return config
 }
 
+// givenKeySourceConfig is givenConfig for a configuration that names its own key source: no
+// publicKey is added.
+func givenKeySourceConfig(t testing.TB, given map[string]interface{}) *Config {
+	config := givenConfig(t, given)
+	if _, ok := given["publicKey"]; !ok {
+		delete(config.Given, "publicKey")
+	}
+	return config
+}
+
 func request(token string) *http.Request {
 	req := httptest.NewRequest(http.MethodGet, "http://backend.example/admin", nil)
 	if token != "" {

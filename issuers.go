@@ -27,24 +27,25 @@ type trust struct {
 }
 
 // newTrust builds the trusted issuers the configuration names: the issuers list, or one issuer
-// from jwksUrl, issuer and publicKey, or Frontegg's vendor mode when none of them is set.
-func newTrust(config *Config, audiences []string, skewSeconds float64) (trust, error) {
+// from jwksUrl, issuer, publicKey and jwks, or Frontegg's vendor mode when none of them is set.
+func newTrust(config *Config, audiences []string, base claimRules) (trust, error) {
 	timing, err := parseFetchTiming(config)
 	if err != nil {
 		return trust{}, err
 	}
 	issuer := strings.TrimSpace(config.Issuer)
-	jwksURL := strings.TrimSpace(config.JWKSURL)
-	publicKey := strings.TrimSpace(config.PublicKey)
+	given := givenKeys{jwksURL: strings.TrimSpace(config.JWKSURL), publicKey: strings.TrimSpace(config.PublicKey), jwks: strings.TrimSpace(config.JWKS)}
 	if config.Issuers != nil {
-		if issuer != "" || jwksURL != "" || publicKey != "" {
-			return trust{}, fmt.Errorf("issuers: cannot be combined with issuer, jwksUrl or publicKey; give each issuer its own entry")
+		if issuer != "" || given.named() {
+			return trust{}, fmt.Errorf("issuers: cannot be combined with issuer, jwksUrl, publicKey or jwks; give each issuer its own entry")
 		}
-		return newIssuerList(config.Issuers, audiences, skewSeconds, timing)
+		return newIssuerList(config.Issuers, audiences, base, timing)
 	}
-	rules := claimRules{issuer: issuer, audiences: toSet(audiences), skewSeconds: skewSeconds}
-	if issuer != "" || jwksURL != "" || publicKey != "" {
-		keys, err := newKeySource(issuer, jwksURL, publicKey, timing)
+	rules := base
+	rules.issuer = issuer
+	rules.audiences = toSet(audiences)
+	if issuer != "" || given.named() {
+		keys, err := newKeySource(issuer, given, timing)
 		if err != nil {
 			return trust{}, err
 		}
@@ -55,17 +56,17 @@ func newTrust(config *Config, audiences []string, skewSeconds float64) (trust, e
 		return trust{}, err
 	}
 	if !ok {
-		return trust{}, fmt.Errorf("no key source: set issuer (keys found by OpenID discovery), jwksUrl (your identity provider's JWKS endpoint), publicKey (a PEM public key), issuers (several issuers), or clientId and apiKey for Frontegg (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY in Traefik's environment)")
+		return trust{}, fmt.Errorf("no key source: set issuer (keys found by OpenID discovery), jwksUrl (your identity provider's JWKS endpoint), publicKey (a PEM public key), jwks (a key set given inline), issuers (several issuers), or clientId and apiKey for Frontegg (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY in Traefik's environment)")
 	}
 	endpoint := strconv.Quote(gateway) + " " + strconv.Quote(clientID) + " " + strconv.Quote(apiKey)
-	api := sharedFronteggAPI(endpoint+" "+timing.timeout.String(),
-		&fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: newHTTPClient(timing.timeout), now: timing.now})
+	api := sharedFronteggAPI(endpoint+" "+timing.timeout.String()+" "+timing.tls.id,
+		&fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: timing.client(), now: timing.now})
 	keys := sharedRemoteKeys(timing.id("frontegg", endpoint), timing.remoteKeys(api))
 	return trust{only: &trustedIssuer{keys: keys, epoch: keys.epochs, rules: rules}, frontegg: api}, nil
 }
 
 // newIssuerList builds the entries of issuers, one per distinct iss.
-func newIssuerList(entries []IssuerConfig, audiences []string, skewSeconds float64, timing fetchTiming) (trust, error) {
+func newIssuerList(entries []IssuerConfig, audiences []string, base claimRules, timing fetchTiming) (trust, error) {
 	if len(entries) == 0 {
 		return trust{}, fmt.Errorf("issuers: is set but empty; give at least one entry with issuer, or remove the key")
 	}
@@ -86,20 +87,47 @@ func newIssuerList(entries []IssuerConfig, audiences []string, skewSeconds float
 				return trust{}, err
 			}
 		}
-		keys, err := newKeySource(issuer, strings.TrimSpace(entry.JWKSURL), "", timing)
+		keys, err := newKeySource(issuer, givenKeys{jwksURL: strings.TrimSpace(entry.JWKSURL)}, timing)
 		if err != nil {
 			return trust{}, fmt.Errorf("%s.%v", key, err)
 		}
-		rules := claimRules{issuer: issuer, audiences: toSet(entryAudiences), skewSeconds: skewSeconds}
+		rules := base
+		rules.issuer = issuer
+		rules.audiences = toSet(entryAudiences)
 		t.byIss[issuer] = &trustedIssuer{keys: keys, epoch: keys.epochs, rules: rules}
 	}
 	return t, nil
 }
 
-// newKeySource picks an issuer's one key source: a PEM key, a JWKS, or discovery from the issuer.
-func newKeySource(issuer, jwksURL, publicKey string, timing fetchTiming) (*keySource, error) {
-	if jwksURL != "" && publicKey != "" {
-		return nil, fmt.Errorf("jwksUrl and publicKey are both set; keep only one key source")
+// givenKeys are the key sources a configuration may name for one issuer; at most one is set.
+type givenKeys struct {
+	jwksURL, publicKey, jwks string
+}
+
+// named reports whether the configuration names a key source.
+func (g givenKeys) named() bool {
+	return g.jwksURL != "" || g.publicKey != "" || g.jwks != ""
+}
+
+// newKeySource picks an issuer's one key source: a PEM key, a key set given inline, a JWKS
+// endpoint, or discovery from the issuer.
+func newKeySource(issuer string, given givenKeys, timing fetchTiming) (*keySource, error) {
+	jwksURL, publicKey := given.jwksURL, given.publicKey
+	sources := 0
+	for _, source := range []string{jwksURL, publicKey, given.jwks} {
+		if source != "" {
+			sources++
+		}
+	}
+	if sources > 1 {
+		return nil, fmt.Errorf("jwksUrl, publicKey and jwks: more than one is set; keep only one key source")
+	}
+	if given.jwks != "" {
+		set, err := parseInlineJWKS(given.jwks)
+		if err != nil {
+			return nil, fmt.Errorf("jwks: %v", err)
+		}
+		return newStaticKeys(set), nil
 	}
 	if publicKey != "" {
 		key, err := parsePublicKeyPEM(publicKey)
@@ -112,13 +140,13 @@ func newKeySource(issuer, jwksURL, publicKey string, timing fetchTiming) (*keySo
 		if err := checkEndpointURL(jwksURL); err != nil {
 			return nil, fmt.Errorf("jwksUrl: %v", err)
 		}
-		fetcher := jwksEndpoint{url: jwksURL, client: newHTTPClient(timing.timeout)}
+		fetcher := jwksEndpoint{url: jwksURL, client: timing.client()}
 		return sharedRemoteKeys(timing.id("jwks", jwksURL), timing.remoteKeys(fetcher)), nil
 	}
 	if err := checkEndpointURL(issuer); err != nil {
 		return nil, fmt.Errorf("issuer: %v", err)
 	}
-	fetcher := discoveryEndpoint{issuer: issuer, client: newHTTPClient(timing.timeout)}
+	fetcher := discoveryEndpoint{issuer: issuer, client: timing.client()}
 	return sharedRemoteKeys(timing.id("discovery", issuer), timing.remoteKeys(fetcher)), nil
 }
 
@@ -128,7 +156,7 @@ func newKeySource(issuer, jwksURL, publicKey string, timing fetchTiming) (*keySo
 func issuerByIss(byIss map[string]*trustedIssuer, raw *rawToken) (*trustedIssuer, error) {
 	payload, err := decodeSegment(raw.payload)
 	if err != nil {
-		return nil, errMalformed
+		return nil, errPayloadBase64
 	}
 	var claims struct {
 		Iss string `json:"iss"`

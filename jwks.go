@@ -92,6 +92,29 @@ func parseJWKS(body []byte) (*keySet, error) {
 	return set, nil
 }
 
+// parseInlineJWKS reads a key set given in the configuration: a fetched set's rules, and no
+// private key, which a configuration must never hold.
+func parseInlineJWKS(text string) (*keySet, error) {
+	var doc struct {
+		Keys []map[string]interface{} `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(text), &doc); err != nil || doc.Keys == nil {
+		return nil, fmt.Errorf("is not a JSON Web Key Set ({\"keys\": [...]}); give the set your identity provider publishes")
+	}
+	for i, key := range doc.Keys {
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+			if _, found := key[private]; found {
+				return nil, fmt.Errorf("keys[%d] holds the private member %q: give the public key set only, and replace a private key that was shared", i, private)
+			}
+		}
+	}
+	set, err := parseJWKS([]byte(text))
+	if err != nil {
+		return nil, fmt.Errorf("%v; give the public keys that sign your tokens", err)
+	}
+	return set, nil
+}
+
 // keyFromJWK decodes an RSA, EC or OKP (Ed25519) JWK.
 func keyFromJWK(k jwk) (*publicKey, error) {
 	switch k.Kty {

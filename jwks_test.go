@@ -200,3 +200,41 @@ func TestKeyResponseLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestInlineJWKS: a key set given in the configuration, as text (a label, a Secret's value) or
+// as an object (YAML, a Kubernetes resource), verifies its kids as a fetched set does, and is
+// never fetched: a token of another kid is refused at once.
+func TestInlineJWKS(t *testing.T) {
+	text := string(readFixture(t, "keys/jwks.json"))
+	var object map[string]interface{}
+	if err := json.Unmarshal([]byte(text), &object); err != nil {
+		t.Fatal(err)
+	}
+	// key-3 is not in the set; key-2 is, and so is weak-1024, too short to be kept.
+	key2 := func(t testing.TB) string {
+		return signRS256(t, privateKey(t, "key-2"), rs256Header("key-2"), userClaims(t, nil))
+	}
+	key3 := func(t testing.TB) string {
+		return signRS256(t, privateKey(t, "key-3"), rs256Header("key-3"), userClaims(t, nil))
+	}
+	weak := func(t testing.TB) string {
+		return signRS256(t, privateKey(t, "weak-1024"), rs256Header("weak-1024"), userClaims(t, nil))
+	}
+	for _, given := range []struct {
+		name  string
+		value interface{}
+	}{{"as text", text}, {"as an object", object}} {
+		given := given
+		t.Run(given.name, func(t *testing.T) {
+			runTokenCases(t, func(t testing.TB) *Config {
+				return givenKeySourceConfig(t, map[string]interface{}{"jwks": given.value, "issuer": "https://app-demo.frontegg.com"})
+			}, []tokenCase{
+				{name: "a token of the set's first key", token: validToken, wantStatus: http.StatusOK},
+				{name: "a token of its second key", token: key2, wantStatus: http.StatusOK},
+				refused("a token of a kid the set lacks", key3, errUnknownKey),
+				refused("a token of a key too short to be kept", weak, errUnknownKey),
+				refused("another issuer", tokenWith(map[string]interface{}{"iss": "https://other.example"}), errIssuer),
+			})
+		})
+	}
+}

@@ -44,7 +44,7 @@ func parseToken(token string, accepted map[string]bool) (*rawToken, error) {
 
 	headerJSON, err := decodeSegment(token[:first])
 	if err != nil {
-		return nil, errMalformed
+		return nil, errHeaderBase64
 	}
 	var header map[string]interface{}
 	if err := json.Unmarshal(headerJSON, &header); err != nil || header == nil {
@@ -66,7 +66,10 @@ func parseToken(token string, accepted map[string]bool) (*rawToken, error) {
 	typ, _ := header["typ"].(string)
 
 	signature, err := decodeSegment(token[last+1:])
-	if err != nil || len(signature) == 0 {
+	if err != nil {
+		return nil, errSignatureBase64
+	}
+	if len(signature) == 0 {
 		return nil, errMalformed
 	}
 	return &rawToken{
@@ -92,7 +95,7 @@ func decodeSegment(segment string) ([]byte, error) {
 func decodeClaims(t *rawToken) (map[string]interface{}, error) {
 	payload, err := decodeSegment(t.payload)
 	if err != nil {
-		return nil, errMalformed
+		return nil, errPayloadBase64
 	}
 	decoder := json.NewDecoder(bytes.NewReader(payload))
 	decoder.UseNumber()
@@ -130,6 +133,8 @@ type claimRules struct {
 	issuer      string
 	audiences   map[string]bool
 	skewSeconds float64
+	// maxAgeSeconds, when positive, bounds exp - iat (maxTokenAge); a token without iat fails.
+	maxAgeSeconds float64
 }
 
 // validateClaims checks exp (required), nbf, iat, iss and aud at nowSeconds (Unix time).
@@ -156,6 +161,12 @@ func validateClaims(r *claimRules, claims map[string]interface{}, nowSeconds flo
 			return 0, errBadTimeClaim
 		} else if date > latest {
 			return 0, errIssuedInFuture
+		}
+	}
+	if r.maxAgeSeconds > 0 {
+		iat, ok := numericDate(claims["iat"])
+		if !ok || exp-iat > r.maxAgeSeconds {
+			return 0, errTokenLifetime
 		}
 	}
 	if r.issuer != "" {

@@ -102,7 +102,8 @@ func TestAttacksKeyConfusion(t *testing.T) {
 			}, errAlgorithm))
 		}
 	}
-	// The header claims RS256 but the signature is an HMAC: the RSA check refuses it.
+	// The header claims RS256 but the signature is an HMAC: 32 bytes where an RSA-2048 key makes
+	// 256, refused before any RSA arithmetic.
 	for _, secret := range publicKeySecrets(t) {
 		secret := secret
 		cases = append(cases, refused("RS256 header with an HMAC-SHA256 keyed with "+secret.name, func(t testing.TB) string {
@@ -110,7 +111,7 @@ func TestAttacksKeyConfusion(t *testing.T) {
 			mac := hmac.New(sha256.New, secret.value)
 			mac.Write([]byte(input))
 			return input + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-		}, errBadSignature))
+		}, errSignatureSize))
 	}
 	t.Run("PEM key", func(t *testing.T) { runTokenCases(t, pemConfig, cases) })
 	server := newKeyServer(t)
@@ -217,26 +218,26 @@ func TestAttacksOnTheEncoding(t *testing.T) {
 		refused("signature with base64 padding", func(t testing.TB) string {
 			p := parts(t)
 			return p[0] + "." + p[1] + "." + padded(p[2])
-		}, errMalformed),
+		}, errSignatureBase64),
 		refused("every segment with base64 padding", func(t testing.TB) string {
 			p := parts(t)
 			return padded(p[0]) + "." + padded(p[1]) + "." + padded(p[2])
-		}, errMalformed),
+		}, errHeaderBase64),
 		refused("standard base64 alphabet (+ and /)", func(t testing.TB) string {
 			p := signatureWith(t, "-_")
 			std := strings.NewReplacer("-", "+", "_", "/").Replace(p[2])
 			return p[0] + "." + p[1] + "." + std
-		}, errMalformed),
+		}, errSignatureBase64),
 		refused("non-zero trailing bits in the signature", func(t testing.TB) string {
 			p := parts(t)
 			return p[0] + "." + p[1] + "." + withTrailingBits(t, p[2])
-		}, errMalformed),
+		}, errSignatureBase64),
 		refused("non-zero trailing bits in the header", func(t testing.TB) string {
 			// {"alg":"RS256","kid":"key-1"} is 29 bytes: 39 characters, 2 unused bits.
 			header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","kid":"key-1"}`))
 			input := withTrailingBits(t, header) + "." + base64.RawURLEncoding.EncodeToString([]byte(claimsText(t, nil)))
 			return input + "." + rs256Signature(t, privateKey(t, "key-1"), input)
-		}, errMalformed),
+		}, errHeaderBase64),
 		refused("line feed inside the signature", func(t testing.TB) string {
 			p := parts(t)
 			return p[0] + "." + p[1] + "." + p[2][:100] + "\n" + p[2][100:]
@@ -245,7 +246,7 @@ func TestAttacksOnTheEncoding(t *testing.T) {
 		refused("tab inside the header", func(t testing.TB) string {
 			p := parts(t)
 			return p[0][:10] + "\t" + p[0][10:] + "." + p[1] + "." + p[2]
-		}, errMalformed),
+		}, errHeaderBase64),
 		// The payload is decoded only once the signature over its exact bytes holds.
 		refused("tab inside the payload", func(t testing.TB) string {
 			p := parts(t)
@@ -255,7 +256,7 @@ func TestAttacksOnTheEncoding(t *testing.T) {
 			p := parts(t)
 			input := p[0] + "." + p[1] + "=="
 			return input + "." + rs256Signature(t, privateKey(t, "key-1"), input)
-		}, errMalformed),
+		}, errPayloadBase64),
 		refused("payload in the standard alphabet, signed as such", func(t testing.TB) string {
 			claims := claimsText(t, map[string]interface{}{"name": "\u00fb\u00ff\u00fe"})
 			input := segment(t, rs256Header("key-1")) + "." + base64.RawStdEncoding.EncodeToString([]byte(claims))
@@ -263,7 +264,7 @@ func TestAttacksOnTheEncoding(t *testing.T) {
 				t.Fatalf("test bug: %q has neither + nor /", input)
 			}
 			return input + "." + rs256Signature(t, privateKey(t, "key-1"), input)
-		}, errMalformed),
+		}, errPayloadBase64),
 		{name: "space inside the token", token: func(t testing.TB) string {
 			p := parts(t)
 			return p[0] + ". " + p[1] + "." + p[2]
@@ -276,7 +277,7 @@ func TestAttacksOnTheEncoding(t *testing.T) {
 			p := parts(t)
 			signature, _ := base64.RawURLEncoding.DecodeString(p[2])
 			return p[0] + "." + p[1] + "." + base64.RawURLEncoding.EncodeToString(append([]byte{0}, signature...))
-		}, errBadSignature),
+		}, errSignatureSize),
 		refused("signature plus the modulus (the same value mod n)", func(t testing.TB) string {
 			p := parts(t)
 			signature, _ := base64.RawURLEncoding.DecodeString(p[2])
@@ -284,6 +285,13 @@ func TestAttacksOnTheEncoding(t *testing.T) {
 			s.Add(s, privateKey(t, "key-1").N)
 			return p[0] + "." + p[1] + "." + base64.RawURLEncoding.EncodeToString(s.FillBytes(make([]byte, 257))[1:])
 		}, errBadSignature),
+		// The quickstart's "${TOKEN}x": three parts, the last no longer base64url.
+		refused("a character appended to the token", func(t testing.TB) string { return validToken(t) + "x" }, errSignatureBase64),
+		refused("a signature two bytes short", func(t testing.TB) string {
+			p := parts(t)
+			signature, _ := base64.RawURLEncoding.DecodeString(p[2])
+			return p[0] + "." + p[1] + "." + base64.RawURLEncoding.EncodeToString(signature[2:])
+		}, errSignatureSize),
 		refused("four parts", func(t testing.TB) string { return validToken(t) + ".AAAA" }, errMalformed),
 		refused("a trailing dot", func(t testing.TB) string { return validToken(t) + "." }, errMalformed),
 		refused("a leading dot", func(t testing.TB) string { return "." + validToken(t) }, errMalformed),
@@ -410,4 +418,23 @@ func TestNumbersBeyondADoubleAreRefused(t *testing.T) {
 			t.Errorf("claims with %s: %d %s; want 200 (within a double's range)", members, rec.Code, rec.Body.String())
 		}
 	}
+}
+
+// TestMaxTokenAge: with maxTokenAge, a token living longer (exp - iat), or without iat, is
+// refused with reason token_lifetime; one within it passes, whatever the clock skew.
+func TestMaxTokenAge(t *testing.T) {
+	now := time.Now().Unix()
+	runTokenCases(t, func(t testing.TB) *Config {
+		config := pemConfig(t)
+		config.MaxTokenAge = "1h"
+		return config
+	}, []tokenCase{
+		{name: "an hour exactly", token: tokenWith(map[string]interface{}{"iat": now, "exp": now + 3600}), wantStatus: http.StatusOK},
+		refused("an hour and a second", tokenWith(map[string]interface{}{"iat": now, "exp": now + 3601}), errTokenLifetime),
+		refused("a year", tokenWith(map[string]interface{}{"iat": now - 60, "exp": now + 365*24*3600}), errTokenLifetime),
+		refused("no iat", tokenWith(map[string]interface{}{"iat": nil}), errTokenLifetime),
+	})
+	runTokenCases(t, pemConfig, []tokenCase{
+		{name: "a year, without maxTokenAge", token: tokenWith(map[string]interface{}{"iat": now - 60, "exp": now + 365*24*3600}), wantStatus: http.StatusOK},
+	})
 }

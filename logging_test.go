@@ -1,6 +1,8 @@
 package withauth
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -146,5 +148,48 @@ func TestPasswordsInURLsAreNeverLogged(t *testing.T) {
 		if strings.Contains(line, "S3cret") {
 			t.Errorf("Traefik's log holds %q; want no password in any line", line)
 		}
+	}
+}
+
+// TestAbsentRequiredClaimIsLoggedOnce: a misspelled claim path (realm_access.role) refuses every
+// token with a 403 like a missing role; the first time, withauth logs it at ERROR, whatever
+// logRejections says, naming the route, the path and the token's claim names, never values.
+func TestAbsentRequiredClaimIsLoggedOnce(t *testing.T) {
+	log := captureLog(t)
+	config := givenConfig(t, map[string]interface{}{"rolesClaim": "realm_access.role", "roles": "auditor"})
+	handler, err := New(context.Background(), &upstream{}, config, "keycloak-route")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		token := tokenWith(map[string]interface{}{"jti": fmt.Sprint("absent-", i)})(t)
+		if rec, _ := serve(handler, request(token)); rec.Code != http.StatusForbidden {
+			t.Fatalf("token %d without realm_access.role: status %d; want 403", i, rec.Code)
+		}
+	}
+	var found []string
+	for _, line := range log.lines(false) {
+		if strings.Contains(line, "absent from a verified token") {
+			found = append(found, line)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d ERROR lines about the absent claim; want exactly 1:\n%s", len(found), strings.Join(log.lines(false), "\n"))
+	}
+	line := found[0]
+	for _, want := range []string{"withauth keycloak-route:", `"realm_access.role"`, "realm_access", "email", "rolesClaim"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the line lacks %q: %s", want, line)
+		}
+	}
+	for _, value := range []string{"ada@example.com", "auditor\"]", "Ada Lovelace"} {
+		if strings.Contains(line, value) {
+			t.Errorf("the line holds the claim value %q: %s", value, line)
+		}
+	}
+	// A token that has the claim path but not the role is an ordinary refusal: nothing more.
+	token := tokenWith(map[string]interface{}{"realm_access": map[string]interface{}{"role": []string{"viewer"}}})(t)
+	if rec, _ := serve(handler, request(token)); rec.Code != http.StatusForbidden {
+		t.Fatalf("token without the role: status %d; want 403", rec.Code)
 	}
 }

@@ -119,6 +119,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		now:                  clockOf(config),
 	}
 	m.logDetails = rejections != nil
+	m.routeName = name
 	for _, r := range []*requirement{&m.roles, &m.permissions, &m.tenants} {
 		if len(r.anyOf) > 0 {
 			m.required = append(m.required, r)

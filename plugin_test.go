@@ -18,7 +18,7 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		wantErr string
 	}{
 		{"no key source", func(c *Config) {}, "no key source: set issuer"},
-		{"two key sources", func(c *Config) { c.JWKSURL = "https://idp.example/jwks"; c.PublicKey = pemKey }, "jwksUrl and publicKey are both set"},
+		{"two key sources", func(c *Config) { c.JWKSURL = "https://idp.example/jwks"; c.PublicKey = pemKey }, "jwksUrl, publicKey and jwks: more than one is set"},
 		{"jwksUrl not a URL", func(c *Config) { c.JWKSURL = "idp.example/jwks" }, "jwksUrl: \"idp.example/jwks\" is not an http(s) URL"},
 		{"jwksUrl other scheme", func(c *Config) { c.JWKSURL = "file:///etc/passwd" }, "jwksUrl: \"file:///etc/passwd\" is not an http(s) URL"},
 		{"issuer not a URL", func(c *Config) { c.Issuer = "frontegg" }, "issuer: \"frontegg\" is not an http(s) URL"},
@@ -39,6 +39,19 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		{"forward into Authorization", func(c *Config) { c.PublicKey = pemKey; c.ForwardHeaders = map[string]string{"authorization": "sub"} }, "forwardHeaders: \"authorization\" cannot carry a claim"},
 		{"forward into invalid name", func(c *Config) { c.PublicKey = pemKey; c.ForwardHeaders = map[string]string{"X User": "sub"} }, "forwardHeaders: \"X User\" cannot carry a claim"},
 		{"negative cache size", func(c *Config) { c.PublicKey = pemKey; c.CacheSize = -1 }, "cacheSize: -1 is negative"},
+		{"maxTokenAge not a duration", func(c *Config) { c.PublicKey = pemKey; c.MaxTokenAge = "1d" }, "maxTokenAge: \"1d\" is not a duration"},
+		{"maxTokenAge below a second", func(c *Config) { c.PublicKey = pemKey; c.MaxTokenAge = "500ms" }, "maxTokenAge: 500ms is below 1s"},
+		{"jwks and publicKey", func(c *Config) { c.PublicKey = pemKey; c.JWKS = string(readFixture(t, "keys/jwks.json")) }, "jwksUrl, publicKey and jwks: more than one is set"},
+		{"jwks not JSON", func(c *Config) { c.JWKS = "keys: []" }, "jwks: is not a JSON Web Key Set"},
+		{"jwks a discovery document", func(c *Config) { c.JWKS = `{"issuer": "https://idp.example", "jwks_uri": "https://idp.example/certs"}` }, "jwks: is not a JSON Web Key Set"},
+		{"jwks with a private key", func(c *Config) {
+			c.JWKS = `{"keys": [{"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA", "d": "c2VjcmV0"}]}`
+		}, `jwks: keys[0] holds the private member "d"`},
+		{"jwks with no usable key", func(c *Config) { c.JWKS = `{"keys": [{"kty": "oct", "use": "enc"}]}` }, "jwks: the JWKS holds no usable signing key"},
+		{"jwks and issuers", func(c *Config) {
+			c.JWKS = string(readFixture(t, "keys/jwks.json"))
+			c.Issuers = []IssuerConfig{{Issuer: "https://idp.example"}}
+		}, "issuers: cannot be combined with issuer, jwksUrl, publicKey or jwks"},
 	}
 	for _, tc := range cases {
 		tc := tc

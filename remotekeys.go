@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -29,6 +30,9 @@ type keySource struct {
 	fetchedAt  time.Time // the last success
 	triedAt    time.Time // the end of the last attempt
 	lastFailed bool
+	// mismatched: the last attempt found the issuer's discovery document naming another
+	// issuer, which retrying does not fix.
+	mismatched bool
 	inflight   *fetchCall
 }
 
@@ -80,12 +84,24 @@ func lookupKey(ctx context.Context, r *keySource, kid string) (*publicKey, error
 func refetchedKey(ctx context.Context, r *keySource, kid string) (*publicKey, error) {
 	set := r.refetch(ctx)
 	if set == nil {
-		return nil, errKeysUnavailable
+		return nil, unavailable(r)
 	}
 	if key := findKey(set, kid); key != nil {
 		return key, nil
 	}
 	return nil, errUnknownKey
+}
+
+// unavailable is why a source has no key yet: errIssuerMismatch when the configuration names
+// another issuer than the provider's document, else errKeysUnavailable.
+func unavailable(r *keySource) error {
+	r.mu.Lock()
+	mismatched := r.mismatched
+	r.mu.Unlock()
+	if mismatched {
+		return errIssuerMismatch
+	}
+	return errKeysUnavailable
 }
 
 // replacement is the key that replaced failed after a refetch (throttled by
@@ -200,6 +216,7 @@ func (r *keySource) finishFetch(call *fetchCall, set *keySet, err error) {
 		logError("%s: fetching keys from %s failed (%s): %v", r.users.String(), r.fetcher.describe(), kept, err)
 		r.epochs.refreshDueUnixNano.Store(now.Add(r.minRefreshInterval).UnixNano())
 		r.lastFailed = true
+		r.mismatched = wraps(err, errIssuerMismatch)
 	} else {
 		set = keepKeyIdentity(r.set, set)
 		if !sameKeySet(r.set, set) {
@@ -208,6 +225,7 @@ func (r *keySource) finishFetch(call *fetchCall, set *keySet, err error) {
 		r.set = set
 		r.fetchedAt = now
 		r.lastFailed = false
+		r.mismatched = false
 		r.epochs.refreshDueUnixNano.Store(now.Add(r.refreshInterval).UnixNano())
 	}
 	// Throttling counts from the end of the fetch, so a slow endpoint is not hammered.
@@ -254,10 +272,11 @@ func sameKeySet(previous, next *keySet) bool {
 // kids could make every request fetch keys. A variable so tests need not wait.
 var minRefreshFloor = time.Second
 
-// fetchTiming holds the durations that govern a remote key source, and its clock.
+// fetchTiming holds the durations that govern a remote key source, its clock and its TLS.
 type fetchTiming struct {
 	refresh, minRefresh, timeout time.Duration
 	now                          func() time.Time
+	tls                          fetchTLS
 }
 
 // parseFetchTiming checks the remote key source's durations. refreshInterval may be shorter
@@ -284,12 +303,20 @@ func parseFetchTiming(config *Config) (fetchTiming, error) {
 	if t.timeout <= 0 {
 		return t, fmt.Errorf("httpTimeout: must be positive, such as \"5s\", so that a slow key endpoint cannot hang requests")
 	}
+	if t.tls, err = newFetchTLS(config); err != nil {
+		return t, err
+	}
 	return t, nil
 }
 
 // id names a shared remote key source: middlewares with the same endpoint and timing share it.
 func (t fetchTiming) id(kind, endpoint string) string {
-	return kind + " " + endpoint + " " + t.refresh.String() + " " + t.minRefresh.String() + " " + t.timeout.String()
+	return kind + " " + endpoint + " " + t.refresh.String() + " " + t.minRefresh.String() + " " + t.timeout.String() + " " + t.tls.id
+}
+
+// client is the HTTP client of one fetcher.
+func (t fetchTiming) client() *http.Client {
+	return newHTTPClient(t.timeout, t.tls.transport)
 }
 
 func (t fetchTiming) remoteKeys(fetcher keyFetcher) *keySource {

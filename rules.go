@@ -32,6 +32,8 @@ type tokenRules struct {
 	// logDetails: refusals are logged (logRejections), so verification keeps what the log
 	// says of a verified token.
 	logDetails bool
+	// routeName names the middleware in the log lines verification writes.
+	routeName string
 }
 
 // newTokenRules checks the configuration of everything verification judges.
@@ -57,7 +59,11 @@ func newTokenRules(config *Config) (tokenRules, error) {
 	if r.stepUp, err = newStepUp(config); err != nil {
 		return r, err
 	}
-	if r.trust, err = newTrust(config, audiences, skew.Seconds()); err != nil {
+	maxAge, err := parseMaxTokenAge(config.MaxTokenAge)
+	if err != nil {
+		return r, err
+	}
+	if r.trust, err = newTrust(config, audiences, claimRules{skewSeconds: skew.Seconds(), maxAgeSeconds: maxAge.Seconds()}); err != nil {
 		return r, err
 	}
 	if r.algorithms, err = newAlgorithms(config.Algorithms); err != nil {

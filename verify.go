@@ -4,8 +4,10 @@ package withauth
 
 import (
 	"context"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // verify turns a token into a grant, in the order that trusts the least: header, key,
@@ -190,10 +192,40 @@ func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken,
 	names, values := forwardedHeaders(r.forwardNames, forwardedValues(r.forward, claims))
 	g.forwardNames = names
 	g.forwardValues = values
-	if !g.allowed && r.logDetails {
-		g.refusal = verifiedDetail(r, signed.raw, claims) + failedRequirement(r.required, claims)
+	if !g.allowed {
+		logAbsentClaims(r, claims)
+		if r.logDetails {
+			g.refusal = verifiedDetail(r, signed.raw, claims) + failedRequirement(r.required, claims)
+		}
 	}
 	return g
+}
+
+// absentClaimsLogged holds "<route>\x00<claim path>" for every required claim path found
+// absent from a verified token and logged: once per route and path for the process, however
+// many tokens and reloads (bounded by the configuration).
+var absentClaimsLogged sync.Map
+
+// logAbsentClaims logs, once per route and claim path, a required claim absent from a verified
+// token: a misspelled rolesClaim (realm_access.role) refuses everyone with a 403 that looks
+// like a missing role. It names the claim names the token has, never their values.
+func logAbsentClaims(r *tokenRules, claims map[string]interface{}) {
+	for _, required := range r.required {
+		if _, found := lookupClaim(required.claim, claims); found {
+			continue
+		}
+		if _, logged := absentClaimsLogged.LoadOrStore(r.routeName+"\x00"+required.claim.name, true); logged {
+			continue
+		}
+		names := make([]string, 0, len(claims))
+		for name := range claims {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		errorLine("withauth " + r.routeName + ": the claim " + strconv.Quote(required.claim.name) + " that this route requires is absent from a verified token " +
+			"(its claims: " + strings.Join(names, ", ") + "); every such token is refused 403. If the claim is spelled differently, fix the route's claim setting " +
+			"(rolesClaim, permissionsClaim, tenantClaim; a dotted path reaches nested claims). Logged once per route and claim.")
+	}
 }
 
 // forwardedHeaders are the names of the forwarded headers that have a value (names itself when

@@ -134,7 +134,8 @@ if ! skipped traefik; then
   fi
   if [ -n "$traefik" ]; then
     echo "bench: real Traefik ($traefik)" >&2
-    go run ./cmd/traefikbench -traefik "$traefik" -rounds "$rounds" -duration "$duration" -conns "$conns" | emit ||
+    go run ./cmd/traefikbench -traefik "$traefik" -rounds "$rounds" -duration "$duration" -conns "$conns" \
+      -floor "${FLOOR_DIR:-../../../shared/floor}/plugin" | emit ||
       fail "traefik"
   fi
 fi

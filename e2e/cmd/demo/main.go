@@ -41,11 +41,13 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("withauth demo: preparing Traefik (built once, about 13 minutes, then cached)...")
+	// The build script says so when it builds Traefik (the first run only); a cached build
+	// starts at once.
 	binary, err := harness.TraefikBinary(ctx, root, os.Stderr)
 	if err != nil {
 		return err
 	}
+	fmt.Println("withauth demo: Traefik", binary)
 
 	provider, err := idp.New(idp.Options{})
 	if err != nil {
