@@ -27,7 +27,30 @@ func refuse(m *Middleware, rw http.ResponseWriter, req *http.Request, err error,
 	if r.perRoute {
 		routeHeaders(m, rw.Header(), r, err)
 	}
+	if m.dpop != nil && r.status == http.StatusUnauthorized && !r.perRoute {
+		dpopChallenges(m.dpop, rw.Header(), r, err)
+		writeRefusalBody(rw, r)
+		return
+	}
 	writeRefusal(rw, r)
+}
+
+// dpopChallenges are a DPoP route's challenges (RFC 9449 §7.1): DPoP, naming the accepted
+// algorithms and the error (invalid_dpop_proof for the proof itself), after Bearer's when
+// Bearer tokens are also accepted (dpop allowed).
+func dpopChallenges(rule *dpopRule, header http.Header, r *refusal, err error) {
+	proofRefused := dpopProofErrors[err]
+	if !rule.required && !proofRefused && r.challenge != "" {
+		header.Add("WWW-Authenticate", r.challenge)
+	}
+	challenge := `DPoP algs="` + rule.algs + `"`
+	switch {
+	case proofRefused:
+		challenge += `, error="invalid_dpop_proof", error_description="` + err.Error() + `"`
+	case err != errNoCredentials:
+		challenge += `, error="invalid_token", error_description="` + err.Error() + `"`
+	}
+	header.Add("WWW-Authenticate", challenge)
 }
 
 // redirectToLogin sends a browser navigation to loginUrl instead of a 401.

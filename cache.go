@@ -29,6 +29,9 @@ type grant struct {
 	// refusal, when not and rejections are logged, what the log line says of the token.
 	allowed bool
 	refusal string
+	// jkt and x5t are the token's cnf confirmations (RFC 9449's DPoP key, RFC 8705's client
+	// certificate), read when the route judges them.
+	jkt, x5t string
 	// forwardNames and forwardValues are the forwarded headers the claims give a value, in the
 	// middleware's order: a header of an absent claim is not listed, so that a hit sets the
 	// headers without a check each. They are shared by every request with the token, never
@@ -205,7 +208,7 @@ const grantOverheadBytes = 400
 
 // grantBytes estimates the memory of a cached grant under key.
 func grantBytes(key string, g *grant) int64 {
-	size := grantOverheadBytes + len(key) + len(g.kid) + len(g.refusal)
+	size := grantOverheadBytes + len(key) + len(g.kid) + len(g.refusal) + len(g.jkt) + len(g.x5t)
 	for _, values := range g.forwardValues {
 		size += 56 + len(values[0])
 	}

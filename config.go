@@ -131,6 +131,31 @@ type Config struct {
 	// requires mutual TLS; both or neither.
 	ClientCertificate string `mapstructure:"-"`
 	ClientKey         string `mapstructure:"-"`
+	// IntrospectionURL is an RFC 7662 token introspection endpoint (absolute http(s) URL):
+	// tokens that are not JWTs (opaque tokens) are judged by its answer.
+	IntrospectionURL string `mapstructure:"-"`
+	// IntrospectionClientID and IntrospectionClientSecret authenticate withauth to the
+	// endpoint (client_secret_basic); both or neither. The secret is never logged.
+	IntrospectionClientID     string `mapstructure:"-"`
+	IntrospectionClientSecret string `mapstructure:"-"`
+	// Introspect is "opaque" (default: tokens that are not JWTs) or "always" (JWTs too, after
+	// their local verification, so that a revoked token is refused).
+	Introspect string `mapstructure:"-"`
+	// IntrospectionCacheDuration (Go duration, default "30s") bounds how long an active answer
+	// is trusted; an inactive one is remembered 5 s.
+	IntrospectionCacheDuration string `mapstructure:"-"`
+	// DPoP is "off" (default), "allowed" (a DPoP-bound token, cnf.jkt, needs "Authorization:
+	// DPoP" and its proof; Bearer tokens without cnf.jkt still pass) or "required" (only
+	// DPoP-bound tokens, with their proof), as RFC 9449 says.
+	DPoP string `mapstructure:"-"`
+	// DPoPAlgorithms are the proofs' accepted algorithms (default ES256, EdDSA, PS256, RS256).
+	DPoPAlgorithms []string `mapstructure:"-"`
+	// DPoPProofMaxAge (Go duration, default "60s", at least "1s") is how far a proof's iat may
+	// be from now, either way; a proof's jti is refused a second time within it.
+	DPoPProofMaxAge string `mapstructure:"-"`
+	// CertificateBound is "off" (default), "allowed" (a token with cnf["x5t#S256"] needs the
+	// TLS client certificate it names, RFC 8705) or "required" (only such tokens).
+	CertificateBound string `mapstructure:"-"`
 	// CacheSize is how many verified tokens are remembered until they expire (default 10000,
 	// 0 disables the cache).
 	CacheSize int `mapstructure:"-"`
@@ -204,6 +229,8 @@ var configKeys = []string{
 	"grantWildcards", "tenants", "tenantClaim", "stepUp", "stepUpMaxAge", "acrValues", "amrValues",
 	"accessTokenGrants", "tokenHeader", "tokenCookie", "tokenQueryParameter", "optional", "loginUrl",
 	"logRejections", "maxTokenAge", "jwks", "caBundle", "clientCertificate", "clientKey",
+	"introspectionUrl", "introspectionClientId", "introspectionClientSecret", "introspect",
+	"introspectionCacheDuration", "dpop", "dpopAlgorithms", "dpopProofMaxAge", "certificateBound",
 }
 
 // checkUnknownKeysOf refuses the unknown keys of one part of the configuration (prefix names

@@ -115,6 +115,24 @@ func setKey(c *Config, name, key string, value interface{}) (known bool, err err
 		c.RefreshInterval, err = givenString(key, value)
 	case "minrefreshinterval":
 		c.MinRefreshInterval, err = givenString(key, value)
+	case "introspectionurl":
+		c.IntrospectionURL, err = givenString(key, value)
+	case "introspectionclientid":
+		c.IntrospectionClientID, err = givenString(key, value)
+	case "introspectionclientsecret":
+		c.IntrospectionClientSecret, err = givenString(key, value)
+	case "introspect":
+		c.Introspect, err = givenString(key, value)
+	case "introspectioncacheduration":
+		c.IntrospectionCacheDuration, err = givenString(key, value)
+	case "dpop":
+		c.DPoP, err = givenString(key, value)
+	case "dpopalgorithms":
+		c.DPoPAlgorithms, err = givenList(key, value)
+	case "dpopproofmaxage":
+		c.DPoPProofMaxAge, err = givenString(key, value)
+	case "certificatebound":
+		c.CertificateBound, err = givenString(key, value)
 	case "cabundle":
 		c.CABundle, err = givenString(key, value)
 	case "clientcertificate":

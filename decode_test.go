@@ -26,6 +26,9 @@ func sampleValues(t testing.TB) map[string]interface{} {
 		"apiGatewayUrl": "https://api.us.frontegg.com", "accessTokenGrants": "always", "maxTokenAge": "24h",
 		"jwks": map[string]interface{}{"keys": []interface{}{}}, "caBundle": "-----BEGIN CERTIFICATE-----",
 		"clientCertificate": "-----BEGIN CERTIFICATE-----", "clientKey": "-----BEGIN PRIVATE KEY-----",
+		"introspectionUrl": "https://idp.example/introspect", "introspectionClientId": "withauth", "introspectionClientSecret": "secret",
+		"introspect": "always", "introspectionCacheDuration": "10s", "dpop": "allowed", "dpopAlgorithms": "ES256, EdDSA",
+		"dpopProofMaxAge": "30s", "certificateBound": "required",
 	}
 }
 

@@ -24,6 +24,7 @@ var (
 	errNotOneToken       = errors.New("the token header (tokenHeader) is not one token")
 	errTwoQueryTokens    = errors.New("more than one token query parameter (tokenQueryParameter)")
 	errTwoTokenCookies   = errors.New("more than one token cookie (tokenCookie)")
+	errNotOneDPoPToken   = errors.New("the Authorization header is not DPoP followed by one token")
 
 	// The token (jwt.go, keys): 401 invalid_token.
 	errTokenTooLarge   = errors.New("the token is larger than 64 KiB")
@@ -57,7 +58,25 @@ var (
 	errFronteggType   = errors.New("the token type is not accepted in this header")
 	errNoFronteggType = errors.New("the token has no Frontegg token type (type claim)")
 	errAccessRevoked  = errors.New("the access token is not active")
+
+	// Introspection (introspection.go): 401 invalid_token for an inactive token.
+	errTokenInactive  = errors.New("the token is not active (the identity provider's introspection says so)")
 	errAccessDisabled = errors.New("access tokens are disabled for this Frontegg account")
+
+	// Tokens bound to their client (binding.go): 401 invalid_token.
+	errNotDPoPBound        = errors.New("the token is sent as DPoP but is not bound to a DPoP key (cnf.jkt)")
+	errDPoPBoundAsBearer   = errors.New("the token is bound to a DPoP key: send it as Authorization: DPoP, with its proof")
+	errDPoPRequired        = errors.New("this route accepts DPoP-bound tokens only, sent as Authorization: DPoP with their proof")
+	errCertificateMismatch = errors.New("the token is bound to another TLS client certificate than this connection's (cnf x5t#S256)")
+	errNotCertificateBound = errors.New("this route accepts tokens bound to the TLS client certificate only (cnf x5t#S256)")
+
+	// DPoP proofs (dpop.go, replay.go): 401 invalid_dpop_proof.
+	errDPoPProofMissing  = errors.New("a DPoP token needs exactly one DPoP header holding its proof")
+	errDPoPProofInvalid  = errors.New("the DPoP proof is not a dpop+jwt signed with an accepted algorithm by the public key in its jwk")
+	errDPoPProofRequest  = errors.New("the DPoP proof is not for this request (htm, htu) or this token (ath)")
+	errDPoPProofStale    = errors.New("the DPoP proof's iat is further from now than dpopProofMaxAge")
+	errDPoPKeyMismatch   = errors.New("the DPoP proof is signed by another key than the one the token is bound to (cnf.jkt)")
+	errDPoPProofReplayed = errors.New("the DPoP proof was used before (its jti)")
 
 	// A valid token without the step-up the route requires: 401 with RFC 9470's challenge.
 	errStepUpRequired = errors.New("this route requires a stronger, or more recent, authentication")
@@ -68,6 +87,11 @@ var (
 	// Not decidable now: 503 temporarily_unavailable with Retry-After.
 	errKeysUnavailable  = errors.New("the signing keys could not be obtained yet; try again shortly")
 	errCheckUnavailable = errors.New("the access token could not be checked with Frontegg; try again shortly")
+	// The introspection endpoint failed, answered something else than RFC 7662's JSON, or is
+	// past the calls withauth makes to it.
+	errIntrospectionUnavailable = errors.New("the token could not be introspected; try again shortly")
+	// Every DPoP proof of the last dpopProofMaxAge is remembered, and there is no room for more.
+	errProofStoreFull = errors.New("too many DPoP proofs to remember their use; try again shortly")
 	// The issuer's discovery document names another issuer: a configuration mismatch, which
 	// lasts until the route's issuer (or the provider) is fixed; both values are in the log.
 	errIssuerMismatch = errors.New("configuration mismatch: the identity provider's discovery document names another issuer than the route's issuer setting (Traefik's log has both)")
@@ -108,6 +132,7 @@ var refusalTable = []struct {
 	{errTwoTokenCookies, http.StatusBadRequest, "duplicate_credentials"},
 	{errNotOneBearerToken, http.StatusBadRequest, "malformed_credentials"},
 	{errNotOneToken, http.StatusBadRequest, "malformed_credentials"},
+	{errNotOneDPoPToken, http.StatusBadRequest, "malformed_credentials"},
 	{errTokenTooLarge, http.StatusUnauthorized, "token_too_large"},
 	{errMalformed, http.StatusUnauthorized, "malformed_token"},
 	{errHeaderBase64, http.StatusUnauthorized, "malformed_token"},
@@ -138,16 +163,36 @@ var refusalTable = []struct {
 	{errNoFronteggType, http.StatusUnauthorized, "wrong_token_type"},
 	{errAccessRevoked, http.StatusUnauthorized, "access_token_revoked"},
 	{errAccessDisabled, http.StatusUnauthorized, "access_tokens_disabled"},
+	{errTokenInactive, http.StatusUnauthorized, "inactive_token"},
+	{errNotDPoPBound, http.StatusUnauthorized, "not_dpop_bound"},
+	{errDPoPBoundAsBearer, http.StatusUnauthorized, "dpop_bound_as_bearer"},
+	{errDPoPRequired, http.StatusUnauthorized, "dpop_required"},
+	{errCertificateMismatch, http.StatusUnauthorized, "certificate_mismatch"},
+	{errNotCertificateBound, http.StatusUnauthorized, "not_certificate_bound"},
+	{errDPoPProofMissing, http.StatusUnauthorized, "dpop_proof_missing"},
+	{errDPoPProofInvalid, http.StatusUnauthorized, "dpop_proof_invalid"},
+	{errDPoPProofRequest, http.StatusUnauthorized, "dpop_proof_mismatch"},
+	{errDPoPProofStale, http.StatusUnauthorized, "dpop_proof_stale"},
+	{errDPoPKeyMismatch, http.StatusUnauthorized, "dpop_key_mismatch"},
+	{errDPoPProofReplayed, http.StatusUnauthorized, "dpop_proof_replayed"},
 	{errStepUpRequired, http.StatusUnauthorized, "step_up_required"},
 	{errInsufficientScope, http.StatusForbidden, "insufficient_scope"},
 	{errKeysUnavailable, http.StatusServiceUnavailable, "keys_unavailable"},
 	{errCheckUnavailable, http.StatusServiceUnavailable, "check_unavailable"},
 	{errIssuerMismatch, http.StatusServiceUnavailable, "issuer_mismatch"},
+	{errIntrospectionUnavailable, http.StatusServiceUnavailable, "introspection_unavailable"},
+	{errProofStoreFull, http.StatusServiceUnavailable, "dpop_store_full"},
 	{errInternal, http.StatusInternalServerError, "internal_error"},
 	{errMisconfigured, http.StatusInternalServerError, "misconfigured"},
 }
 
 const realm = "withauth"
+
+// dpopProofErrors are the refusals of a DPoP proof rather than of its token (RFC 9449 §7.1).
+var dpopProofErrors = map[error]bool{
+	errDPoPProofMissing: true, errDPoPProofInvalid: true, errDPoPProofRequest: true,
+	errDPoPProofStale: true, errDPoPKeyMismatch: true, errDPoPProofReplayed: true,
+}
 
 // refusal is the answer to one error, prepared once for the package: only Retry-After and a
 // route's step-up challenge are set per request.
@@ -192,6 +237,10 @@ func prepareRefusal(err error, status int, reason string) *refusal {
 		code = "unauthorized"
 		challenged = false
 		r.challenge = `Bearer realm="` + realm + `"`
+	case dpopProofErrors[err]:
+		// The route's DPoP challenge names its algorithms: refuse sets it.
+		code = "invalid_dpop_proof"
+		challenged = false
 	case err == errStepUpRequired:
 		// The challenge names the route's acr_values and max_age: refuse sets it.
 		code = "insufficient_user_authentication"
@@ -208,10 +257,15 @@ func prepareRefusal(err error, status int, reason string) *refusal {
 // writeRefusal writes a prepared refusal: its challenge (unless the route set its own), status
 // and JSON body.
 func writeRefusal(rw http.ResponseWriter, r *refusal) {
-	header := rw.Header()
 	if !r.perRoute && r.challenge != "" {
-		header.Set("WWW-Authenticate", r.challenge)
+		rw.Header().Set("WWW-Authenticate", r.challenge)
 	}
+	writeRefusalBody(rw, r)
+}
+
+// writeRefusalBody writes a refusal's status and JSON body, its challenges already set.
+func writeRefusalBody(rw http.ResponseWriter, r *refusal) {
+	header := rw.Header()
 	header.Set("Content-Type", "application/json")
 	header.Set("Cache-Control", "no-store")
 	rw.WriteHeader(r.status)

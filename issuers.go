@@ -28,11 +28,7 @@ type trust struct {
 
 // newTrust builds the trusted issuers the configuration names: the issuers list, or one issuer
 // from jwksUrl, issuer, publicKey and jwks, or Frontegg's vendor mode when none of them is set.
-func newTrust(config *Config, audiences []string, base claimRules) (trust, error) {
-	timing, err := parseFetchTiming(config)
-	if err != nil {
-		return trust{}, err
-	}
+func newTrust(config *Config, audiences []string, base claimRules, timing fetchTiming) (trust, error) {
 	issuer := strings.TrimSpace(config.Issuer)
 	given := givenKeys{jwksURL: strings.TrimSpace(config.JWKSURL), publicKey: strings.TrimSpace(config.PublicKey), jwks: strings.TrimSpace(config.JWKS)}
 	if config.Issuers != nil {

@@ -28,6 +28,10 @@ type Middleware struct {
 	loginURL   string
 	rejections *rejectionLog    // nil: rejections are not logged
 	now        func() time.Time // Config.Now
+	// dpop and certificates judge tokens bound to their client (nil: off); either turns off
+	// the fast path, since a bound token is judged with its request every time.
+	dpop         *dpopRule
+	certificates *certificateRule
 }
 
 // New builds the middleware. It does no network I/O and starts no goroutine: Traefik calls it
@@ -103,6 +107,15 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	if err != nil {
 		return nil, err
 	}
+	dpop, err := newDPoP(config)
+	if err != nil {
+		return nil, err
+	}
+	certificates, err := newCertificateRule(config)
+	if err != nil {
+		return nil, err
+	}
+	sources.dpop = dpop != nil
 	if config.CacheSize < 0 {
 		return nil, fmt.Errorf("cacheSize: %d is negative; use 0 to disable the cache or a positive number of tokens", config.CacheSize)
 	}
@@ -117,22 +130,25 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 		loginURL:             loginURL,
 		rejections:           rejections,
 		now:                  clockOf(config),
+		dpop:                 dpop,
+		certificates:         certificates,
 	}
 	m.logDetails = rejections != nil
 	m.routeName = name
+	m.readConfirmations = dpop != nil || certificates != nil
 	for _, r := range []*requirement{&m.roles, &m.permissions, &m.tenants} {
 		if len(r.anyOf) > 0 {
 			m.required = append(m.required, r)
 		}
 	}
 	id := configID(config)
-	read := [credentialSources]bool{true, sources.apiKey, sources.header != "", sources.cookie != "", sources.query != ""}
+	read := [credentialSources]bool{true, sources.apiKey, sources.header != "", sources.cookie != "", sources.query != "", sources.dpop}
 	for source := fromAuthorization; source < credentialSources; source++ {
 		if read[source] {
 			m.caches[source] = sharedTokenCache(store, id, source, config.CacheSize)
 		}
 	}
-	if sources.query == "" {
+	if sources.query == "" && !m.readConfirmations {
 		m.cache = m.caches[fromAuthorization]
 	}
 	if err := identityHeaders.register(m.forward, sources.header); err != nil {

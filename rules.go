@@ -24,6 +24,9 @@ type tokenRules struct {
 	stepUp   *stepUpRule // nil: no step-up required
 	// frontegg checks access tokens in x-api-key; nil outside Frontegg vendor mode.
 	frontegg *fronteggAPI
+	// introspection asks about opaque tokens (and with introspect "always", every token); nil
+	// without introspectionUrl.
+	introspection *introspection
 	// fetchAccessTokenGrants: an access token's roles and permissions are fetched from
 	// Frontegg (accessTokenGrants "always", or roles or permissions required).
 	fetchAccessTokenGrants bool
@@ -34,6 +37,8 @@ type tokenRules struct {
 	logDetails bool
 	// routeName names the middleware in the log lines verification writes.
 	routeName string
+	// readConfirmations: the route judges DPoP or certificate binding, so grants keep cnf.
+	readConfirmations bool
 }
 
 // newTokenRules checks the configuration of everything verification judges.
@@ -63,7 +68,14 @@ func newTokenRules(config *Config) (tokenRules, error) {
 	if err != nil {
 		return r, err
 	}
-	if r.trust, err = newTrust(config, audiences, claimRules{skewSeconds: skew.Seconds(), maxAgeSeconds: maxAge.Seconds()}); err != nil {
+	timing, err := parseFetchTiming(config)
+	if err != nil {
+		return r, err
+	}
+	if r.trust, err = newTrust(config, audiences, claimRules{skewSeconds: skew.Seconds(), maxAgeSeconds: maxAge.Seconds()}, timing); err != nil {
+		return r, err
+	}
+	if r.introspection, err = newIntrospection(config, timing); err != nil {
 		return r, err
 	}
 	if r.algorithms, err = newAlgorithms(config.Algorithms); err != nil {

@@ -110,6 +110,12 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 		}
 	}
 
+	if m.readConfirmations {
+		if err := checkBinding(m, req, token, source, g); err != nil {
+			refuse(m, rw, req, err, "")
+			return false
+		}
+	}
 	if !g.allowed {
 		refuse(m, rw, req, errInsufficientScope, g.refusal)
 		return false
@@ -133,7 +139,7 @@ func answerPanic(m *Middleware, rw http.ResponseWriter, req *http.Request, admit
 // key is no longer the source's (asking the source also starts the due refresh), otherwise
 // cached again until the next refresh is due.
 func revalidate(ctx context.Context, cache *tokenCache, cacheKey string, g *grant, nowUnixNano int64) *grant {
-	if nowUnixNano > g.expiresUnixNano || g.generation != g.epoch.generation.Load() {
+	if nowUnixNano > g.expiresUnixNano || g.generation != g.epoch.generation.Load() || g.keys == nil {
 		uncacheGrant(cache, cacheKey)
 		return nil
 	}

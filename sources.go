@@ -21,11 +21,13 @@ const (
 	fromHeader                                // tokenHeader
 	fromCookie                                // tokenCookie
 	fromQuery                                 // tokenQueryParameter
+	fromDPoP                                  // Authorization: DPoP (dpop allowed or required)
 	credentialSources
 )
 
 // tokenSources are the sources a middleware reads after Authorization.
 type tokenSources struct {
+	dpop   bool   // Authorization: DPoP (RFC 9449)
 	apiKey bool   // x-api-key: Frontegg vendor mode's access tokens
 	header string // canonical header name, "" for none
 	cookie string
@@ -52,7 +54,30 @@ func credentials(sources *tokenSources, req *http.Request) (string, credentialSo
 	if err != errNoCredentials {
 		return token, fromAuthorization, err
 	}
+	if sources.dpop {
+		if token, err := dpopToken(req.Header["Authorization"]); err != errNoCredentials {
+			return token, fromDPoP, err
+		}
+	}
 	return otherCredentials(sources, req)
+}
+
+// dpopToken extracts the token of "Authorization: DPoP <token>" (RFC 9449 §7.1; the scheme is
+// case-insensitive); errNoCredentials for any other scheme. bearerToken has refused two
+// Authorization headers already.
+func dpopToken(values []string) (string, error) {
+	if len(values) != 1 || len(values[0]) < 4 || !strings.EqualFold(values[0][:4], "dpop") {
+		return "", errNoCredentials
+	}
+	rest := values[0][4:]
+	token := strings.TrimLeft(rest, " ")
+	if len(token) == len(rest) && rest != "" {
+		return "", errNoCredentials // "DPoPx…": another scheme
+	}
+	if token == "" || strings.IndexByte(token, ' ') >= 0 {
+		return "", errNotOneDPoPToken
+	}
+	return token, nil
 }
 
 // otherCredentials is credentials past Authorization, apart so that under Yaegi the common case
@@ -167,6 +192,7 @@ func queryWithout(u *url.URL, name string) (string, bool) {
 func removeCredential(req *http.Request, sources tokenSources) {
 	delete(req.Header, "Authorization")
 	delete(req.Header, "X-Api-Key")
+	delete(req.Header, "Dpop")
 	if sources.header != "" {
 		delete(req.Header, sources.header)
 	}

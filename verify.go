@@ -16,11 +16,14 @@ import (
 // under Yaegi every local of a function is allocated on entry, and a forged token stops at
 // the first.
 func verify(r *tokenRules, ctx context.Context, token string, source credentialSource, nowUnixNano int64) (*grant, string, error) {
+	if r.introspection != nil && !compactJWS(token) {
+		return verifyIntrospected(r, ctx, token, nowUnixNano)
+	}
 	signed, err := verifySigned(r, ctx, token)
 	if err != nil {
 		return nil, "", err
 	}
-	return verifyClaims(r, signed, source, nowUnixNano)
+	return verifyClaims(r, ctx, token, signed, source, nowUnixNano)
 }
 
 // signedToken is a token whose signature verified, and what verified it.
@@ -71,13 +74,17 @@ func verifyWithReplacement(ctx context.Context, signed *signedToken, failure err
 	return signed, nil
 }
 
-// verifyClaims checks the claims of a token whose signature verified and makes its grant.
-func verifyClaims(r *tokenRules, signed *signedToken, source credentialSource, nowUnixNano int64) (*grant, string, error) {
+// verifyClaims checks the claims of a token whose signature verified and makes its grant; with
+// introspect "always", the identity provider must also say the token is active.
+func verifyClaims(r *tokenRules, ctx context.Context, token string, signed *signedToken, source credentialSource, nowUnixNano int64) (*grant, string, error) {
 	claims, err := decodeClaims(signed.raw)
 	if err != nil {
 		return nil, "", err
 	}
 	expiresUnixNano, read, err := checkClaims(r, signed.trusted, claims, source, nowUnixNano)
+	if err == nil && r.introspection != nil && r.introspection.always {
+		expiresUnixNano, err = confirmActive(r.introspection, ctx, token, expiresUnixNano, nowUnixNano)
+	}
 	if err != nil {
 		return nil, verifiedDetail(r, signed.raw, claims), err
 	}
@@ -192,6 +199,11 @@ func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken,
 	names, values := forwardedHeaders(r.forwardNames, forwardedValues(r.forward, claims))
 	g.forwardNames = names
 	g.forwardValues = values
+	if r.readConfirmations {
+		jkt, x5t := confirmations(claims)
+		g.jkt = jkt
+		g.x5t = x5t
+	}
 	if !g.allowed {
 		logAbsentClaims(r, claims)
 		if r.logDetails {

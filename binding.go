@@ -1,0 +1,78 @@
+package withauth
+
+// Tokens bound to the client that presents them: to a DPoP key (cnf.jkt, RFC 9449), or to the
+// TLS client certificate of the connection (cnf["x5t#S256"], RFC 8705). Checked on every
+// request, cached grant or not.
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// certificateRule is a route's certificateBound setting: allowed (a token bound to a
+// certificate needs it) or required (only bound tokens).
+type certificateRule struct {
+	required bool
+}
+
+// newCertificateRule checks certificateBound; nil when it is off.
+func newCertificateRule(config *Config) (*certificateRule, error) {
+	switch strings.TrimSpace(config.CertificateBound) {
+	case "", "off":
+		return nil, nil
+	case "allowed":
+		return &certificateRule{}, nil
+	case "required":
+		return &certificateRule{required: true}, nil
+	}
+	return nil, fmt.Errorf("certificateBound: %q is not a setting; use off, allowed (a certificate-bound token needs its certificate) or required", config.CertificateBound)
+}
+
+// confirmations reads a token's cnf: the DPoP key's thumbprint and the certificate's.
+func confirmations(claims map[string]interface{}) (jkt, x5t string) {
+	cnf, _ := claims["cnf"].(map[string]interface{})
+	jkt, _ = cnf["jkt"].(string)
+	x5t, _ = cnf["x5t#S256"].(string)
+	return jkt, x5t
+}
+
+// checkBinding judges the binding of a token's grant to the request that presents it: its DPoP
+// proof, its TLS client certificate.
+func checkBinding(m *Middleware, req *http.Request, token string, source credentialSource, g *grant) error {
+	if m.dpop != nil {
+		switch {
+		case source == fromDPoP && g.jkt == "":
+			return errNotDPoPBound
+		case source == fromDPoP:
+			if err := checkProof(m.dpop, req, token, g.jkt, m.now()); err != nil {
+				return err
+			}
+		case g.jkt != "":
+			return errDPoPBoundAsBearer
+		case m.dpop.required:
+			return errDPoPRequired
+		}
+	}
+	if m.certificates != nil {
+		if g.x5t != "" && g.x5t != certificateThumbprint(req) {
+			return errCertificateMismatch
+		}
+		if g.x5t == "" && m.certificates.required {
+			return errNotCertificateBound
+		}
+	}
+	return nil
+}
+
+// certificateThumbprint is the base64url SHA-256 of the DER of the connection's client
+// certificate, "" without one. Only the TLS connection counts: no header is trusted for it.
+func certificateThumbprint(req *http.Request) string {
+	if req.TLS == nil || len(req.TLS.PeerCertificates) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(req.TLS.PeerCertificates[0].Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}

@@ -1,0 +1,274 @@
+package withauth
+
+import (
+	"crypto"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestJWKThumbprint: RFC 7638 §3.1's example key and thumbprint.
+func TestJWKThumbprint(t *testing.T) {
+	k := jwk{Kty: "RSA", E: "AQAB", Alg: "RS256", Kid: "2011-04-29",
+		N: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"}
+	if got, err := jwkThumbprint(k); err != nil || got != "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs" {
+		t.Fatalf("thumbprint %q (%v); want RFC 7638's NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", got, err)
+	}
+}
+
+// dpopClient is a client's DPoP key and what it signs proofs with.
+type dpopClient struct {
+	key crypto.Signer
+	alg string
+	jwk map[string]interface{}
+	jkt string
+}
+
+var proofCounter atomic.Int64
+
+func newDPoPClient(t testing.TB, key crypto.Signer, alg string) *dpopClient {
+	t.Helper()
+	public := publicJWK(t, key.Public(), "", "")
+	delete(public, "kid")
+	delete(public, "use")
+	var k jwk
+	k.Kty, _ = public["kty"].(string)
+	k.N, _ = public["n"].(string)
+	k.E, _ = public["e"].(string)
+	k.Crv, _ = public["crv"].(string)
+	k.X, _ = public["x"].(string)
+	k.Y, _ = public["y"].(string)
+	jkt, err := jwkThumbprint(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &dpopClient{key: key, alg: alg, jwk: public, jkt: jkt}
+}
+
+// proof signs a proof for method, uri and token; changes alter its header or claims (nil
+// removes a member).
+func (c *dpopClient) proof(t testing.TB, method, uri, token string, iat time.Time, changes map[string]interface{}) string {
+	t.Helper()
+	sum := sha256.Sum256([]byte(token))
+	header := map[string]interface{}{"typ": "dpop+jwt", "alg": c.alg, "jwk": c.jwk}
+	claims := map[string]interface{}{"jti": fmt.Sprint("proof-", proofCounter.Add(1)), "htm": method, "htu": uri,
+		"iat": iat.Unix(), "ath": base64.RawURLEncoding.EncodeToString(sum[:])}
+	for name, value := range changes {
+		target := claims
+		if strings.HasPrefix(name, "header.") {
+			// One assignment at a time: Yaegi v0.16.1 drops values of tuple assignments.
+			target = header
+			name = strings.TrimPrefix(name, "header.")
+		}
+		if value == nil {
+			delete(target, name)
+		} else {
+			target[name] = value
+		}
+	}
+	return signWith(t, c.key, header, claims)
+}
+
+// dpopRequest is a request to the test URL with the DPoP scheme and a proof.
+func dpopRequest(token, proof string) *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "http://backend.example/admin", nil)
+	req.Header.Set("Authorization", "DPoP "+token)
+	if proof != "" {
+		req.Header.Set("DPoP", proof)
+	}
+	return req
+}
+
+func dpopConfig(mode string) func(testing.TB) *Config {
+	return func(t testing.TB) *Config {
+		config := pemConfig(t)
+		config.DPoP = mode
+		return config
+	}
+}
+
+func TestDPoPProofs(t *testing.T) {
+	keys := algorithmKeys(t)
+	es256 := newDPoPClient(t, keys.p256, "ES256")
+	eddsa := newDPoPClient(t, keys.ed25519, "EdDSA")
+	other := newDPoPClient(t, ecKey(t, keys.p256.Curve), "ES256")
+	bound := func(c *dpopClient) string {
+		return tokenWith(map[string]interface{}{"cnf": map[string]interface{}{"jkt": c.jkt}})(t)
+	}
+	const uri = "http://backend.example/admin"
+	now := time.Now()
+	type proofCase struct {
+		name       string
+		req        func() *http.Request
+		wantStatus int
+		wantReason string
+	}
+	withProof := func(c *dpopClient, token string, changes map[string]interface{}) func() *http.Request {
+		return func() *http.Request { return dpopRequest(token, c.proof(t, "GET", uri, token, now, changes)) }
+	}
+	es256Token, eddsaToken := bound(es256), bound(eddsa)
+	cases := []proofCase{
+		{"ES256 proof", withProof(es256, es256Token, nil), 200, ""},
+		{"EdDSA proof", withProof(eddsa, eddsaToken, nil), 200, ""},
+		{"htu with another case, the default port, a query", withProof(es256, es256Token, map[string]interface{}{"htu": "HTTP://Backend.Example:80/admin?x=1"}), 200, ""},
+		{"a proof for another URL", withProof(es256, es256Token, map[string]interface{}{"htu": "http://backend.example/other"}), 401, "dpop_proof_mismatch"},
+		{"a proof for another method", withProof(es256, es256Token, map[string]interface{}{"htm": "POST"}), 401, "dpop_proof_mismatch"},
+		{"a proof for another token", withProof(es256, es256Token, map[string]interface{}{"ath": "AAAA"}), 401, "dpop_proof_mismatch"},
+		{"a proof without ath", withProof(es256, es256Token, map[string]interface{}{"ath": nil}), 401, "dpop_proof_mismatch"},
+		{"a proof of another key", withProof(other, es256Token, nil), 401, "dpop_key_mismatch"},
+		{"a proof too old", withProof(es256, es256Token, map[string]interface{}{"iat": now.Add(-61 * time.Second).Unix()}), 401, "dpop_proof_stale"},
+		{"a proof from the future", withProof(es256, es256Token, map[string]interface{}{"iat": now.Add(61 * time.Second).Unix()}), 401, "dpop_proof_stale"},
+		{"a proof without jti", withProof(es256, es256Token, map[string]interface{}{"jti": nil}), 401, "dpop_proof_invalid"},
+		{"a proof typed JWT", withProof(es256, es256Token, map[string]interface{}{"header.typ": "JWT"}), 401, "dpop_proof_invalid"},
+		{"a proof whose jwk holds the private key", withProof(es256, es256Token, map[string]interface{}{"header.jwk": withMember(es256.jwk, "d", "c2VjcmV0")}), 401, "dpop_proof_invalid"},
+		{"a proof naming a jwk that did not sign it", withProof(es256, es256Token, map[string]interface{}{"header.jwk": other.jwk}), 401, "dpop_proof_invalid"},
+		{"a proof of an algorithm not accepted", withProof(newDPoPClient(t, keys.p384, "ES384"), es256Token, nil), 401, "dpop_proof_invalid"},
+		{"no proof", func() *http.Request { return dpopRequest(es256Token, "") }, 401, "dpop_proof_missing"},
+		{"two proofs", func() *http.Request {
+			req := withProof(es256, es256Token, nil)()
+			req.Header.Add("DPoP", es256.proof(t, "GET", uri, es256Token, now, nil))
+			return req
+		}, 401, "dpop_proof_missing"},
+		{"the bound token as Bearer", func() *http.Request { return request(es256Token) }, 401, "dpop_bound_as_bearer"},
+		{"an unbound token as DPoP", withProof(es256, validToken(t), nil), 401, "not_dpop_bound"},
+		{"an unbound token as Bearer (dpop allowed)", func() *http.Request { return request(validToken(t)) }, 200, ""},
+	}
+	for _, mode := range []string{"allowed", "required"} {
+		t.Run(mode, func(t *testing.T) {
+			handler := newHandler(t, dpopConfig(mode)(t), &upstream{})
+			for _, tc := range cases {
+				want, reason := tc.wantStatus, tc.wantReason
+				if mode == "required" && strings.HasPrefix(tc.name, "an unbound token as Bearer") {
+					want, reason = 401, "dpop_required"
+				}
+				rec, _ := serve(handler, tc.req())
+				if rec.Code != want || bodyField(rec.Body.Bytes(), "reason") != reason && want != 200 {
+					t.Errorf("%s: status %d %s; want %d %s", tc.name, rec.Code, rec.Body.String(), want, reason)
+				}
+			}
+		})
+	}
+}
+
+func withMember(object map[string]interface{}, name string, value interface{}) map[string]interface{} {
+	copied := map[string]interface{}{name: value}
+	for key, v := range object {
+		copied[key] = v
+	}
+	return copied
+}
+
+// TestDPoPProofIsCheckedOnEveryRequest: the token's grant comes from the cache, its proof never
+// does: a fresh proof passes, the same proof again is a replay, also on another route and
+// after a reload (the process remembers proofs).
+func TestDPoPProofIsCheckedOnEveryRequest(t *testing.T) {
+	freshStore(t)
+	client := newDPoPClient(t, algorithmKeys(t).p256, "ES256")
+	token := tokenWith(map[string]interface{}{"cnf": map[string]interface{}{"jkt": client.jkt}})(t)
+	const uri = "http://backend.example/admin"
+	first := newHandler(t, dpopConfig("required")(t), &upstream{}).(*Middleware)
+	proof := client.proof(t, "GET", uri, token, time.Now(), nil)
+	for i, want := range []int{200, 401} {
+		if rec, _ := serve(first, dpopRequest(token, proof)); rec.Code != want {
+			t.Fatalf("request %d with the same proof: status %d %s; want %d", i+1, rec.Code, rec.Body.String(), want)
+		}
+	}
+	if cachedGrant(first.caches[fromDPoP], token) == nil {
+		t.Fatal("the DPoP token's grant is not cached; want it cached, its proof checked each time")
+	}
+	reloaded := newHandler(t, dpopConfig("required")(t), &upstream{})
+	if rec, _ := serve(reloaded, dpopRequest(token, proof)); rec.Code != 401 || bodyField(rec.Body.Bytes(), "reason") != "dpop_proof_replayed" {
+		t.Fatalf("the proof replayed after a reload: status %d %s; want 401 dpop_proof_replayed", rec.Code, rec.Body.String())
+	}
+	if rec, _ := serve(reloaded, dpopRequest(token, client.proof(t, "GET", uri, token, time.Now(), nil))); rec.Code != 200 {
+		t.Fatalf("a fresh proof: status %d %s; want 200", rec.Code, rec.Body.String())
+	}
+}
+
+// TestDPoPChallenges: RFC 9449 §7.1's challenges name the route's algorithms and the error.
+func TestDPoPChallenges(t *testing.T) {
+	client := newDPoPClient(t, algorithmKeys(t).p256, "ES256")
+	token := tokenWith(map[string]interface{}{"cnf": map[string]interface{}{"jkt": client.jkt}})(t)
+	config := dpopConfig("allowed")(t)
+	config.DPoPAlgorithms = []string{"ES256", "EdDSA"}
+	handler := newHandler(t, config, &upstream{})
+	rec, _ := serve(handler, dpopRequest(token, ""))
+	challenges := rec.Header().Values("WWW-Authenticate")
+	if len(challenges) != 1 || !strings.HasPrefix(challenges[0], `DPoP algs="ES256 EdDSA", error="invalid_dpop_proof"`) || bodyField(rec.Body.Bytes(), "error") != "invalid_dpop_proof" {
+		t.Errorf("no proof: challenges %q, body %s; want one DPoP challenge with invalid_dpop_proof", challenges, rec.Body.String())
+	}
+	rec, _ = serve(handler, request(""))
+	challenges = rec.Header().Values("WWW-Authenticate")
+	if len(challenges) != 2 || challenges[0] != `Bearer realm="withauth"` || challenges[1] != `DPoP algs="ES256 EdDSA"` {
+		t.Errorf("no token on a route that also takes Bearer tokens: challenges %q; want Bearer's, then DPoP's", challenges)
+	}
+	rec, _ = serve(handler, request(token))
+	if challenges = rec.Header().Values("WWW-Authenticate"); len(challenges) != 2 || !strings.Contains(challenges[1], `error="invalid_token"`) {
+		t.Errorf("the bound token as Bearer: challenges %q; want a DPoP challenge with invalid_token", challenges)
+	}
+}
+
+// TestDPoPURIFromTraefik: htu is compared with the URI the client used, which Traefik passes in
+// X-Forwarded-Proto and X-Forwarded-Host.
+func TestDPoPURIFromTraefik(t *testing.T) {
+	client := newDPoPClient(t, algorithmKeys(t).ed25519, "EdDSA")
+	token := tokenWith(map[string]interface{}{"cnf": map[string]interface{}{"jkt": client.jkt}})(t)
+	handler := newHandler(t, dpopConfig("required")(t), &upstream{})
+	for _, tc := range []struct {
+		htu  string
+		want int
+	}{{"https://api.example.com/admin", 200}, {"http://backend.example/admin", 401}, {"https://api.example.com:8443/admin", 401}, {"https://api.example.com/%61dmin", 200}} {
+		req := dpopRequest(token, client.proof(t, "GET", tc.htu, token, time.Now(), nil))
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-Host", "api.example.com")
+		if rec, _ := serve(handler, req); rec.Code != tc.want {
+			t.Errorf("htu %s behind Traefik (https, api.example.com): status %d %s; want %d", tc.htu, rec.Code, rec.Body.String(), tc.want)
+		}
+	}
+}
+
+func TestDPoPConfiguration(t *testing.T) {
+	for _, tc := range []struct {
+		change func(*Config)
+		want   string
+	}{
+		{func(c *Config) { c.DPoP = "yes" }, `dpop: "yes" is not a setting`},
+		{func(c *Config) { c.DPoPAlgorithms = []string{"ES256"} }, "dpopAlgorithms and dpopProofMaxAge apply with dpop allowed or required"},
+		{func(c *Config) { c.DPoP = "allowed"; c.DPoPAlgorithms = []string{"HS256"} }, `dpopAlgorithms: "HS256" is not supported`},
+		{func(c *Config) { c.DPoP = "allowed"; c.DPoPProofMaxAge = "0s" }, "dpopProofMaxAge: 0s is below 1s"},
+		{func(c *Config) { c.CertificateBound = "on" }, `certificateBound: "on" is not a setting`},
+	} {
+		config := pemConfig(t)
+		tc.change(config)
+		if got := newError(t, config); !strings.Contains(got, tc.want) {
+			t.Errorf("New logged %q; want %q", got, tc.want)
+		}
+	}
+}
+
+// TestProofStoreIsBounded: the store of used proofs holds at most its bound; expired proofs
+// make room; when every proof held is still acceptable, a new one is refused, never let
+// through unremembered.
+func TestProofStoreIsBounded(t *testing.T) {
+	s := &replayStore{max: 3, seen: map[string]int64{}}
+	for i := 0; i < 3; i++ {
+		if err := firstUse(s, fmt.Sprint("jti-", i), 100, 0); err != nil {
+			t.Fatalf("proof %d: %v; want it remembered", i, err)
+		}
+	}
+	if err := firstUse(s, "jti-0", 100, 50); err != errDPoPProofReplayed {
+		t.Fatalf("a proof used again: %v; want errDPoPProofReplayed", err)
+	}
+	if err := firstUse(s, "jti-3", 100, 50); err != errProofStoreFull || len(s.seen) != 3 {
+		t.Fatalf("a fourth proof in a store of 3 acceptable ones: %v, %d held; want errProofStoreFull and 3", err, len(s.seen))
+	}
+	if err := firstUse(s, "jti-3", 300, 100); err != nil || len(s.seen) != 1 {
+		t.Fatalf("a fourth proof once the others expired: %v, %d held; want it remembered alone", err, len(s.seen))
+	}
+}

@@ -1,0 +1,284 @@
+package withauth
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// introspectionServer is an RFC 7662 endpoint for tests: it answers each token from answers
+// (an inactive answer for the others), checks the request's shape and counts calls.
+type introspectionServer struct {
+	*httptest.Server
+	calls atomic.Int64
+	mu    sync.Mutex
+	// answers maps a token to its JSON answer; fault, when set, is answered instead.
+	answers  map[string]string
+	fault    string
+	problems []string
+}
+
+const introspectionClient, introspectionSecret = "withauth client", "s3cr3t:with&odd=chars"
+
+func newIntrospectionServer(t testing.TB) *introspectionServer {
+	s := &introspectionServer{answers: map[string]string{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *introspectionServer) serve(rw http.ResponseWriter, req *http.Request) {
+	s.calls.Add(1)
+	id, secret, basic := req.BasicAuth()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// RFC 6749 §2.3.1: each form-encoded before the Basic encoding.
+	if req.Method != http.MethodPost || req.Header.Get("Content-Type") != "application/x-www-form-urlencoded" || !basic ||
+		id != "withauth+client" || secret != "s3cr3t%3Awith%26odd%3Dchars" || req.FormValue("token_type_hint") != "access_token" {
+		s.problems = append(s.problems, fmt.Sprintf("%s %s, basic %v %q %q, hint %q", req.Method, req.Header.Get("Content-Type"), basic, id, secret, req.FormValue("token_type_hint")))
+	}
+	switch s.fault {
+	case "500":
+		http.Error(rw, "down", http.StatusInternalServerError)
+		return
+	case "garbage":
+		_, _ = rw.Write([]byte("<html>"))
+		return
+	case "active as text":
+		_, _ = rw.Write([]byte(`{"active": "true", "sub": "mallory"}`))
+		return
+	}
+	answer, known := s.answers[req.FormValue("token")]
+	if !known {
+		answer = `{"active": false}`
+	}
+	_, _ = rw.Write([]byte(answer))
+}
+
+func (s *introspectionServer) set(token string, members map[string]interface{}) {
+	text, _ := json.Marshal(members)
+	s.mu.Lock()
+	s.answers[token] = string(text)
+	s.mu.Unlock()
+}
+
+func (s *introspectionServer) setFault(fault string) {
+	s.mu.Lock()
+	s.fault = fault
+	s.mu.Unlock()
+}
+
+func introspectionConfig(t testing.TB, s *introspectionServer, clock *fakeClock) *Config {
+	config := pemConfig(t)
+	config.Issuer = "https://app-demo.frontegg.com"
+	config.IntrospectionURL = s.URL + "/introspect"
+	config.IntrospectionClientID = introspectionClient
+	config.IntrospectionClientSecret = introspectionSecret
+	config.Now = clock.Now
+	return config
+}
+
+// activeAnswer is Hydra's answer for an active opaque token, exp an hour from now.
+func activeAnswer(now time.Time, changes map[string]interface{}) map[string]interface{} {
+	members := map[string]interface{}{"active": true, "sub": "service-7", "client_id": "reports", "scope": "read write",
+		"iss": "https://app-demo.frontegg.com", "aud": []string{"api"}, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "token_type": "Bearer"}
+	for name, value := range changes {
+		if value == nil {
+			delete(members, name)
+		} else {
+			members[name] = value
+		}
+	}
+	return members
+}
+
+func TestIntrospectedOpaqueTokens(t *testing.T) {
+	s := newIntrospectionServer(t)
+	clock := newFakeClock()
+	config := introspectionConfig(t, s, clock)
+	config.PermissionsClaim = "scope"
+	config.Permissions = []string{"write"}
+	config.Audience = []string{"api"}
+	config.AuthorizedParties = []string{"reports"}
+	next := &upstream{}
+	handler := newHandler(t, config, next)
+	now := clock.Now()
+	s.set("ory_at_active.sig", activeAnswer(now, nil))
+	s.set("ory_at_readonly.sig", activeAnswer(now, map[string]interface{}{"scope": "read"}))
+	s.set("ory_at_expired.sig", activeAnswer(now, map[string]interface{}{"exp": now.Add(-time.Minute).Unix()}))
+	s.set("ory_at_other_issuer.sig", activeAnswer(now, map[string]interface{}{"iss": "https://evil.example"}))
+	s.set("ory_at_other_audience.sig", activeAnswer(now, map[string]interface{}{"aud": "web"}))
+	s.set("ory_at_other_client.sig", activeAnswer(now, map[string]interface{}{"client_id": "intruder"}))
+	for _, tc := range []struct {
+		token, reason string
+		status        int
+	}{
+		{"ory_at_active.sig", "", 200},
+		{"ory_at_readonly.sig", "insufficient_scope", 403},
+		{"ory_at_expired.sig", "expired", 401},
+		{"ory_at_other_issuer.sig", "wrong_issuer", 401},
+		{"ory_at_other_audience.sig", "wrong_audience", 401},
+		{"ory_at_other_client.sig", "wrong_authorized_party", 401},
+		{"ory_at_unknown.sig", "inactive_token", 401},
+	} {
+		next.calls.Store(0)
+		rec, _ := serve(handler, request(tc.token))
+		if rec.Code != tc.status || tc.status != 200 && bodyField(rec.Body.Bytes(), "reason") != tc.reason {
+			t.Errorf("%s: status %d %s; want %d %s", tc.token, rec.Code, rec.Body.String(), tc.status, tc.reason)
+		}
+		if tc.status == 200 && (next.header.Get("X-User-Id") != "service-7" || next.header.Get("X-User-Permissions") != "read,write") {
+			t.Errorf("%s: the upstream got X-User-Id %q, X-User-Permissions %q; want the answer's sub and scope", tc.token, next.header.Get("X-User-Id"), next.header.Get("X-User-Permissions"))
+		}
+	}
+	s.mu.Lock()
+	if len(s.problems) > 0 {
+		t.Errorf("requests not as RFC 7662 and client_secret_basic say: %q", s.problems)
+	}
+	s.mu.Unlock()
+}
+
+// TestIntrospectionAnswersAreCachedAndBounded: an active answer serves until
+// introspectionCacheDuration (a revocation counts after it), an inactive one for 5 s.
+func TestIntrospectionAnswersAreCachedAndBounded(t *testing.T) {
+	s := newIntrospectionServer(t)
+	clock := newFakeClock()
+	handler := newHandler(t, introspectionConfig(t, s, clock), &upstream{})
+	s.set("opaque-1", activeAnswer(clock.Now(), nil))
+	status := func(token string) int { rec, _ := serve(handler, request(token)); return rec.Code }
+	for i := 0; i < 3; i++ {
+		if got := status("opaque-1"); got != 200 {
+			t.Fatalf("active token, request %d: status %d; want 200", i+1, got)
+		}
+		if got := status("opaque-2"); got != 401 {
+			t.Fatalf("inactive token, request %d: status %d; want 401", i+1, got)
+		}
+	}
+	if got := s.calls.Load(); got != 2 {
+		t.Fatalf("3 requests each for an active and an inactive token made %d calls; want 2 (answers cached)", got)
+	}
+	s.set("opaque-1", map[string]interface{}{"active": false}) // revoked
+	s.set("opaque-2", activeAnswer(clock.Now(), nil))         // issued meanwhile
+	clock.Advance(inactiveAnswerTTL + time.Millisecond)
+	if got := status("opaque-2"); got != 200 {
+		t.Errorf("a token inactive more than 5 s ago, active now: status %d; want 200", got)
+	}
+	if got := status("opaque-1"); got != 200 {
+		t.Errorf("a revoked token within introspectionCacheDuration: status %d; want 200 (its answer is trusted that long)", got)
+	}
+	clock.Advance(30 * time.Second)
+	if got := status("opaque-1"); got != 401 {
+		t.Errorf("a revoked token after introspectionCacheDuration: status %d; want 401", got)
+	}
+}
+
+// TestIntrospectionFailuresAnswer503: an endpoint that fails, answers something else than
+// RFC 7662's JSON, or hangs never lets a request through; the client secret is never logged.
+func TestIntrospectionFailuresAnswer503(t *testing.T) {
+	log := captureLog(t)
+	for _, fault := range []string{"500", "garbage", "active as text", "hang"} {
+		s := newIntrospectionServer(t)
+		clock := newFakeClock()
+		config := introspectionConfig(t, s, clock)
+		config.HTTPTimeout = "300ms"
+		next := &upstream{}
+		handler := newHandler(t, config, next)
+		s.set("opaque", activeAnswer(clock.Now(), nil))
+		if fault == "hang" {
+			release := make(chan struct{})
+			s.Config.Handler = http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release })
+			defer close(release)
+		} else {
+			s.setFault(fault)
+		}
+		start := time.Now()
+		rec, _ := serve(handler, request("opaque"))
+		if rec.Code != 503 || bodyField(rec.Body.Bytes(), "reason") != "introspection_unavailable" || rec.Header().Get("Retry-After") == "" ||
+			next.calls.Load() != 0 || time.Since(start) > 3*time.Second {
+			t.Errorf("endpoint %s: status %d %s, Retry-After %q, upstream called %d times after %v; want 503 introspection_unavailable with Retry-After, within the timeout, upstream never",
+				fault, rec.Code, rec.Body.String(), rec.Header().Get("Retry-After"), next.calls.Load(), time.Since(start))
+		}
+	}
+	for _, line := range log.lines(false) {
+		if strings.Contains(line, "s3cr3t") || strings.Contains(line, "opaque") {
+			t.Errorf("a log line holds the client secret or the token: %s", line)
+		}
+	}
+}
+
+// TestIntrospectionFloodIsBounded: distinct garbage tokens, as many as a client likes, make at
+// most maxIntrospectionsPerSecond calls a second; the others are answered 503, never 200.
+func TestIntrospectionFloodIsBounded(t *testing.T) {
+	s := newIntrospectionServer(t)
+	clock := newFakeClock()
+	next := &upstream{}
+	handler := newHandler(t, introspectionConfig(t, s, clock), next)
+	codes := map[int]int{}
+	for i := 0; i < 3*maxIntrospectionsPerSecond; i++ {
+		rec, _ := serve(handler, request(fmt.Sprint("garbage-", i)))
+		codes[rec.Code]++
+	}
+	if got := s.calls.Load(); got != maxIntrospectionsPerSecond || next.calls.Load() != 0 || codes[401] != maxIntrospectionsPerSecond || codes[503] != 2*maxIntrospectionsPerSecond {
+		t.Fatalf("%d distinct garbage tokens in one second: %d calls, answers %v, upstream called %d times; want %d calls, %d answered 401 and the rest 503, upstream never",
+			3*maxIntrospectionsPerSecond, got, codes, next.calls.Load(), maxIntrospectionsPerSecond, maxIntrospectionsPerSecond)
+	}
+	clock.Advance(time.Second)
+	if rec, _ := serve(handler, request("garbage-next-second")); rec.Code != 401 || s.calls.Load() != maxIntrospectionsPerSecond+1 {
+		t.Fatalf("the next second: status %d after %d calls; want 401 after one more call", rec.Code, s.calls.Load())
+	}
+}
+
+// TestIntrospectAlways: JWTs are verified locally and then asked about, so that a revoked one is
+// refused; with the default (opaque), a JWT is never sent to the endpoint.
+func TestIntrospectAlways(t *testing.T) {
+	s := newIntrospectionServer(t)
+	clock := newFakeClock()
+	token := validToken(t)
+	for _, tc := range []struct {
+		mode   string
+		active bool
+		want   int
+		calls  int64
+	}{{"always", true, 200, 1}, {"always", false, 401, 1}, {"opaque", false, 200, 0}} {
+		freshStore(t) // each case judges the token anew
+		config := introspectionConfig(t, s, clock)
+		config.Introspect = tc.mode
+		if tc.active {
+			s.set(token, activeAnswer(clock.Now(), nil))
+		} else {
+			s.set(token, map[string]interface{}{"active": false})
+		}
+		before := s.calls.Load()
+		rec, _ := serve(newHandler(t, config, &upstream{}), request(token))
+		if rec.Code != tc.want || s.calls.Load()-before != tc.calls {
+			t.Errorf("introspect %s, the JWT active %v: status %d %s after %d calls; want %d after %d", tc.mode, tc.active, rec.Code, rec.Body.String(), s.calls.Load()-before, tc.want, tc.calls)
+		}
+		s.mu.Lock()
+		delete(s.answers, token)
+		s.mu.Unlock()
+	}
+}
+
+func TestIntrospectionConfiguration(t *testing.T) {
+	for _, tc := range []struct {
+		change func(*Config)
+		want   string
+	}{
+		{func(c *Config) { c.Introspect = "always" }, "apply with introspectionUrl only"},
+		{func(c *Config) { c.IntrospectionURL = "idp.example/introspect" }, "introspectionUrl: \"idp.example/introspect\" is not an http(s) URL"},
+		{func(c *Config) { c.IntrospectionURL = "https://idp.example/introspect"; c.IntrospectionClientID = "withauth" }, "introspectionClientId and introspectionClientSecret: only one is set"},
+		{func(c *Config) { c.IntrospectionURL = "https://idp.example/introspect"; c.Introspect = "sometimes" }, `introspect: "sometimes" is not a mode`},
+		{func(c *Config) { c.IntrospectionURL = "https://idp.example/introspect"; c.IntrospectionCacheDuration = "soon" }, `introspectionCacheDuration: "soon" is not a duration`},
+	} {
+		config := pemConfig(t)
+		tc.change(config)
+		if got := newError(t, config); !strings.Contains(got, tc.want) {
+			t.Errorf("New logged %q; want %q", got, tc.want)
+		}
+	}
+}
