@@ -163,7 +163,7 @@ func TestIntrospectionAnswersAreCachedAndBounded(t *testing.T) {
 		t.Fatalf("3 requests each for an active and an inactive token made %d calls; want 2 (answers cached)", got)
 	}
 	s.set("opaque-1", map[string]interface{}{"active": false}) // revoked
-	s.set("opaque-2", activeAnswer(clock.Now(), nil))         // issued meanwhile
+	s.set("opaque-2", activeAnswer(clock.Now(), nil))          // issued meanwhile
 	clock.Advance(inactiveAnswerTTL + time.Millisecond)
 	if got := status("opaque-2"); got != 200 {
 		t.Errorf("a token inactive more than 5 s ago, active now: status %d; want 200", got)
@@ -271,9 +271,15 @@ func TestIntrospectionConfiguration(t *testing.T) {
 	}{
 		{func(c *Config) { c.Introspect = "always" }, "apply with introspectionUrl only"},
 		{func(c *Config) { c.IntrospectionURL = "idp.example/introspect" }, "introspectionUrl: \"idp.example/introspect\" is not an http(s) URL"},
-		{func(c *Config) { c.IntrospectionURL = "https://idp.example/introspect"; c.IntrospectionClientID = "withauth" }, "introspectionClientId and introspectionClientSecret: only one is set"},
+		{func(c *Config) {
+			c.IntrospectionURL = "https://idp.example/introspect"
+			c.IntrospectionClientID = "withauth"
+		}, "introspectionClientId and introspectionClientSecret: only one is set"},
 		{func(c *Config) { c.IntrospectionURL = "https://idp.example/introspect"; c.Introspect = "sometimes" }, `introspect: "sometimes" is not a mode`},
-		{func(c *Config) { c.IntrospectionURL = "https://idp.example/introspect"; c.IntrospectionCacheDuration = "soon" }, `introspectionCacheDuration: "soon" is not a duration`},
+		{func(c *Config) {
+			c.IntrospectionURL = "https://idp.example/introspect"
+			c.IntrospectionCacheDuration = "soon"
+		}, `introspectionCacheDuration: "soon" is not a duration`},
 	} {
 		config := pemConfig(t)
 		tc.change(config)
