@@ -137,12 +137,23 @@ func (h *Hydra) Stop() {
 	}
 }
 
-// CreateClient registers a client-credentials client allowed scopes and audience.
+// CreateClient registers a client-credentials client allowed scopes and audience; its access
+// tokens are JWTs.
 func (h *Hydra) CreateClient(ctx context.Context, id, secret, scopes, audience string) error {
+	return h.createClient(ctx, id, secret, scopes, audience, "jwt")
+}
+
+// CreateOpaqueClient registers a client like CreateClient whose access tokens are opaque
+// (Hydra's default strategy): only introspection can judge them.
+func (h *Hydra) CreateOpaqueClient(ctx context.Context, id, secret, scopes, audience string) error {
+	return h.createClient(ctx, id, secret, scopes, audience, "opaque")
+}
+
+func (h *Hydra) createClient(ctx context.Context, id, secret, scopes, audience, strategy string) error {
 	body, _ := json.Marshal(map[string]any{
 		"client_id": id, "client_secret": secret, "grant_types": []string{"client_credentials"},
 		"response_types": []string{"token"}, "scope": scopes, "audience": []string{audience},
-		"token_endpoint_auth_method": "client_secret_post",
+		"token_endpoint_auth_method": "client_secret_post", "access_token_strategy": strategy,
 	})
 	status, answer, err := do(ctx, http.MethodPost, h.AdminURL+"/admin/clients", "application/json", body)
 	if err != nil || status != http.StatusCreated {
@@ -166,6 +177,19 @@ func (h *Hydra) Token(ctx context.Context, id, secret, scopes, audience string) 
 		return "", fmt.Errorf("token: no access_token in %s", answer)
 	}
 	return token.AccessToken, nil
+}
+
+// IntrospectionURL is Hydra's RFC 7662 endpoint, on its admin API.
+func (h *Hydra) IntrospectionURL() string { return h.AdminURL + "/admin/oauth2/introspect" }
+
+// Revoke revokes a token of the client (RFC 7009), as the client itself would.
+func (h *Hydra) Revoke(ctx context.Context, id, secret, token string) error {
+	form := url.Values{"token": {token}, "client_id": {id}, "client_secret": {secret}}
+	status, answer, err := do(ctx, http.MethodPost, h.PublicURL+"/oauth2/revoke", "application/x-www-form-urlencoded", []byte(form.Encode()))
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("revoke: status %d, %v: %s", status, err, answer)
+	}
+	return nil
 }
 
 // RotateKey adds a new signing key for access tokens; Hydra signs with it at once.
