@@ -44,6 +44,8 @@ var rows = []struct{ name, label string }{
 	{"BenchmarkYaegiWithauthMissDistinct", "withauth, cache miss (20000 distinct tokens cycled, cacheSize 10000)"},
 	{"BenchmarkYaegiWithauthMissManyPermissions", "withauth, cache miss, 30 roles and 30 permissions in the token"},
 	{"BenchmarkYaegiWithauthReject", "withauth, bad signature (401)"},
+	{"BenchmarkYaegiWithauthIntrospectionHit", "withauth, an opaque token whose introspection answer is cached (RFC 7662)"},
+	{"BenchmarkYaegiWithauthDPoP", "withauth, a DPoP-bound token (grant cached) with a fresh ES256 proof each request (RFC 9449)"},
 	{"BenchmarkYaegiWithauthMissAlgorithm/RS256", "withauth, cache miss, RS256 (PEM key, golang-jwt token)"},
 	{"BenchmarkYaegiWithauthMissAlgorithm/RS384", "withauth, cache miss, RS384"},
 	{"BenchmarkYaegiWithauthMissAlgorithm/RS512", "withauth, cache miss, RS512"},
