@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // certificateRule is a route's certificateBound setting: allowed (a token bound to a
@@ -39,28 +40,28 @@ func confirmations(claims map[string]interface{}) (jkt, x5t string) {
 	return jkt, x5t
 }
 
-// checkBinding judges the binding of a token's grant to the request that presents it: its DPoP
-// proof, its TLS client certificate.
-func checkBinding(m *Middleware, req *http.Request, token string, source credentialSource, g *grant) error {
-	if m.dpop != nil {
+// checkBinding judges the binding of a token's grant to the request that presents it, at now:
+// its DPoP proof (dpop, nil when off), its TLS client certificate (certificates, nil when off).
+func checkBinding(dpop *dpopRule, certificates *certificateRule, now time.Time, req *http.Request, token string, source credentialSource, g *grant) error {
+	if dpop != nil {
 		switch {
 		case source == fromDPoP && g.jkt == "":
 			return errNotDPoPBound
 		case source == fromDPoP:
-			if err := checkProof(m.dpop, req, token, g.jkt, m.now()); err != nil {
+			if err := checkProof(dpop, req, token, g.jkt, now); err != nil {
 				return err
 			}
 		case g.jkt != "":
 			return errDPoPBoundAsBearer
-		case m.dpop.required:
+		case dpop.required:
 			return errDPoPRequired
 		}
 	}
-	if m.certificates != nil {
+	if certificates != nil {
 		if g.x5t != "" && g.x5t != certificateThumbprint(req) {
 			return errCertificateMismatch
 		}
-		if g.x5t == "" && m.certificates.required {
+		if g.x5t == "" && certificates.required {
 			return errNotCertificateBound
 		}
 	}

@@ -111,7 +111,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 	}
 
 	if m.readConfirmations {
-		if err := checkBinding(m, req, token, source, g); err != nil {
+		if err := checkBinding(m.dpop, m.certificates, m.now(), req, token, source, g); err != nil {
 			refuse(m, rw, req, err, "")
 			return false
 		}
