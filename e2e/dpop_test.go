@@ -6,10 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -19,49 +16,28 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/seed0ec25cca/withauth/e2e/internal/backend"
+	"github.com/seed0ec25cca/withauth/e2e/internal/dpopkey"
 	"github.com/seed0ec25cca/withauth/e2e/internal/harness"
 )
 
-// dpopKey is a client's DPoP key, its proofs signed by go-jose, an implementation independent
-// of withauth's, as is its RFC 7638 thumbprint.
-type dpopKey struct {
-	signer jose.Signer
-	jkt    string
+// newDPoPKey is a client's DPoP key for a test.
+func newDPoPKey(t *testing.T, alg jose.SignatureAlgorithm, private crypto.Signer) *dpopkey.Key {
+	t.Helper()
+	k, err := dpopkey.New(alg, private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
-func newDPoPKey(t *testing.T, alg jose.SignatureAlgorithm, private crypto.Signer) *dpopKey {
+// proof is a DPoP proof of k for method and uri, bound to token, issued now.
+func proof(t *testing.T, k *dpopkey.Key, method, uri, token string) string {
 	t.Helper()
-	options := (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt")
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: private}, options)
+	p, err := k.Proof(method, uri, token, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	public := jose.JSONWebKey{Key: private.Public()}
-	thumbprint, err := public.Thumbprint(crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &dpopKey{signer: signer, jkt: base64.RawURLEncoding.EncodeToString(thumbprint)}
-}
-
-var e2eProofs int
-
-// proof is a DPoP proof for method and uri, bound to token by ath.
-func (k *dpopKey) proof(t *testing.T, method, uri, token string) string {
-	t.Helper()
-	e2eProofs++
-	sum := sha256.Sum256([]byte(token))
-	claims, _ := json.Marshal(map[string]any{"jti": fmt.Sprint("e2e-proof-", e2eProofs, "-", time.Now().UnixNano()), "htm": method, "htu": uri,
-		"iat": time.Now().Unix(), "ath": base64.RawURLEncoding.EncodeToString(sum[:])})
-	signed, err := k.signer.Sign(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	compact, err := signed.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return compact
+	return p
 }
 
 // TestDPoPInTraefik: tokens bound to ES256 and EdDSA keys (cnf.jkt) with proofs minted by
@@ -89,9 +65,9 @@ func TestDPoPInTraefik(t *testing.T) {
 		t.Fatal(err)
 	}
 	es256, eddsa, other := newDPoPKey(t, jose.ES256, ecPrivate), newDPoPKey(t, jose.EdDSA, edPrivate), newDPoPKey(t, jose.ES256, otherPrivate)
-	boundTo := func(k *dpopKey) string {
+	boundTo := func(k *dpopkey.Key) string {
 		r := harness.Alice
-		r.Extra = map[string]any{"cnf": map[string]any{"jkt": k.jkt}}
+		r.Extra = map[string]any{"cnf": map[string]any{"jkt": k.JKT}}
 		return mustMint(t, s.mint(), r)
 	}
 	esToken, edToken := boundTo(es256), boundTo(eddsa)
@@ -122,7 +98,7 @@ func TestDPoPInTraefik(t *testing.T) {
 		}
 	}
 
-	esProof := es256.proof(t, "GET", uri, esToken)
+	esProof := proof(t, es256, "GET", uri, esToken)
 	status, header, body := send("GET", "/dpop/orders", "DPoP", esToken, esProof)
 	expect("an ES256-bound token with its proof", status, header, body, http.StatusOK, "")
 	var seen backend.Seen
@@ -131,13 +107,13 @@ func TestDPoPInTraefik(t *testing.T) {
 	}
 	status, header, body = send("GET", "/dpop/orders", "DPoP", esToken, esProof)
 	expect("the same proof again", status, header, body, http.StatusUnauthorized, "dpop_proof_replayed")
-	status, header, body = send("GET", "/dpop/orders", "DPoP", edToken, eddsa.proof(t, "GET", uri, edToken))
+	status, header, body = send("GET", "/dpop/orders", "DPoP", edToken, proof(t, eddsa, "GET", uri, edToken))
 	expect("an EdDSA-bound token with its proof", status, header, body, http.StatusOK, "")
-	status, header, body = send("GET", "/dpop/orders", "DPoP", esToken, es256.proof(t, "GET", tr.URL+"/dpop/other", esToken))
+	status, header, body = send("GET", "/dpop/orders", "DPoP", esToken, proof(t, es256, "GET", tr.URL+"/dpop/other", esToken))
 	expect("a proof for another URL", status, header, body, http.StatusUnauthorized, "dpop_proof_mismatch")
-	status, header, body = send("GET", "/dpop/orders", "DPoP", esToken, es256.proof(t, "POST", uri, esToken))
+	status, header, body = send("GET", "/dpop/orders", "DPoP", esToken, proof(t, es256, "POST", uri, esToken))
 	expect("a proof for another method", status, header, body, http.StatusUnauthorized, "dpop_proof_mismatch")
-	status, header, body = send("GET", "/dpop/orders", "DPoP", esToken, other.proof(t, "GET", uri, esToken))
+	status, header, body = send("GET", "/dpop/orders", "DPoP", esToken, proof(t, other, "GET", uri, esToken))
 	expect("a proof of another key", status, header, body, http.StatusUnauthorized, "dpop_key_mismatch")
 	status, header, body = send("GET", "/dpop/orders", "Bearer", esToken, "")
 	expect("the bound token as Bearer", status, header, body, http.StatusUnauthorized, "dpop_bound_as_bearer")

@@ -2,12 +2,9 @@ package bench
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,6 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/seed0ec25cca/withauth/e2e/bench/internal/tokens"
+	"github.com/seed0ec25cca/withauth/e2e/internal/dpopkey"
 )
 
 // newWithauthWith is newWithauth with more settings.
@@ -61,32 +59,19 @@ func BenchmarkYaegiWithauthDPoP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
+	client, err := dpopkey.New(jose.ES256, key)
 	if err != nil {
 		b.Fatal(err)
 	}
-	public := jose.JSONWebKey{Key: key.Public()}
-	thumbprint, err := public.Thumbprint(crypto.SHA256)
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := getMinter(b)
 	claims := tokens.Claims(0, time.Now(), time.Hour)
-	claims["cnf"] = map[string]any{"jkt": base64.RawURLEncoding.EncodeToString(thumbprint)}
-	token, err := m.Sign(claims)
+	claims["cnf"] = map[string]any{"jkt": client.JKT}
+	token, err := getMinter(b).Sign(claims)
 	if err != nil {
 		b.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte(token))
-	ath := base64.RawURLEncoding.EncodeToString(sum[:])
 	proofs := make([]string, b.N+1)
 	for i := range proofs {
-		payload, _ := json.Marshal(map[string]any{"jti": fmt.Sprint("bench-", b.N, "-", i), "htm": http.MethodGet, "htu": benchURL, "iat": time.Now().Unix(), "ath": ath})
-		signed, err := signer.Sign(payload)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if proofs[i], err = signed.CompactSerialize(); err != nil {
+		if proofs[i], err = client.Proof(http.MethodGet, benchURL, token, time.Now()); err != nil {
 			b.Fatal(err)
 		}
 	}

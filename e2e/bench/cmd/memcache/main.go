@@ -48,17 +48,8 @@ type result struct {
 // (any cache of this size holds them: hits), and all tokens again in the same order.
 func measure(name string, h http.Handler, toks []string) result {
 	send := func(toks []string) (time.Duration, int) {
-		bad := 0
 		start := time.Now()
-		for _, t := range toks {
-			req, _ := http.NewRequest(http.MethodGet, "http://bench.local/api", nil)
-			req.Header["Authorization"] = []string{"Bearer " + t}
-			rw := statuswriter.New()
-			h.ServeHTTP(rw, req)
-			if rw.Code != 0 && rw.Code != http.StatusOK {
-				bad++
-			}
-		}
+		bad := sendAll(h, toks)
 		return time.Since(start) / time.Duration(len(toks)), bad
 	}
 	r := result{name: name}
@@ -70,6 +61,36 @@ func measure(name string, h http.Handler, toks []string) result {
 	runtime.KeepAlive(h)
 	runtime.KeepAlive(toks)
 	return r
+}
+
+// loadInterpreted stages the plugin in a temporary GOPATH and loads it under Yaegi, as Traefik
+// does; cleanup removes the copy.
+func loadInterpreted(pluginDir string) (*yaegiplugin.Plugin, func(), error) {
+	tmp, err := os.MkdirTemp("", "withauth-memcache-")
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := yaegiplugin.StageAndLoad(pluginDir, tmp, "github.com/seed0ec25cca/withauth", yaegiplugin.Options{Stderr: os.Stderr})
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, err
+	}
+	return p, func() { os.RemoveAll(tmp) }, nil
+}
+
+// sendAll sends each token once through h, a fresh request and header string each, as from
+// the network, and counts the answers other than 200.
+func sendAll(h http.Handler, toks []string) (bad int) {
+	for _, t := range toks {
+		req, _ := http.NewRequest(http.MethodGet, "http://bench.local/api", nil)
+		req.Header["Authorization"] = []string{"Bearer " + t}
+		rw := statuswriter.New()
+		h.ServeHTTP(rw, req)
+		if rw.Code != 0 && rw.Code != http.StatusOK {
+			bad++
+		}
+	}
+	return bad
 }
 
 func decode(config map[string]any, target any) error {
@@ -138,15 +159,11 @@ func run(n, cacheSize int, keyFile, pluginDir string, skipYaegi bool) error {
 	results = append(results, measure("compiled", h, toks))
 
 	if !skipYaegi {
-		tmp, err := os.MkdirTemp("", "withauth-memcache-")
+		p, cleanup, err := loadInterpreted(pluginDir)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
-		p, err := yaegiplugin.StageAndLoad(pluginDir, tmp, "github.com/seed0ec25cca/withauth", yaegiplugin.Options{Stderr: os.Stderr})
-		if err != nil {
-			return err
-		}
+		defer cleanup()
 		// A first handler warms the interpreter (lazily built method wrappers and the like) so
 		// that the measured one's growth is its cache.
 		if warm, err := p.New(context.Background(), okNext, config, "warm"); err == nil {
@@ -220,15 +237,7 @@ func runRoutes(routes, perRoute, cacheSize int, keyFile, pluginDir string, skipY
 		r.before = heap()
 		start := time.Now()
 		for i, h := range handlers {
-			for _, t := range toks[i*perRoute : (i+1)*perRoute] {
-				req, _ := http.NewRequest(http.MethodGet, "http://bench.local/api", nil)
-				req.Header["Authorization"] = []string{"Bearer " + t}
-				rw := statuswriter.New()
-				h.ServeHTTP(rw, req)
-				if rw.Code != 0 && rw.Code != http.StatusOK {
-					r.fillBad++
-				}
-			}
+			r.fillBad += sendAll(h, toks[i*perRoute:(i+1)*perRoute])
 		}
 		r.fill = time.Since(start) / time.Duration(len(toks))
 		r.after = heap()
@@ -249,15 +258,11 @@ func runRoutes(routes, perRoute, cacheSize int, keyFile, pluginDir string, skipY
 	}
 	results = append(results, compiled)
 	if !skipYaegi {
-		tmp, err := os.MkdirTemp("", "withauth-memcache-")
+		p, cleanup, err := loadInterpreted(pluginDir)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
-		p, err := yaegiplugin.StageAndLoad(pluginDir, tmp, "github.com/seed0ec25cca/withauth", yaegiplugin.Options{Stderr: os.Stderr})
-		if err != nil {
-			return err
-		}
+		defer cleanup()
 		interpreted, err := fill("Yaegi v0.16.1 (as Traefik runs it)", func(config map[string]any, name string) (http.Handler, error) {
 			return p.New(context.Background(), okNext, config, name)
 		})
