@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -101,16 +102,12 @@ func checkProof(rule *dpopRule, req *http.Request, token, jkt string, now time.T
 		return errDPoPProofInvalid
 	}
 	first, last := strings.IndexByte(proof, '.'), strings.LastIndexByte(proof, '.')
-	var header proofHeader
-	if err := decodeProofPart(proof[:first], &header); err != nil || header.Typ != "dpop+jwt" || !rule.algorithms[header.Alg] || header.Crit != nil || header.JWK == nil {
-		return errDPoPProofInvalid
-	}
-	key, thumbprint, err := proofKey(header.JWK)
-	if err != nil || !keyAllows(key, header.Alg) {
+	signer := proofSignerOf(proof[:first])
+	if signer == nil || !rule.algorithms[signer.alg] {
 		return errDPoPProofInvalid
 	}
 	signature, err := decodeSegment(proof[last+1:])
-	if err != nil || verifySignature(&rawToken{signingInput: proof[:last], signature: signature, alg: header.Alg}, key) != nil {
+	if err != nil || verifySignature(&rawToken{signingInput: proof[:last], signature: signature, alg: signer.alg}, signer.key) != nil {
 		return errDPoPProofInvalid
 	}
 	var claims proofClaims
@@ -129,11 +126,65 @@ func checkProof(rule *dpopRule, req *http.Request, token, jkt string, now time.T
 	if err != nil || iat < nowSeconds-rule.maxAgeSeconds || iat > nowSeconds+rule.maxAgeSeconds {
 		return errDPoPProofStale
 	}
-	if thumbprint != jkt {
+	if signer.thumbprint != jkt {
 		return errDPoPKeyMismatch
 	}
 	// The proof is judged; its jti counts once, for as long as its iat keeps it acceptable.
 	return firstUse(proofsSeen, jkt+" "+claims.Jti, int64((iat+rule.maxAgeSeconds)*1e9)+1, now.UnixNano())
+}
+
+// proofSigner is what a proof's header says: the algorithm, the key (its jwk), the key's
+// RFC 7638 thumbprint.
+type proofSigner struct {
+	alg        string
+	key        *publicKey
+	thumbprint string
+}
+
+// maxProofSigners bounds the proof headers remembered.
+const maxProofSigners = 10000
+
+// proofSigners remembers the headers already read, by their exact base64url text: a client
+// sends the same header (typ, alg, jwk) with each of its proofs, so its key is read and its
+// thumbprint computed once. When full, an eighth of it, in Go's random map order, makes room.
+var proofSigners = &proofSignerCache{byHeader: make(map[string]*proofSigner)}
+
+type proofSignerCache struct {
+	mu       sync.Mutex
+	byHeader map[string]*proofSigner
+}
+
+// proofSignerOf reads a proof's header: typ dpop+jwt, no crit, a public jwk that may verify
+// alg. nil when it is not such a header; the route judges the algorithm itself.
+func proofSignerOf(encoded string) *proofSigner {
+	proofSigners.mu.Lock()
+	signer := proofSigners.byHeader[encoded]
+	proofSigners.mu.Unlock()
+	if signer != nil {
+		return signer
+	}
+	var header proofHeader
+	if err := decodeProofPart(encoded, &header); err != nil || header.Typ != "dpop+jwt" || header.Crit != nil || header.JWK == nil {
+		return nil
+	}
+	key, thumbprint, err := proofKey(header.JWK)
+	if err != nil || !keyAllows(key, header.Alg) {
+		return nil
+	}
+	signer = &proofSigner{alg: header.Alg, key: key, thumbprint: thumbprint}
+	proofSigners.mu.Lock()
+	if len(proofSigners.byHeader) >= maxProofSigners {
+		room := maxProofSigners / 8
+		for known := range proofSigners.byHeader {
+			delete(proofSigners.byHeader, known)
+			if room--; room == 0 {
+				break
+			}
+		}
+	}
+	proofSigners.byHeader[encoded] = signer
+	proofSigners.mu.Unlock()
+	return signer
 }
 
 // decodeProofPart decodes one base64url part of a proof as JSON into v.
