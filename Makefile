@@ -58,7 +58,7 @@ yaegi-test: $(YAEGI)
 # New-coverage inputs are not minimized in short runs (minimizing them stalls a short run).
 FUZZTIME ?=
 FUZZMINIMIZETIME ?= 0
-FUZZ_TARGETS := FuzzToken:40000x FuzzSignedClaims:4000x FuzzBearerToken:40000x FuzzParseJWKS:30000x FuzzParsePublicKeyPEM:30000x
+FUZZ_TARGETS := FuzzToken:40000x FuzzSignedClaims:4000x FuzzBearerToken:40000x FuzzParseJWKS:30000x FuzzParsePublicKeyPEM:30000x FuzzDPoPProof:20000x
 fuzz:
 	@mkdir -p $(CACHE)
 	@for spec in $(FUZZ_TARGETS); do \

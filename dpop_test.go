@@ -1,7 +1,9 @@
 package withauth
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -270,5 +272,78 @@ func TestProofStoreIsBounded(t *testing.T) {
 	}
 	if err := firstUse(s, "jti-3", 300, 100); err != nil || len(s.seen) != 1 {
 		t.Fatalf("a fourth proof once the others expired: %v, %d held; want it remembered alone", err, len(s.seen))
+	}
+}
+
+// fuzzProofCase is the fixed request of FuzzDPoPProof: a token bound to an Ed25519 key made from
+// a fixed seed, and that key's proof for the request, the same bytes on every run (Ed25519 and
+// RSA PKCS #1 v1.5 signatures are deterministic).
+type fuzzProofCase struct {
+	rule  *dpopRule
+	token string
+	jkt   string
+	proof string
+	now   time.Time
+}
+
+func newFuzzProofCase(t testing.TB) *fuzzProofCase {
+	t.Helper()
+	client := newDPoPClient(t, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)), "EdDSA")
+	token := signRS256(t, privateKey(t, "key-1"), rs256Header("key-1"), fuzzClaims(map[string]interface{}{"cnf": map[string]interface{}{"jkt": client.jkt}}))
+	sum := sha256.Sum256([]byte(token))
+	proof := signWith(t, client.key, map[string]interface{}{"typ": "dpop+jwt", "alg": "EdDSA", "jwk": client.jwk},
+		map[string]interface{}{"jti": "fuzz-proof", "htm": "GET", "htu": "http://backend.example/admin", "iat": fuzzIssuedAt,
+			"ath": base64.RawURLEncoding.EncodeToString(sum[:])})
+	rule, err := newDPoP(&Config{DPoP: "required"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fuzzProofCase{rule: rule, token: token, jkt: client.jkt, proof: proof, now: time.Unix(fuzzIssuedAt+10, 0)}
+}
+
+// check is FuzzDPoPProof's property: judging a proof is bounded, refuses with a proof error,
+// and accepts the one valid proof and nothing else (each run with an empty replay store).
+func (c *fuzzProofCase) check(t testing.TB, proof string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "http://backend.example/admin", nil)
+	req.Header["Dpop"] = []string{proof}
+	saved := proofsSeen
+	proofsSeen = &replayStore{max: maxProofsSeen, seen: map[string]int64{}}
+	defer func() { proofsSeen = saved }()
+	var err error
+	bounded(t, "checkProof of "+fmt.Sprint(len(proof))+" bytes", allocationLimit(len(proof)), func() {
+		err = checkProof(c.rule, req, c.token, c.jkt, c.now)
+	})
+	if err == nil && proof != c.proof {
+		t.Fatalf("checkProof accepted %q, which is not the one valid proof", proof)
+	}
+	if err != nil && proof == c.proof {
+		t.Fatalf("checkProof refused the valid proof: %v", err)
+	}
+	if err != nil && !dpopProofErrors[err] {
+		t.Fatalf("checkProof(%q) = %v; want nil or a proof refusal", proof, err)
+	}
+}
+
+func FuzzDPoPProof(f *testing.F) {
+	c := newFuzzProofCase(f)
+	for _, entry := range fuzzProofSeeds(c) {
+		f.Add(entry)
+	}
+	f.Fuzz(func(t *testing.T, proof string) {
+		c.check(t, proof)
+	})
+}
+
+// fuzzProofSeeds are the valid proof and near misses, for the fuzzer and its seed corpus.
+func fuzzProofSeeds(c *fuzzProofCase) map[string]string {
+	parts := strings.Split(c.proof, ".")
+	return map[string]string{
+		"valid":            c.proof,
+		"typ-jwt":          base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"jwt","alg":"EdDSA"}`)) + "." + parts[1] + "." + parts[2],
+		"alg-none":         base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"dpop+jwt","alg":"none"}`)) + "." + parts[1] + ".",
+		"private-jwk":      base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"dpop+jwt","alg":"EdDSA","jwk":{"kty":"OKP","crv":"Ed25519","x":"AAAA","d":"AAAA"}}`)) + "." + parts[1] + "." + parts[2],
+		"signature-padded": c.proof + "==",
+		"two-parts":        parts[0] + "." + parts[1],
 	}
 }

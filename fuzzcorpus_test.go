@@ -118,6 +118,18 @@ func TestFuzzCorpora(t *testing.T) {
 			checkPEM(t, corpusString(t, entry, 0))
 		}
 	})
+	t.Run("FuzzDPoPProof", func(t *testing.T) {
+		c := newFuzzProofCase(t)
+		seen := false
+		for _, entry := range readCorpus(t, "FuzzDPoPProof") {
+			proof := corpusString(t, entry, 0)
+			seen = seen || proof == c.proof
+			c.check(t, proof)
+		}
+		if !seen {
+			t.Errorf("testdata/fuzz/FuzzDPoPProof lacks the valid proof; regenerate the seeds (WITHAUTH_WRITE_FUZZ_CORPUS=1 go test -run TestWriteFuzzCorpus .)")
+		}
+	})
 	t.Run("FuzzBearerToken", func(t *testing.T) {
 		for _, entry := range readCorpus(t, "FuzzBearerToken") {
 			copies, ok := uint8(1), len(entry.values) == 2
@@ -206,6 +218,10 @@ func TestWriteFuzzCorpus(t *testing.T) {
 			"no-separator":   {"Bearerx.y.z", uint8(1)},
 			"unicode-scheme": {"BEARER\u00a0x.y.z", uint8(1)},
 		},
+	}
+	corpora["FuzzDPoPProof"] = map[string][]interface{}{}
+	for file, proof := range fuzzProofSeeds(newFuzzProofCase(t)) {
+		corpora["FuzzDPoPProof"][file] = []interface{}{proof}
 	}
 	for name, corpus := range corpora {
 		dir := filepath.Join("testdata", "fuzz", name)
