@@ -124,8 +124,10 @@ func TestDPoPProofs(t *testing.T) {
 		{"a proof for another token", withProof(es256, es256Token, map[string]interface{}{"ath": "AAAA"}), 401, "dpop_proof_mismatch"},
 		{"a proof without ath", withProof(es256, es256Token, map[string]interface{}{"ath": nil}), 401, "dpop_proof_mismatch"},
 		{"a proof of another key", withProof(other, es256Token, nil), 401, "dpop_key_mismatch"},
-		{"a proof too old", withProof(es256, es256Token, map[string]interface{}{"iat": now.Add(-61 * time.Second).Unix()}), 401, "dpop_proof_stale"},
-		{"a proof from the future", withProof(es256, es256Token, map[string]interface{}{"iat": now.Add(61 * time.Second).Unix()}), 401, "dpop_proof_stale"},
+		// iat is in whole seconds, and the requests come later than now: margins of 3 s.
+		{"a proof too old", withProof(es256, es256Token, map[string]interface{}{"iat": now.Add(-63 * time.Second).Unix()}), 401, "dpop_proof_stale"},
+		{"a proof from the future", withProof(es256, es256Token, map[string]interface{}{"iat": now.Add(63 * time.Second).Unix()}), 401, "dpop_proof_stale"},
+		{"a proof 55 s old", withProof(es256, es256Token, map[string]interface{}{"iat": now.Add(-55 * time.Second).Unix()}), 200, ""},
 		{"a proof without jti", withProof(es256, es256Token, map[string]interface{}{"jti": nil}), 401, "dpop_proof_invalid"},
 		{"a proof typed JWT", withProof(es256, es256Token, map[string]interface{}{"header.typ": "JWT"}), 401, "dpop_proof_invalid"},
 		{"a proof whose jwk holds the private key", withProof(es256, es256Token, map[string]interface{}{"header.jwk": withMember(es256.jwk, "d", "c2VjcmV0")}), 401, "dpop_proof_invalid"},
