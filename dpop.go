@@ -130,7 +130,9 @@ func checkProof(rule *dpopRule, req *http.Request, token, jkt string, now time.T
 		return errDPoPKeyMismatch
 	}
 	// The proof is judged; its jti counts once, for as long as its iat keeps it acceptable.
-	return firstUse(proofsSeen, jkt+" "+claims.Jti, int64((iat+rule.maxAgeSeconds)*1e9)+1, now.UnixNano())
+	// Remembered by a SHA-256, so that a proof takes the same few bytes whatever its jti's size.
+	seen := sha256.Sum256([]byte(jkt + " " + claims.Jti))
+	return firstUse(proofsSeen, string(seen[:]), int64((iat+rule.maxAgeSeconds)*1e9)+1, now.UnixNano())
 }
 
 // proofSigner is what a proof's header says: the algorithm, the key (its jwk), the key's
@@ -144,7 +146,7 @@ type proofSigner struct {
 // maxProofSigners bounds the proof headers remembered.
 const maxProofSigners = 10000
 
-// proofSigners remembers the headers already read, by their exact base64url text: a client
+// proofSigners remembers the headers already read, by the SHA-256 of their exact text: a client
 // sends the same header (typ, alg, jwk) with each of its proofs, so its key is read and its
 // thumbprint computed once. When full, an eighth of it, in Go's random map order, makes room.
 var proofSigners = &proofSignerCache{byHeader: make(map[string]*proofSigner)}
@@ -157,8 +159,10 @@ type proofSignerCache struct {
 // proofSignerOf reads a proof's header: typ dpop+jwt, no crit, a public jwk that may verify
 // alg. nil when it is not such a header; the route judges the algorithm itself.
 func proofSignerOf(encoded string) *proofSigner {
+	sum := sha256.Sum256([]byte(encoded))
+	digest := string(sum[:])
 	proofSigners.mu.Lock()
-	signer := proofSigners.byHeader[encoded]
+	signer := proofSigners.byHeader[digest]
 	proofSigners.mu.Unlock()
 	if signer != nil {
 		return signer
@@ -182,7 +186,7 @@ func proofSignerOf(encoded string) *proofSigner {
 			}
 		}
 	}
-	proofSigners.byHeader[encoded] = signer
+	proofSigners.byHeader[digest] = signer
 	proofSigners.mu.Unlock()
 	return signer
 }

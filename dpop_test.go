@@ -193,6 +193,13 @@ func TestDPoPProofIsCheckedOnEveryRequest(t *testing.T) {
 	if rec, _ := serve(reloaded, dpopRequest(token, client.proof(t, "GET", uri, token, time.Now(), nil))); rec.Code != 200 {
 		t.Fatalf("a fresh proof: status %d %s; want 200", rec.Code, rec.Body.String())
 	}
+	proofsSeen.mu.Lock()
+	defer proofsSeen.mu.Unlock()
+	for key := range proofsSeen.seen {
+		if len(key) != 32 {
+			t.Fatalf("a used proof is kept under a key of %d bytes; want a 32-byte SHA-256, whatever its jti's size", len(key))
+		}
+	}
 }
 
 // TestDPoPChallenges: RFC 9449 §7.1's challenges name the route's algorithms and the error.

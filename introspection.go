@@ -94,8 +94,8 @@ type introspectionEndpoint struct {
 	calls                       chan struct{} // one slot per call in flight
 
 	mu             sync.Mutex
-	inactive       map[string]int64 // token → refused until (Unix nanoseconds)
-	inflight       map[string]*introspectionCall
+	inactive       map[string]int64 // token's SHA-256 → refused until (Unix nanoseconds)
+	inflight       map[string]*introspectionCall // by token's SHA-256
 	windowSecond   int64 // the second the rate counts in
 	windowCalls    int
 	lastFailureLog int64
@@ -112,21 +112,27 @@ type introspectionCall struct {
 // errTokenInactive; an endpoint that fails, answers something else than RFC 7662's JSON, or is
 // past its bounds is errIntrospectionUnavailable.
 func introspect(ctx context.Context, e *introspectionEndpoint, token string) (map[string]interface{}, error) {
+	if len(token) > maxTokenBytes {
+		return nil, errTokenTooLarge
+	}
+	// Remembered by their SHA-256, so that what is kept of a token is 32 bytes, whatever its size.
+	sum := sha256.Sum256([]byte(token))
+	digest := string(sum[:])
 	nowUnixNano := e.now().UnixNano()
 	e.mu.Lock()
-	if until, known := e.inactive[token]; known && nowUnixNano < until {
+	if until, known := e.inactive[digest]; known && nowUnixNano < until {
 		e.mu.Unlock()
 		return nil, errTokenInactive
 	}
-	call := e.inflight[token]
+	call := e.inflight[digest]
 	if call == nil {
 		if !admitCall(e, nowUnixNano) {
 			e.mu.Unlock()
 			return nil, errIntrospectionUnavailable
 		}
 		call = &introspectionCall{done: make(chan struct{})}
-		e.inflight[token] = call
-		go runIntrospection(e, call, token)
+		e.inflight[digest] = call
+		go runIntrospection(e, call, token, digest)
 	}
 	e.mu.Unlock()
 	select {
@@ -158,7 +164,7 @@ func admitCall(e *introspectionEndpoint, nowUnixNano int64) bool {
 
 // runIntrospection makes one call in its own goroutine, so that a request that gives up does
 // not cancel it for the others; the call is bounded by the HTTP client's timeout.
-func runIntrospection(e *introspectionEndpoint, call *introspectionCall, token string) {
+func runIntrospection(e *introspectionEndpoint, call *introspectionCall, token, digest string) {
 	defer func() {
 		if p := recover(); p != nil {
 			call.claims = nil
@@ -168,9 +174,9 @@ func runIntrospection(e *introspectionEndpoint, call *introspectionCall, token s
 		<-e.calls
 		nowUnixNano := e.now().UnixNano()
 		e.mu.Lock()
-		delete(e.inflight, token)
+		delete(e.inflight, digest)
 		if call.err == errTokenInactive {
-			rememberInactive(e, token, nowUnixNano+int64(inactiveAnswerTTL))
+			rememberInactive(e, digest, nowUnixNano+int64(inactiveAnswerTTL))
 		}
 		e.mu.Unlock()
 		close(call.done)
@@ -180,9 +186,9 @@ func runIntrospection(e *introspectionEndpoint, call *introspectionCall, token s
 	call.err = err
 }
 
-// rememberInactive keeps an inactive answer; when full, an eighth of the answers, taken in Go's
-// random map order, makes room. e.mu is held.
-func rememberInactive(e *introspectionEndpoint, token string, untilUnixNano int64) {
+// rememberInactive keeps an inactive answer by its token's digest; when full, an eighth of the
+// answers, taken in Go's random map order, makes room. e.mu is held.
+func rememberInactive(e *introspectionEndpoint, digest string, untilUnixNano int64) {
 	if len(e.inactive) >= maxInactiveAnswers {
 		room := maxInactiveAnswers / 8
 		for known := range e.inactive {
@@ -192,7 +198,7 @@ func rememberInactive(e *introspectionEndpoint, token string, untilUnixNano int6
 			}
 		}
 	}
-	e.inactive[token] = untilUnixNano
+	e.inactive[digest] = untilUnixNano
 }
 
 // askEndpoint sends RFC 7662's request (a form POST of token and token_type_hint, the client

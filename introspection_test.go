@@ -288,3 +288,32 @@ func TestIntrospectionConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// TestIntrospectionKeepsDigestsOnly: a token over 64 KiB is refused before any call, and what
+// the endpoint remembers of a token is its 32-byte digest, whatever the token's size, so that
+// the inactive answers it keeps stay small.
+func TestIntrospectionKeepsDigestsOnly(t *testing.T) {
+	s := newIntrospectionServer(t)
+	clock := newFakeClock()
+	handler := newHandler(t, introspectionConfig(t, s, clock), &upstream{}).(*Middleware)
+	if rec, _ := serve(handler, request(strings.Repeat("x", maxTokenBytes+1))); rec.Code != 401 || bodyField(rec.Body.Bytes(), "reason") != "token_too_large" || s.calls.Load() != 0 {
+		t.Fatalf("an opaque token over 64 KiB: status %d %s after %d calls; want 401 token_too_large and no call", rec.Code, rec.Body.String(), s.calls.Load())
+	}
+	for i := 0; i < 20; i++ {
+		token := fmt.Sprint(i, "-", strings.Repeat("y", 10000))
+		if rec, _ := serve(handler, request(token)); rec.Code != 401 {
+			t.Fatalf("inactive 10 KB token %d: status %d; want 401", i, rec.Code)
+		}
+	}
+	e := handler.introspection.endpoint
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.inactive) != 20 {
+		t.Fatalf("%d inactive answers remembered; want 20", len(e.inactive))
+	}
+	for key := range e.inactive {
+		if len(key) != 32 {
+			t.Fatalf("an inactive answer is kept under a key of %d bytes; want the token's 32-byte SHA-256", len(key))
+		}
+	}
+}

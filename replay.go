@@ -5,12 +5,12 @@ package withauth
 
 import "sync"
 
-// maxProofsSeen bounds the proofs remembered (about 150 bytes each): past it, and once the
+// maxProofsSeen bounds the proofs remembered (about 100 bytes each): past it, and once the
 // expired ones are dropped, a new proof is answered 503 rather than remembered less.
 const maxProofsSeen = 100000
 
-// replayStore maps a proof's key thumbprint and jti to the time its proof stops being
-// acceptable (Unix nanoseconds).
+// replayStore maps the SHA-256 of a proof's key thumbprint and jti to the time its proof
+// stops being acceptable (Unix nanoseconds).
 type replayStore struct {
 	mu   sync.Mutex
 	max  int
