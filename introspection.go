@@ -94,9 +94,9 @@ type introspectionEndpoint struct {
 	calls                       chan struct{} // one slot per call in flight
 
 	mu             sync.Mutex
-	inactive       map[string]int64 // token's SHA-256 → refused until (Unix nanoseconds)
+	inactive       map[string]int64              // token's SHA-256 → refused until (Unix nanoseconds)
 	inflight       map[string]*introspectionCall // by token's SHA-256
-	windowSecond   int64 // the second the rate counts in
+	windowSecond   int64                         // the second the rate counts in
 	windowCalls    int
 	lastFailureLog int64
 }
