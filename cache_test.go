@@ -112,9 +112,16 @@ func TestAnExpiredTokenIsRefusedOnEveryRouteAndAfterAReload(t *testing.T) {
 		t.Fatalf("valid token: status %d; want 200", got)
 	}
 	clock.Advance(62 * time.Second)
-	for name, m := range map[string]*Middleware{"the same route": orders, "another route": reload(t, "billing", given, clock.Now), "the route reloaded": reload(t, "orders", given, clock.Now)} {
+	refusedEverywhere(t, "an expired token", token, orders, given, clock.Now)
+}
+
+// refusedEverywhere checks that token is refused (401) by the route orders, by another route
+// configured alike and by orders reloaded.
+func refusedEverywhere(t *testing.T, what, token string, orders *Middleware, given map[string]interface{}, now func() time.Time) {
+	t.Helper()
+	for name, m := range map[string]*Middleware{"the same route": orders, "another route": reload(t, "billing", given, now), "the route reloaded": reload(t, "orders", given, now)} {
 		if got := status(m, token); got != 401 {
-			t.Errorf("expired token on %s: status %d; want 401", name, got)
+			t.Errorf("%s on %s: status %d; want 401", what, name, got)
 		}
 	}
 }
@@ -135,11 +142,7 @@ func TestAKeyRemovedFromTheSetIsRefusedOnEveryRouteAndAfterAReload(t *testing.T)
 	clock.Advance(10*time.Minute + time.Second) // the keys are due for their refresh
 	status(orders, token)                       // starts it
 	settleFetch(orders)
-	for name, m := range map[string]*Middleware{"the same route": orders, "another route": reload(t, "billing", given, clock.Now), "the route reloaded": reload(t, "orders", given, clock.Now)} {
-		if got := status(m, token); got != 401 {
-			t.Errorf("token of a key that left the set, on %s: status %d; want 401", name, got)
-		}
-	}
+	refusedEverywhere(t, "a token of a key that left the set", token, orders, given, clock.Now)
 }
 
 func TestARevokedAccessTokenIsRefusedOnEveryRouteAndAfterAReload(t *testing.T) {

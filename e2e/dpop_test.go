@@ -45,9 +45,13 @@ func proof(t *testing.T, k *dpopkey.Key, method, uri, token string) string {
 // another URL or method, a proof of another key and the bound token sent as Bearer refused.
 func TestDPoPInTraefik(t *testing.T) {
 	s := newStack(t)
+	// As deployed: a catch-all router to the same backend, which must never serve a refused
+	// request, nor the path of a route whose DPoP setting is refused.
 	routes := []harness.Route{
 		{Name: "dpop", Path: "/dpop", Auth: map[string]any{"dpop": "required"}},
 		{Name: "dpopallowed", Path: "/dpop-allowed", Auth: map[string]any{"dpop": "allowed"}},
+		{Name: "dpopmisspelled", Path: "/dpop-misspelled", Auth: map[string]any{"dpop": "sometimes"}},
+		{Name: "catchall", Path: "/", Bare: true},
 	}
 	tr := startTraefik(t, harness.Options{Dynamic: map[string]string{"dpop.yml": harness.FileConfig(routes, s.common(), s.backendURL)}})
 	waitReady(t, tr, "/dpop", harness.RouterNames(routes)...)
@@ -123,4 +127,8 @@ func TestDPoPInTraefik(t *testing.T) {
 	expect("an unbound Bearer token where DPoP is allowed", status, header, body, http.StatusOK, "")
 	status, header, body = send("GET", "/dpop/orders", "Bearer", mustMint(t, s.mint(), harness.Bob), "")
 	expect("an unbound Bearer token where DPoP is required", status, header, body, http.StatusUnauthorized, "dpop_required")
+	status, _, body = send("GET", "/dpop-misspelled/orders", "DPoP", esToken, proof(t, es256, "GET", tr.URL+"/dpop-misspelled/orders", esToken))
+	if status != http.StatusInternalServerError || !strings.Contains(body, `"reason":"misconfigured"`) {
+		t.Errorf("a route whose dpop setting is refused: status %d %s; want 500 misconfigured, never the catch-all", status, body)
+	}
 }
