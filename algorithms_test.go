@@ -108,7 +108,7 @@ func TestAlgorithmsConfiguration(t *testing.T) {
 	}
 	config := pemConfig(t)
 	config.Algorithms = []string{"RS256, PS256"} // as a label gives a list
-	if _, err := build(&upstream{}, config, "route"); err != nil {
+	if _, err := build(testProcess(t), &upstream{}, config, "route"); err != nil {
 		t.Fatalf("algorithms \"RS256, PS256\": %v; want it accepted", err)
 	}
 }

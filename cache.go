@@ -1,7 +1,7 @@
 package withauth
 
-// The verified-token cache: one store for the process, shared by every withauth middleware and
-// kept across reloads, bounded in bytes; ServeHTTP's fast path reads it.
+// The verified-token cache: one store for the process (process.grants), shared by every withauth
+// middleware and kept across reloads, bounded in bytes; ServeHTTP's fast path reads it.
 
 import (
 	"crypto/sha256"
@@ -44,12 +44,10 @@ type grant struct {
 // estimates it, whatever the number of routes and reloads.
 const maxStoreBytes = 64 << 20
 
-// store holds every tokenCache of the process, one per configuration and token source: a route
-// whose configuration did not change finds its grants again after a reload, and routes
-// configured alike share theirs. Every cache is read and written under store.mu: one lock, so
-// that evicting across caches needs no lock order.
-var store = newTokenStore(maxStoreBytes)
-
+// tokenStore holds every tokenCache of the process, one per configuration and token source: a
+// route whose configuration did not change finds its grants again after a reload, and routes
+// configured alike share theirs. Every cache is read and written under its store's mu: one
+// lock, so that evicting across caches needs no lock order.
 type tokenStore struct {
 	mu       sync.Mutex
 	maxBytes int64
@@ -70,6 +68,7 @@ func newTokenStore(maxBytes int64) *tokenStore {
 // read and written through plain functions, not methods: under Yaegi a method call costs
 // several times a function call.
 type tokenCache struct {
+	store  *tokenStore
 	size   int
 	grants map[string]*grant
 	bytes  int64 // grantBytes of its grants
@@ -89,7 +88,7 @@ func sharedTokenCache(s *tokenStore, configID string, source credentialSource, s
 	defer s.mu.Unlock()
 	c := s.caches[id]
 	if c == nil {
-		c = &tokenCache{size: size, grants: make(map[string]*grant)}
+		c = &tokenCache{store: s, size: size, grants: make(map[string]*grant)}
 		s.caches[id] = c
 	}
 	return c
@@ -114,9 +113,9 @@ func cachedGrant(c *tokenCache, key string) *grant {
 	if c == nil {
 		return nil
 	}
-	store.mu.Lock()
+	c.store.mu.Lock()
 	g := c.grants[key]
-	store.mu.Unlock()
+	c.store.mu.Unlock()
 	return g
 }
 
@@ -125,7 +124,7 @@ func cacheGrant(c *tokenCache, key string, g *grant) {
 		return
 	}
 	size := grantBytes(key, g)
-	s := store
+	s := c.store
 	s.mu.Lock()
 	if old := c.grants[key]; old != nil {
 		forget(s, c, key, old)
@@ -148,11 +147,11 @@ func uncacheGrant(c *tokenCache, key string) {
 	if c == nil {
 		return
 	}
-	store.mu.Lock()
+	c.store.mu.Lock()
 	if g := c.grants[key]; g != nil {
-		forget(store, c, key, g)
+		forget(c.store, c, key, g)
 	}
-	store.mu.Unlock()
+	c.store.mu.Unlock()
 }
 
 // forget removes one grant; s.mu is held.

@@ -4,7 +4,6 @@ package withauth
 // judged anew where a rule differs, and bounded in bytes for the whole process.
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -22,10 +21,10 @@ func reload(t testing.TB, name string, given map[string]interface{}, now func() 
 		config = givenKeySourceConfig(t, given)
 	}
 	config.Now = now
-	handler, err := New(context.Background(), &upstream{}, config, name)
-	m, ok := handler.(*Middleware)
-	if err != nil || !ok {
-		_, err = build(&upstream{}, config, name)
+	m, ok := handlerIn(testProcess(t), &upstream{}, config, name).(*Middleware)
+	if !ok {
+		_, err := build(testProcess(t), &upstream{}, config, name)
+		_, err = build(testProcess(t), &upstream{}, config, name)
 		t.Fatalf("New refused %v: %v; want a middleware", given, err)
 	}
 	return m
@@ -201,9 +200,8 @@ func checkStoreAccounts(t *testing.T, s *tokenStore) {
 
 func TestOneBoundForEveryRouteAndReload(t *testing.T) {
 	const routes, tokensPerRoute = 100, 4
-	saved := store
-	store = newTokenStore(192 << 10)
-	t.Cleanup(func() { store = saved })
+	store := newTokenStore(192 << 10)
+	testProcess(t).grants = store
 	tokens := make([]string, routes*tokensPerRoute)
 	for i := range tokens {
 		tokens[i] = tokenWith(map[string]interface{}{"jti": fmt.Sprint("token-", i)})(t)
@@ -260,7 +258,7 @@ func TestGrantBytesCoverTheHeap(t *testing.T) {
 	if len(handler.cache.grants) != count {
 		t.Fatalf("%d grants cached; want %d", len(handler.cache.grants), count)
 	}
-	perGrant, estimated := grown/count, store.bytes/count
+	perGrant, estimated := grown/count, testProcess(t).grants.bytes/count
 	t.Logf("a grant takes %d bytes of heap; grantBytes estimates %d", perGrant, estimated)
 	if estimated < perGrant || estimated > 2*perGrant {
 		t.Errorf("grantBytes estimates %d bytes a grant, the heap grew by %d a grant; want an estimate no lower and at most twice", estimated, perGrant)

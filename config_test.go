@@ -118,7 +118,7 @@ func TestMinRefreshIntervalHasAFloor(t *testing.T) {
 	config.JWKSURL = "https://idp.example/jwks"
 	config.MinRefreshInterval = "1s"
 	config.RefreshInterval = "500ms" // shorter than minRefreshInterval: a legitimate setting
-	if _, err := build(&upstream{}, config, "route"); err != nil {
+	if _, err := build(testProcess(t), &upstream{}, config, "route"); err != nil {
 		t.Fatalf("minRefreshInterval 1s, refreshInterval 500ms: New error %v; want it accepted", err)
 	}
 }

@@ -22,6 +22,9 @@ const maxProofBytes = 8 << 10
 // dpopRule is a route's DPoP setting: allowed (Bearer tokens without cnf.jkt still pass) or
 // required, the proofs' algorithms and age.
 type dpopRule struct {
+	// signers and proofs are the process's proof headers already read and proofs already used.
+	signers       *proofSignerCache
+	proofs        *replayStore
 	required      bool
 	algorithms    map[string]bool
 	maxAgeSeconds float64
@@ -30,8 +33,8 @@ type dpopRule struct {
 }
 
 // newDPoP checks dpop, dpopAlgorithms and dpopProofMaxAge; nil when DPoP is off.
-func newDPoP(config *Config) (*dpopRule, error) {
-	rule := &dpopRule{maxAgeSeconds: 60}
+func newDPoP(p *process, config *Config) (*dpopRule, error) {
+	rule := &dpopRule{signers: p.proofSigners, proofs: p.proofs, maxAgeSeconds: 60}
 	switch strings.TrimSpace(config.DPoP) {
 	case "", "off":
 		if config.DPoPAlgorithms != nil || config.DPoPProofMaxAge != "" {
@@ -102,7 +105,7 @@ func checkProof(rule *dpopRule, req *http.Request, token, jkt string, now time.T
 		return errDPoPProofInvalid
 	}
 	first, last := strings.IndexByte(proof, '.'), strings.LastIndexByte(proof, '.')
-	signer := proofSignerOf(proof[:first])
+	signer := proofSignerOf(rule.signers, proof[:first])
 	if signer == nil || !rule.algorithms[signer.alg] {
 		return errDPoPProofInvalid
 	}
@@ -132,7 +135,7 @@ func checkProof(rule *dpopRule, req *http.Request, token, jkt string, now time.T
 	// The proof is judged; its jti counts once, for as long as its iat keeps it acceptable.
 	// Remembered by a SHA-256, so that a proof takes the same few bytes whatever its jti's size.
 	seen := sha256.Sum256([]byte(jkt + " " + claims.Jti))
-	return firstUse(proofsSeen, string(seen[:]), int64((iat+rule.maxAgeSeconds)*1e9)+1, now.UnixNano())
+	return firstUse(rule.proofs, string(seen[:]), int64((iat+rule.maxAgeSeconds)*1e9)+1, now.UnixNano())
 }
 
 // proofSigner is what a proof's header says: the algorithm, the key (its jwk), the key's
@@ -146,11 +149,9 @@ type proofSigner struct {
 // maxProofSigners bounds the proof headers remembered.
 const maxProofSigners = 10000
 
-// proofSigners remembers the headers already read, by the SHA-256 of their exact text: a client
-// sends the same header (typ, alg, jwk) with each of its proofs, so its key is read and its
-// thumbprint computed once. When full, an eighth of it, in Go's random map order, makes room.
-var proofSigners = &proofSignerCache{byHeader: make(map[string]*proofSigner)}
-
+// proofSignerCache remembers the headers already read, by the SHA-256 of their exact text: a
+// client sends the same header (typ, alg, jwk) with each of its proofs, so its key is read and
+// its thumbprint computed once. When full, an eighth of it, in Go's random map order, makes room.
 type proofSignerCache struct {
 	mu       sync.Mutex
 	byHeader map[string]*proofSigner
@@ -158,7 +159,7 @@ type proofSignerCache struct {
 
 // proofSignerOf reads a proof's header: typ dpop+jwt, no crit, a public jwk that may verify
 // alg. nil when it is not such a header; the route judges the algorithm itself.
-func proofSignerOf(encoded string) *proofSigner {
+func proofSignerOf(proofSigners *proofSignerCache, encoded string) *proofSigner {
 	sum := sha256.Sum256([]byte(encoded))
 	digest := string(sum[:])
 	proofSigners.mu.Lock()

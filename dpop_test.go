@@ -193,9 +193,10 @@ func TestDPoPProofIsCheckedOnEveryRequest(t *testing.T) {
 	if rec, _ := serve(reloaded, dpopRequest(token, client.proof(t, "GET", uri, token, time.Now(), nil))); rec.Code != 200 {
 		t.Fatalf("a fresh proof: status %d %s; want 200", rec.Code, rec.Body.String())
 	}
-	proofsSeen.mu.Lock()
-	defer proofsSeen.mu.Unlock()
-	for key := range proofsSeen.seen {
+	proofs := testProcess(t).proofs
+	proofs.mu.Lock()
+	defer proofs.mu.Unlock()
+	for key := range proofs.seen {
 		if len(key) != 32 {
 			t.Fatalf("a used proof is kept under a key of %d bytes; want a 32-byte SHA-256, whatever its jti's size", len(key))
 		}
@@ -303,7 +304,7 @@ func newFuzzProofCase(t testing.TB) *fuzzProofCase {
 	proof := signWith(t, client.key, map[string]interface{}{"typ": "dpop+jwt", "alg": "EdDSA", "jwk": client.jwk},
 		map[string]interface{}{"jti": "fuzz-proof", "htm": "GET", "htu": "http://backend.example/admin", "iat": fuzzIssuedAt,
 			"ath": base64.RawURLEncoding.EncodeToString(sum[:])})
-	rule, err := newDPoP(&Config{DPoP: "required"})
+	rule, err := newDPoP(newProcess(), &Config{DPoP: "required"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,9 +317,7 @@ func (c *fuzzProofCase) check(t testing.TB, proof string) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, "http://backend.example/admin", nil)
 	req.Header["Dpop"] = []string{proof}
-	saved := proofsSeen
-	proofsSeen = &replayStore{max: maxProofsSeen, seen: map[string]int64{}}
-	defer func() { proofsSeen = saved }()
+	c.rule.proofs = newReplayStore(maxProofsSeen)
 	var err error
 	bounded(t, "checkProof of "+fmt.Sprint(len(proof))+" bytes", allocationLimit(len(proof)), func() {
 		err = checkProof(c.rule, req, c.token, c.jkt, c.now)

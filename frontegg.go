@@ -85,19 +85,13 @@ type accessTokenData struct {
 	Permissions []string `json:"permissions"`
 }
 
-// fronteggAPIs holds one fronteggAPI per gateway, credentials and timeout, shared by every
-// middleware of that vendor as the key sets are: the key source of the same settings fetches
-// with it, and its vendor token and access-token answers serve them all.
-var fronteggAPIs sync.Map
-
-func sharedFronteggAPI(id string, fresh *fronteggAPI) *fronteggAPI {
+// sharedFronteggAPI is the process's client of one gateway, credentials and timeout (id), shared
+// by every middleware of that vendor as the key sets are: the key source of the same settings
+// fetches with it, and its vendor token and access-token answers serve them all.
+func sharedFronteggAPI(p *process, id string, fresh *fronteggAPI) *fronteggAPI {
 	fresh.answers.users = &fresh.users
 	fresh.answers.now = fresh.now
-	existing, _ := fronteggAPIs.LoadOrStore(id, fresh)
-	if api, ok := existing.(*fronteggAPI); ok {
-		return api
-	}
-	return fresh
+	return sharedObject(&p.fronteggAPIs, id, fresh).(*fronteggAPI)
 }
 
 func (f *fronteggAPI) describe() string { return redactURL(f.gateway) }

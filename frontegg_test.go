@@ -333,7 +333,7 @@ func TestFronteggConfiguration(t *testing.T) {
 	for _, tc := range cases {
 		config := CreateConfig()
 		tc.change(config)
-		_, err := build(&upstream{}, config, "route")
+		_, err := build(testProcess(t), &upstream{}, config, "route")
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("%s: New error = %v; want one containing %q", tc.name, err, tc.wantErr)
 		}
@@ -341,7 +341,7 @@ func TestFronteggConfiguration(t *testing.T) {
 	config := CreateConfig()
 	config.ClientID = "abc"
 	config.APIKey = "def"
-	if _, err := build(&upstream{}, config, "route"); err != nil {
+	if _, err := build(testProcess(t), &upstream{}, config, "route"); err != nil {
 		t.Errorf("clientId and apiKey in the configuration, default gateway: New error %v; want none", err)
 	}
 }

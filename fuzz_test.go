@@ -377,7 +377,7 @@ func checkPEM(t testing.TB, text string) {
 	if strings.TrimSpace(text) != "" {
 		config := CreateConfig()
 		config.PublicKey = text
-		_, newErr := build(&upstream{}, config, "fuzz")
+		_, newErr := build(testProcess(t), &upstream{}, config, "fuzz")
 		if (newErr == nil) != (err == nil) {
 			t.Fatalf("publicKey %q: New error %v, parsePublicKeyPEM error %v; want both to accept or both to refuse", text, newErr, err)
 		}

@@ -126,25 +126,32 @@ type ownedNames struct {
 	longKeys map[string]bool
 }
 
-// identityHeaders is the process's registry: New adds a middleware's forwarded names and its
-// tokenHeader. It only grows, bounded by the names configurations have given since Traefik
-// started: a middleware of an older configuration may still serve requests, and stripping a
-// name no route forwards any more costs nothing but that name.
-var identityHeaders = &headerRegistry{}
-
+// headerRegistry holds the identity header names of the process: New adds a middleware's
+// forwarded names and its tokenHeader. It only grows, bounded by the names configurations have
+// given since Traefik started: a middleware of an older configuration may still serve
+// requests, and stripping a name no route forwards any more costs nothing but that name.
 type headerRegistry struct {
 	mu           sync.Mutex
 	names        []string        // the headerKey of every owned name, in the order first given
 	keys         map[string]bool // their headerKeys
 	tokenHeaders map[string]bool // headerKey of every tokenHeader
+	// owned is the *ownedNames of the registered names, read by every request: a middleware
+	// built before another registered more names (the first configuration's earlier routes)
+	// must strip them too. Under Yaegi the load and assertion cost 9 allocations a request (86
+	// to 95 a cache hit); a snapshot per middleware with an atomic generation check cost 13,
+	// so this is the cheapest measured.
+	owned atomic.Value
 }
 
-// ownedNow is the *ownedNames of the registered names, read by every request: a middleware built
-// before another registered more names (the first configuration's earlier routes) must strip
-// them too. New registers before its middleware can serve, so the request path finds one. Under
-// Yaegi the load and assertion cost 9 allocations a request (86 to 95 a cache hit); a snapshot
-// per middleware with an atomic generation check cost 13, so this is the cheapest measured.
-var ownedNow atomic.Value
+// newHeaderRegistry holds the default identity headers.
+func newHeaderRegistry() *headerRegistry {
+	r := &headerRegistry{keys: make(map[string]bool), tokenHeaders: make(map[string]bool)}
+	for _, name := range defaultForwardHeaders {
+		r.addLocked(name)
+	}
+	r.storeLocked()
+	return r
+}
 
 // register adds a middleware's forwarded names and token header, refusing a token header that
 // some middleware forwards, or a forwarded name that is some middleware's token header: every
@@ -152,13 +159,6 @@ var ownedNow atomic.Value
 func (r *headerRegistry) register(forward []forwardedHeader, tokenHeader string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.keys == nil {
-		r.keys = make(map[string]bool)
-		r.tokenHeaders = make(map[string]bool)
-		for _, name := range defaultForwardHeaders {
-			r.addLocked(name)
-		}
-	}
 	if tokenHeader != "" && r.keys[headerKey(tokenHeader)] {
 		return fmt.Errorf("tokenHeader: %q is an identity header that a withauth middleware of this Traefik forwards (since it started), and every withauth middleware strips it from every request; give the token a header of its own such as X-Auth-Token", tokenHeader)
 	}
@@ -174,7 +174,7 @@ func (r *headerRegistry) register(forward []forwardedHeader, tokenHeader string)
 	if tokenHeader != "" {
 		r.tokenHeaders[headerKey(tokenHeader)] = true
 	}
-	if grown || ownedNow.Load() == nil {
+	if grown {
 		r.storeLocked()
 	}
 	return nil
@@ -214,7 +214,7 @@ func (r *headerRegistry) storeLocked() {
 			owned.spellings[http.CanonicalHeaderKey(spelling)] = true
 		}
 	}
-	ownedNow.Store(owned)
+	r.owned.Store(owned)
 }
 
 // stripNormalized deletes the headers whose headerKey is one of keys.

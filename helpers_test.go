@@ -2,7 +2,6 @@ package withauth
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -331,11 +330,37 @@ func (u *upstream) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	rw.WriteHeader(http.StatusOK)
 }
 
+// testProcesses hold the process of each running test: the handlers a test builds share one, as
+// the middlewares of one Traefik do, and no two tests share any state.
+var testProcesses = struct {
+	mu     sync.Mutex
+	byTest map[string]*process
+}{byTest: map[string]*process{}}
+
+// testProcess is the test's process, made on first use and forgotten when the test ends.
+func testProcess(t testing.TB) *process {
+	testProcesses.mu.Lock()
+	defer testProcesses.mu.Unlock()
+	p := testProcesses.byTest[t.Name()]
+	if p == nil {
+		p = newProcess()
+		testProcesses.byTest[t.Name()] = p
+		name := t.Name()
+		t.Cleanup(func() {
+			testProcesses.mu.Lock()
+			delete(testProcesses.byTest, name)
+			testProcesses.mu.Unlock()
+		})
+	}
+	return p
+}
+
+// newHandler is New in the test's process, failing the test if the configuration is refused.
 func newHandler(t testing.TB, config *Config, next http.Handler) http.Handler {
 	t.Helper()
-	handler, err := New(context.Background(), next, config, "test")
-	if _, refused := handler.(misconfigured); refused || err != nil {
-		_, err = build(next, config, "test")
+	handler := handlerIn(testProcess(t), next, config, "test")
+	if _, refused := handler.(misconfigured); refused {
+		_, err := build(testProcess(t), next, config, "test")
 		t.Fatalf("New refused the configuration: %v; want a middleware", err)
 	}
 	return handler
@@ -347,16 +372,13 @@ func newHandler(t testing.TB, config *Config, next http.Handler) http.Handler {
 func newError(t *testing.T, config *Config) string {
 	t.Helper()
 	next := &upstream{}
-	handler, err := New(context.Background(), next, config, "route")
-	if err != nil {
-		t.Fatalf("New returned the error %q; want a handler answering 500 (an error would disable the router)", err)
-	}
+	handler := handlerIn(testProcess(t), next, config, "route")
 	rec, _ := serve(handler, request(validToken(t)))
 	if rec.Code != http.StatusInternalServerError || bodyField(rec.Body.Bytes(), "reason") != "misconfigured" || next.calls.Load() != 0 {
 		t.Fatalf("New accepted the configuration: a valid token got %d %s, upstream called %d times; want 500 reason misconfigured and no upstream call",
 			rec.Code, rec.Body.String(), next.calls.Load())
 	}
-	_, err = build(next, config, "route")
+	_, err := build(testProcess(t), next, config, "route")
 	if err == nil {
 		t.Fatal("build accepted the configuration New refused")
 	}
@@ -769,7 +791,7 @@ func setKeys(m *Middleware, keys *keySource) {
 	m.trust.only = &only
 	for source, c := range m.caches {
 		if c != nil {
-			m.caches[source] = &tokenCache{size: c.size, grants: make(map[string]*grant)}
+			m.caches[source] = &tokenCache{store: c.store, size: c.size, grants: make(map[string]*grant)}
 		}
 	}
 	if m.cache != nil {
@@ -777,12 +799,10 @@ func setKeys(m *Middleware, keys *keySource) {
 	}
 }
 
-// freshStore gives the test an empty store of its own: the caches of the handlers it builds
-// hold only what it put there.
+// freshStore empties the grants of the test's process: the caches of the handlers it builds
+// from then on hold only what it puts there.
 func freshStore(t testing.TB) {
-	saved := store
-	store = newTokenStore(maxStoreBytes)
-	t.Cleanup(func() { store = saved })
+	testProcess(t).grants = newTokenStore(maxStoreBytes)
 }
 
 // panickingKeys is a key source with a bug: the key of kid (of every kid when kid is "") is an

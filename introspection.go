@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,7 +40,7 @@ type introspection struct {
 
 // newIntrospection checks introspectionUrl, introspectionClientId, introspectionClientSecret,
 // introspect and introspectionCacheDuration; nil when introspection is off.
-func newIntrospection(config *Config, timing fetchTiming) (*introspection, error) {
+func newIntrospection(p *process, config *Config, timing fetchTiming) (*introspection, error) {
 	endpointURL := strings.TrimSpace(config.IntrospectionURL)
 	id, secret := strings.TrimSpace(config.IntrospectionClientID), strings.TrimSpace(config.IntrospectionClientSecret)
 	mode := strings.TrimSpace(config.Introspect)
@@ -72,18 +71,14 @@ func newIntrospection(config *Config, timing fetchTiming) (*introspection, error
 		}
 		i.cacheDuration = d
 	}
-	sum := sha256.Sum256([]byte(secret))
-	id64 := endpointURL + " " + id + " " + hex.EncodeToString(sum[:]) + " " + timing.timeout.String() + " " + timing.tls.id
+	// One endpoint per URL, client and settings for the process, so that its bounds are the
+	// process's.
 	fresh := &introspectionEndpoint{url: endpointURL, clientID: id, clientSecret: secret, client: timing.client(), now: timing.now,
 		calls: make(chan struct{}, maxConcurrentIntrospections), inactive: make(map[string]int64), inflight: make(map[string]*introspectionCall)}
-	shared, _ := introspectionEndpoints.LoadOrStore(id64, fresh)
-	i.endpoint = shared.(*introspectionEndpoint)
+	key := processKey("introspection", endpointURL, id, secret, timing.timeout.String(), timing.tls.id)
+	i.endpoint = sharedObject(&p.introspections, key, fresh).(*introspectionEndpoint)
 	return i, nil
 }
-
-// introspectionEndpoints holds one introspectionEndpoint per URL, client and settings, shared
-// by every middleware of the process, so that its bounds are the process's.
-var introspectionEndpoints sync.Map
 
 // introspectionEndpoint asks one RFC 7662 endpoint about tokens: one call per token at a time,
 // inactive answers remembered a few seconds, calls bounded in number and rate.

@@ -28,20 +28,20 @@ type trust struct {
 
 // newTrust builds the trusted issuers the configuration names: the issuers list, or one issuer
 // from jwksUrl, issuer, publicKey and jwks, or Frontegg's vendor mode when none of them is set.
-func newTrust(config *Config, audiences []string, base claimRules, timing fetchTiming) (trust, error) {
+func newTrust(config *Config, audiences []string, base claimRules, timing fetchTiming, p *process) (trust, error) {
 	issuer := strings.TrimSpace(config.Issuer)
 	given := givenKeys{jwksURL: strings.TrimSpace(config.JWKSURL), publicKey: strings.TrimSpace(config.PublicKey), jwks: strings.TrimSpace(config.JWKS)}
 	if config.Issuers != nil {
 		if issuer != "" || given.named() {
 			return trust{}, fmt.Errorf("issuers: cannot be combined with issuer, jwksUrl, publicKey or jwks; give each issuer its own entry")
 		}
-		return newIssuerList(config.Issuers, audiences, base, timing)
+		return newIssuerList(config.Issuers, audiences, base, timing, p)
 	}
 	rules := base
 	rules.issuer = issuer
 	rules.audiences = toSet(audiences)
 	if issuer != "" || given.named() {
-		keys, err := newKeySource(issuer, given, timing)
+		keys, err := newKeySource(issuer, given, timing, p)
 		if err != nil {
 			return trust{}, err
 		}
@@ -54,15 +54,14 @@ func newTrust(config *Config, audiences []string, base claimRules, timing fetchT
 	if !ok {
 		return trust{}, fmt.Errorf("no key source: set issuer (keys found by OpenID discovery), jwksUrl (your identity provider's JWKS endpoint), publicKey (a PEM public key), jwks (a key set given inline), issuers (several issuers), or clientId and apiKey for Frontegg (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY in Traefik's environment)")
 	}
-	endpoint := strconv.Quote(gateway) + " " + strconv.Quote(clientID) + " " + strconv.Quote(apiKey)
-	api := sharedFronteggAPI(endpoint+" "+timing.timeout.String()+" "+timing.tls.id,
+	api := sharedFronteggAPI(p, processKey("frontegg", gateway, clientID, apiKey, timing.timeout.String(), timing.tls.id),
 		&fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: timing.client(), now: timing.now})
-	keys := sharedRemoteKeys(timing.id("frontegg", endpoint), timing.remoteKeys(api))
+	keys := sharedRemoteKeys(p, timing.id("frontegg", gateway, clientID, apiKey), timing.remoteKeys(api))
 	return trust{only: &trustedIssuer{keys: keys, epoch: keys.epochs, rules: rules}, frontegg: api}, nil
 }
 
 // newIssuerList builds the entries of issuers, one per distinct iss.
-func newIssuerList(entries []IssuerConfig, audiences []string, base claimRules, timing fetchTiming) (trust, error) {
+func newIssuerList(entries []IssuerConfig, audiences []string, base claimRules, timing fetchTiming, p *process) (trust, error) {
 	if len(entries) == 0 {
 		return trust{}, fmt.Errorf("issuers: is set but empty; give at least one entry with issuer, or remove the key")
 	}
@@ -83,7 +82,7 @@ func newIssuerList(entries []IssuerConfig, audiences []string, base claimRules, 
 				return trust{}, err
 			}
 		}
-		keys, err := newKeySource(issuer, givenKeys{jwksURL: strings.TrimSpace(entry.JWKSURL)}, timing)
+		keys, err := newKeySource(issuer, givenKeys{jwksURL: strings.TrimSpace(entry.JWKSURL)}, timing, p)
 		if err != nil {
 			return trust{}, fmt.Errorf("%s.%v", key, err)
 		}
@@ -107,7 +106,7 @@ func (g givenKeys) named() bool {
 
 // newKeySource picks an issuer's one key source: a PEM key, a key set given inline, a JWKS
 // endpoint, or discovery from the issuer.
-func newKeySource(issuer string, given givenKeys, timing fetchTiming) (*keySource, error) {
+func newKeySource(issuer string, given givenKeys, timing fetchTiming, p *process) (*keySource, error) {
 	jwksURL, publicKey := given.jwksURL, given.publicKey
 	sources := 0
 	for _, source := range []string{jwksURL, publicKey, given.jwks} {
@@ -137,13 +136,13 @@ func newKeySource(issuer string, given givenKeys, timing fetchTiming) (*keySourc
 			return nil, fmt.Errorf("jwksUrl: %v", err)
 		}
 		fetcher := jwksEndpoint{url: jwksURL, client: timing.client()}
-		return sharedRemoteKeys(timing.id("jwks", jwksURL), timing.remoteKeys(fetcher)), nil
+		return sharedRemoteKeys(p, timing.id("jwks", jwksURL), timing.remoteKeys(fetcher)), nil
 	}
 	if err := checkEndpointURL(issuer); err != nil {
 		return nil, fmt.Errorf("issuer: %v", err)
 	}
 	fetcher := discoveryEndpoint{issuer: issuer, client: timing.client()}
-	return sharedRemoteKeys(timing.id("discovery", issuer), timing.remoteKeys(fetcher)), nil
+	return sharedRemoteKeys(p, timing.id("discovery", issuer), timing.remoteKeys(fetcher)), nil
 }
 
 // issuerByIss picks the trusted issuer a token's iss names, read from the unverified payload

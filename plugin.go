@@ -14,6 +14,8 @@ import (
 // Middleware enforces the configuration on every request.
 type Middleware struct {
 	tokenRules
+	// headers are the process's identity headers, stripped from every request.
+	headers              *headerRegistry
 	next                 http.Handler
 	name                 string
 	forwardAuthorization bool
@@ -43,12 +45,18 @@ type Middleware struct {
 // request, and the reason (key and fix) is logged at ERROR on every load. A panic while
 // building is refused the same way.
 func New(_ context.Context, next http.Handler, config *Config, name string) (http.Handler, error) {
-	m, err := build(next, config, name)
+	handler := handlerIn(shared, next, config, name)
+	return handler, nil
+}
+
+// handlerIn is New in the process p: the middleware, or misconfigured.
+func handlerIn(p *process, next http.Handler, config *Config, name string) http.Handler {
+	m, err := build(p, next, config, name)
 	if err != nil {
 		errorLine(refusedConfiguration(name, err))
-		return misconfigured{}, nil
+		return misconfigured{}
 	}
-	return m, nil
+	return m
 }
 
 // refusedConfiguration is the log line of a configuration New refused.
@@ -57,7 +65,7 @@ func refusedConfiguration(name string, err error) string {
 }
 
 // build is New's work, its panics turned into errors.
-func build(next http.Handler, config *Config, name string) (m *Middleware, err error) {
+func build(p *process, next http.Handler, config *Config, name string) (m *Middleware, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			m = nil
@@ -75,7 +83,7 @@ func build(next http.Handler, config *Config, name string) (m *Middleware, err e
 		}
 		config.Now = now
 	}
-	m, err = newMiddleware(next, config, name)
+	m, err = newMiddleware(p, next, config, name)
 	return m, err
 }
 
@@ -87,8 +95,8 @@ func (misconfigured) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	writeRefusal(rw, refusals[errMisconfigured])
 }
 
-func newMiddleware(next http.Handler, config *Config, name string) (*Middleware, error) {
-	rules, err := newTokenRules(config)
+func newMiddleware(p *process, next http.Handler, config *Config, name string) (*Middleware, error) {
+	rules, err := newTokenRules(p, config)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +115,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	if err != nil {
 		return nil, err
 	}
-	dpop, err := newDPoP(config)
+	dpop, err := newDPoP(p, config)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +129,7 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	}
 	m := &Middleware{
 		tokenRules:           rules,
+		headers:              p.headers,
 		next:                 next,
 		name:                 name,
 		forwardAuthorization: config.ForwardAuthorization,
@@ -145,13 +154,13 @@ func newMiddleware(next http.Handler, config *Config, name string) (*Middleware,
 	read := [credentialSources]bool{true, sources.apiKey, sources.header != "", sources.cookie != "", sources.query != "", sources.dpop}
 	for source := fromAuthorization; source < credentialSources; source++ {
 		if read[source] {
-			m.caches[source] = sharedTokenCache(store, id, source, config.CacheSize)
+			m.caches[source] = sharedTokenCache(p.grants, id, source, config.CacheSize)
 		}
 	}
 	if sources.query == "" && !m.readConfirmations {
 		m.cache = m.caches[fromAuthorization]
 	}
-	if err := identityHeaders.register(m.forward, sources.header); err != nil {
+	if err := p.headers.register(m.forward, sources.header); err != nil {
 		return nil, err
 	}
 	m.trust.addUser(name)

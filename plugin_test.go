@@ -72,7 +72,7 @@ func TestNewAcceptsTraefikCatalogTestData(t *testing.T) {
 	config.Issuer = "https://app-demo.frontegg.com"
 	config.Roles = []string{"admin", "read-only"}
 	config.Permissions = []string{"uploadFile"}
-	if _, err := build(&upstream{}, config, "catalog"); err != nil {
+	if _, err := build(testProcess(t), &upstream{}, config, "catalog"); err != nil {
 		t.Fatalf("New rejected the catalog testData: %v", err)
 	}
 	if manifest := string(readFixture(t, "../.traefik.yml")); !strings.Contains(manifest, "jwksUrl: https://app-demo.frontegg.com/.well-known/jwks.json") {
@@ -103,7 +103,7 @@ func TestNewRecoversFromAPanic(t *testing.T) {
 	config.APIGatewayURL = "http://127.0.0.1:9"
 	newHandler(t, config, &upstream{})
 	var id interface{}
-	remoteKeySets.Range(func(key, value interface{}) bool {
+	testProcess(t).keySets.Range(func(key, value interface{}) bool {
 		if keys, ok := value.(*keySource); ok {
 			if api, ok := keys.fetcher.(*fronteggAPI); ok && api.clientID == "panic-client" {
 				id = key
@@ -115,15 +115,14 @@ func TestNewRecoversFromAPanic(t *testing.T) {
 	if id == nil {
 		t.Fatalf("New made no shared Frontegg key source for client panic-client")
 	}
-	original, _ := remoteKeySets.Load(id)
-	remoteKeySets.Store(id, "not a key source")
-	t.Cleanup(func() { remoteKeySets.Store(id, original) })
+	original, _ := testProcess(t).keySets.Load(id)
+	testProcess(t).keySets.Store(id, "not a key source")
 
 	if got, want := newError(t, config), refusedConfiguration("route", errors.New("invalid configuration: ")); !strings.HasPrefix(got, want) {
 		t.Fatalf("New with a poisoned shared key source logged %q; want it to start with %q", got, want)
 	}
-	remoteKeySets.Store(id, original)
-	if _, err := build(&upstream{}, config, "route"); err != nil {
+	testProcess(t).keySets.Store(id, original)
+	if _, err := build(testProcess(t), &upstream{}, config, "route"); err != nil {
 		t.Fatalf("New after the poisoned entry is gone: %v; want a handler", err)
 	}
 }
@@ -252,7 +251,7 @@ func TestReloadsLeaveNothingBehind(t *testing.T) {
 	}
 	fetches := server.requests.Load()
 
-	sharedBefore := countSharedKeySources()
+	sharedBefore := countSharedKeySources(testProcess(t))
 	goroutinesBefore := settledGoroutines(0, 200*time.Millisecond)
 	heapBefore := heapAfterGC()
 	for i := 0; i < reloads; i++ {
@@ -265,7 +264,7 @@ func TestReloadsLeaveNothingBehind(t *testing.T) {
 		}
 	}
 	goroutinesAfter := settledGoroutines(goroutinesBefore, 2*time.Second)
-	sharedAfter := countSharedKeySources()
+	sharedAfter := countSharedKeySources(testProcess(t))
 	heapAfter := heapAfterGC()
 	t.Logf("%d calls of New: goroutines %d before, %d after; heap %d KiB before, %d KiB after (after GC); shared key sources %d before, %d after",
 		reloads, goroutinesBefore, goroutinesAfter, heapBefore>>10, heapAfter>>10, sharedBefore, sharedAfter)
@@ -291,9 +290,9 @@ func TestReloadsLeaveNothingBehind(t *testing.T) {
 }
 
 // countSharedKeySources counts the remote key sources shared by all middleware instances.
-func countSharedKeySources() int {
+func countSharedKeySources(p *process) int {
 	n := 0
-	remoteKeySets.Range(func(key, value interface{}) bool {
+	p.keySets.Range(func(key, value interface{}) bool {
 		n++
 		return true
 	})

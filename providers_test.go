@@ -52,7 +52,7 @@ func TestIdentityProviderRecipes(t *testing.T) {
 		config.JWKSURL = ""
 		config.PublicKey = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 		next := &upstream{}
-		if _, err := build(next, config, provider); err != nil {
+		if _, err := build(testProcess(t), next, config, provider); err != nil {
 			t.Errorf("%s: New with the README's settings: %v", provider, err)
 			continue
 		}

@@ -46,13 +46,10 @@ type fetchCall struct {
 	done chan struct{}
 }
 
-// remoteKeySets holds one keySource per endpoint and settings, shared by all middleware
-// instances: routers and configuration reloads reuse the keys already fetched.
-var remoteKeySets sync.Map
-
-func sharedRemoteKeys(id string, fresh *keySource) *keySource {
-	existing, _ := remoteKeySets.LoadOrStore(id, fresh)
-	return existing.(*keySource)
+// sharedRemoteKeys is the process's key source of id (fetchTiming.id), fresh if it had none:
+// routers and configuration reloads reuse the keys already fetched.
+func sharedRemoteKeys(p *process, id string, fresh *keySource) *keySource {
+	return sharedObject(&p.keySets, id, fresh).(*keySource)
 }
 
 // newStaticKeys is the key source of a set fixed by the configuration.
@@ -310,8 +307,8 @@ func parseFetchTiming(config *Config) (fetchTiming, error) {
 }
 
 // id names a shared remote key source: middlewares with the same endpoint and timing share it.
-func (t fetchTiming) id(kind, endpoint string) string {
-	return kind + " " + endpoint + " " + t.refresh.String() + " " + t.minRefresh.String() + " " + t.timeout.String() + " " + t.tls.id
+func (t fetchTiming) id(kind string, endpoint ...string) string {
+	return processKey(kind, append(endpoint, t.refresh.String(), t.minRefresh.String(), t.timeout.String(), t.tls.id)...)
 }
 
 // client is the HTTP client of one fetcher.

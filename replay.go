@@ -17,7 +17,9 @@ type replayStore struct {
 	seen map[string]int64
 }
 
-var proofsSeen = &replayStore{max: maxProofsSeen, seen: make(map[string]int64)}
+func newReplayStore(max int) *replayStore {
+	return &replayStore{max: max, seen: make(map[string]int64)}
+}
 
 // firstUse records key until untilUnixNano: nil the first time, errDPoPProofReplayed after,
 // errProofStoreFull when the store holds max proofs that are all still acceptable.

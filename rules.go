@@ -6,6 +6,7 @@ package withauth
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // tokenRules are a route's rules for tokens: whose, signed how, with which claims, and what
@@ -39,11 +40,13 @@ type tokenRules struct {
 	routeName string
 	// readConfirmations: the route judges DPoP or certificate binding, so grants keep cnf.
 	readConfirmations bool
+	// absentClaimsLogged is the process's record of the required claims logged absent.
+	absentClaimsLogged *sync.Map
 }
 
 // newTokenRules checks the configuration of everything verification judges.
-func newTokenRules(config *Config) (tokenRules, error) {
-	var r tokenRules
+func newTokenRules(p *process, config *Config) (tokenRules, error) {
+	r := tokenRules{absentClaimsLogged: &p.absentClaimsLogged}
 	skew, err := parseDuration("clockSkew", config.ClockSkew)
 	if err != nil {
 		return r, err
@@ -72,10 +75,10 @@ func newTokenRules(config *Config) (tokenRules, error) {
 	if err != nil {
 		return r, err
 	}
-	if r.trust, err = newTrust(config, audiences, claimRules{skewSeconds: skew.Seconds(), maxAgeSeconds: maxAge.Seconds()}, timing); err != nil {
+	if r.trust, err = newTrust(config, audiences, claimRules{skewSeconds: skew.Seconds(), maxAgeSeconds: maxAge.Seconds()}, timing, p); err != nil {
 		return r, err
 	}
-	if r.introspection, err = newIntrospection(config, timing); err != nil {
+	if r.introspection, err = newIntrospection(p, config, timing); err != nil {
 		return r, err
 	}
 	if r.algorithms, err = newAlgorithms(config.Algorithms); err != nil {

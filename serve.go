@@ -16,7 +16,7 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	// Every spelling of every identity header of the process goes, before anything can be let
 	// through: one map lookup a header, unless an owned name is too long to list its spellings
 	// (see ownedNames).
-	owned := ownedNow.Load().(*ownedNames)
+	owned := m.headers.owned.Load().(*ownedNames)
 	for name := range header {
 		if owned.spellings[name] {
 			delete(header, name)
@@ -27,9 +27,9 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	credentials := header["Authorization"]
 	if cache := m.cache; len(credentials) == 1 && cache != nil {
-		store.mu.Lock()
+		cache.store.mu.Lock()
 		g := cache.grants[credentials[0]]
-		store.mu.Unlock()
+		cache.store.mu.Unlock()
 		if g != nil && g.allowed {
 			if m.now().UnixNano() <= g.usableUntilUnixNano && g.generation == g.epoch.generation.Load() {
 				for i, name := range g.forwardNames {

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // verify turns a token into a grant, in the order that trusts the least: header, key,
@@ -213,11 +212,6 @@ func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken,
 	return g
 }
 
-// absentClaimsLogged holds "<route>\x00<claim path>" for every required claim path found
-// absent from a verified token and logged: once per route and path for the process, however
-// many tokens and reloads (bounded by the configuration).
-var absentClaimsLogged sync.Map
-
 // logAbsentClaims logs, once per route and claim path, a required claim absent from a verified
 // token: a misspelled rolesClaim (realm_access.role) refuses everyone with a 403 that looks
 // like a missing role. It names the claim names the token has, never their values.
@@ -226,7 +220,7 @@ func logAbsentClaims(r *tokenRules, claims map[string]interface{}) {
 		if _, found := lookupClaim(required.claim, claims); found {
 			continue
 		}
-		if _, logged := absentClaimsLogged.LoadOrStore(r.routeName+"\x00"+required.claim.name, true); logged {
+		if _, logged := r.absentClaimsLogged.LoadOrStore(r.routeName+"\x00"+required.claim.name, true); logged {
 			continue
 		}
 		names := make([]string, 0, len(claims))
