@@ -28,7 +28,7 @@ func refuse(m *Middleware, rw http.ResponseWriter, req *http.Request, err error,
 		routeHeaders(m, rw.Header(), r, err)
 	}
 	if m.dpop != nil && r.status == http.StatusUnauthorized && !r.perRoute {
-		dpopChallenges(m.dpop, rw.Header(), r, err)
+		dpopChallenges(m.dpop, rw.Header(), r, err, m.now())
 		writeRefusalBody(rw, r)
 		return
 	}
@@ -36,21 +36,24 @@ func refuse(m *Middleware, rw http.ResponseWriter, req *http.Request, err error,
 }
 
 // dpopChallenges are a DPoP route's challenges (RFC 9449 §7.1): DPoP, naming the accepted
-// algorithms and the error (invalid_dpop_proof for the proof itself), after Bearer's when
-// Bearer tokens are also accepted (dpop allowed).
-func dpopChallenges(rule *dpopRule, header http.Header, r *refusal, err error) {
-	proofRefused := dpopProofErrors[err]
-	if !rule.required && !proofRefused && r.challenge != "" {
+// algorithms and the error (invalid_dpop_proof or use_dpop_nonce for the proof itself), after
+// Bearer's when Bearer tokens are also accepted (dpop allowed). With nonces, every 401 offers
+// one (RFC 9449 §9), so that a client need not fail once to learn it.
+func dpopChallenges(rule *dpopRule, header http.Header, r *refusal, err error, now time.Time) {
+	if !rule.required && r.dpopError == "" && r.challenge != "" {
 		header.Add("WWW-Authenticate", r.challenge)
 	}
 	challenge := `DPoP algs="` + rule.algs + `"`
 	switch {
-	case proofRefused:
-		challenge += `, error="invalid_dpop_proof", error_description="` + err.Error() + `"`
+	case r.dpopError != "":
+		challenge += `, error="` + r.dpopError + `", error_description="` + err.Error() + `"`
 	case err != errNoCredentials:
 		challenge += `, error="invalid_token", error_description="` + err.Error() + `"`
 	}
 	header.Add("WWW-Authenticate", challenge)
+	if rule.nonces != nil {
+		header.Set("DPoP-Nonce", rule.nonces.issue(now))
+	}
 }
 
 // redirectToLogin sends a browser navigation to loginUrl instead of a 401.
@@ -71,7 +74,7 @@ func routeHeaders(m *Middleware, header http.Header, r *refusal, err error) {
 	if challenge != "" {
 		header.Set("WWW-Authenticate", challenge)
 	}
-	if r.status == http.StatusServiceUnavailable {
+	if r.status == http.StatusServiceUnavailable || r.status == http.StatusTooManyRequests {
 		header.Set("Retry-After", retryAfterSeconds(m, err))
 	}
 }

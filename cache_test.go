@@ -24,7 +24,6 @@ func reload(t testing.TB, name string, given map[string]interface{}, now func() 
 	m, ok := handlerIn(testProcess(t), &upstream{}, config, name).(*Middleware)
 	if !ok {
 		_, err := build(testProcess(t), &upstream{}, config, name)
-		_, err = build(testProcess(t), &upstream{}, config, name)
 		t.Fatalf("New refused %v: %v; want a middleware", given, err)
 	}
 	return m

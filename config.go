@@ -142,17 +142,41 @@ type Config struct {
 	// their local verification, so that a revoked token is refused).
 	Introspect string `mapstructure:"-"`
 	// IntrospectionCacheDuration (Go duration, default "30s") bounds how long an active answer
-	// is trusted; an inactive one is remembered 5 s.
+	// is trusted, never past its exp; an inactive one is remembered 5 s.
 	IntrospectionCacheDuration string `mapstructure:"-"`
+	// IntrospectionRate (default 100) and IntrospectionConcurrency (default 8) bound the calls
+	// this Traefik makes to the endpoint, a second and at a time. A quarter of both is kept for
+	// tokens already seen active; one client address gets at most an eighth of the rate, and
+	// waits its turn (at most a second, then 429) past it.
+	IntrospectionRate        int `mapstructure:"-"`
+	IntrospectionConcurrency int `mapstructure:"-"`
 	// DPoP is "off" (default), "allowed" (a DPoP-bound token, cnf.jkt, needs "Authorization:
 	// DPoP" and its proof; Bearer tokens without cnf.jkt still pass) or "required" (only
 	// DPoP-bound tokens, with their proof), as RFC 9449 says.
 	DPoP string `mapstructure:"-"`
 	// DPoPAlgorithms are the proofs' accepted algorithms (default ES256, EdDSA, PS256, RS256).
 	DPoPAlgorithms []string `mapstructure:"-"`
-	// DPoPProofMaxAge (Go duration, default "60s", at least "1s") is how far a proof's iat may
-	// be from now, either way; a proof's jti is refused a second time within it.
+	// DPoPProofMaxAge (Go duration, default "60s", from "1s" to "10m") is how old a proof's iat
+	// may be (and at most 5 s in the future); a proof's jti is refused a second time for as long
+	// as the longest dpopProofMaxAge the process has had.
 	DPoPProofMaxAge string `mapstructure:"-"`
+	// DPoPOrigins (required with DPoP) are the origins, scheme://host[:port], a proof's htu may
+	// name: its path must be the request's. Never the client's Host or X-Forwarded-Host.
+	DPoPOrigins []string `mapstructure:"-"`
+	// DPoPNonce is "off" (default) or "required": a proof must carry a nonce this route (or any
+	// replica with the same DPoPNonceSecret) issued, RFC 9449 §8-9; without one it is answered
+	// 401 use_dpop_nonce with a fresh DPoP-Nonce.
+	DPoPNonce string `mapstructure:"-"`
+	// DPoPNonceSecret (at least 32 bytes) makes nonces: replicas given the same secret accept each
+	// other's. Required with DPoPNonce "required".
+	DPoPNonceSecret string `mapstructure:"-"`
+	// DPoPNonceLifetime (Go duration, default "5m", from "10s" to "1h") is the most a nonce
+	// lives; a fresh one is offered once half of it has passed.
+	DPoPNonceLifetime string `mapstructure:"-"`
+	// ReplayStore is where used DPoP proofs are recorded: "process" (default: this Traefik) or
+	// redis://[user:password@]host:port[/db] (rediss:// for TLS, trusting CABundle too), so that
+	// a proof is accepted once across every replica that names the same store.
+	ReplayStore string `mapstructure:"-"`
 	// CertificateBound is "off" (default), "allowed" (a token with cnf["x5t#S256"] needs the
 	// TLS client certificate it names, RFC 8705) or "required" (only such tokens).
 	CertificateBound string `mapstructure:"-"`
@@ -216,6 +240,9 @@ func CreateConfig() *Config {
 		MinRefreshInterval:   "5s",
 		HTTPTimeout:          "5s",
 		CacheSize:            10000,
+		// The introspection endpoint's budget (introspection.go).
+		IntrospectionRate:        defaultIntrospectionRate,
+		IntrospectionConcurrency: defaultIntrospectionConcurrency,
 	}
 }
 
@@ -230,7 +257,9 @@ var configKeys = []string{
 	"accessTokenGrants", "tokenHeader", "tokenCookie", "tokenQueryParameter", "optional", "loginUrl",
 	"logRejections", "maxTokenAge", "jwks", "caBundle", "clientCertificate", "clientKey",
 	"introspectionUrl", "introspectionClientId", "introspectionClientSecret", "introspect",
-	"introspectionCacheDuration", "dpop", "dpopAlgorithms", "dpopProofMaxAge", "certificateBound",
+	"introspectionCacheDuration", "introspectionRate", "introspectionConcurrency", "dpop", "dpopAlgorithms",
+	"dpopProofMaxAge", "dpopOrigins", "dpopNonce", "dpopNonceSecret", "dpopNonceLifetime", "replayStore",
+	"certificateBound",
 }
 
 // checkUnknownKeysOf refuses the unknown keys of one part of the configuration (prefix names

@@ -131,6 +131,20 @@ func setKey(c *Config, name, key string, value interface{}) (known bool, err err
 		c.DPoPAlgorithms, err = givenList(key, value)
 	case "dpopproofmaxage":
 		c.DPoPProofMaxAge, err = givenString(key, value)
+	case "dpoporigins":
+		c.DPoPOrigins, err = givenList(key, value)
+	case "dpopnonce":
+		c.DPoPNonce, err = givenString(key, value)
+	case "dpopnoncesecret":
+		c.DPoPNonceSecret, err = givenString(key, value)
+	case "dpopnoncelifetime":
+		c.DPoPNonceLifetime, err = givenString(key, value)
+	case "replaystore":
+		c.ReplayStore, err = givenString(key, value)
+	case "introspectionrate":
+		c.IntrospectionRate, err = givenInt(key, value)
+	case "introspectionconcurrency":
+		c.IntrospectionConcurrency, err = givenInt(key, value)
 	case "certificatebound":
 		c.CertificateBound, err = givenString(key, value)
 	case "cabundle":

@@ -28,7 +28,9 @@ func sampleValues(t testing.TB) map[string]interface{} {
 		"clientCertificate": "-----BEGIN CERTIFICATE-----", "clientKey": "-----BEGIN PRIVATE KEY-----",
 		"introspectionUrl": "https://idp.example/introspect", "introspectionClientId": "withauth", "introspectionClientSecret": "secret",
 		"introspect": "always", "introspectionCacheDuration": "10s", "dpop": "allowed", "dpopAlgorithms": "ES256, EdDSA",
-		"dpopProofMaxAge": "30s", "certificateBound": "required",
+		"dpopProofMaxAge": "30s", "certificateBound": "required", "introspectionRate": "20", "introspectionConcurrency": json.Number("4"),
+		"dpopOrigins": "https://api.example.com", "dpopNonce": "required", "dpopNonceSecret": "0123456789abcdef0123456789abcdef",
+		"dpopNonceLifetime": "2m", "replayStore": "redis://replay.example:6379/1",
 	}
 }
 

@@ -4,6 +4,7 @@ package withauth
 // a JWS signed by the key its token is bound to (cnf.jkt), for this method, URL and token.
 
 import (
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -19,26 +20,44 @@ import (
 // maxProofBytes bounds a DPoP header: a proof holds a public key and a few claims.
 const maxProofBytes = 8 << 10
 
+const (
+	// maxProofFutureSeconds is how far in the future a proof's iat may be: clocks differ a little,
+	// and a proof dated later would stay acceptable, and remembered, longer.
+	maxProofFutureSeconds = 5
+	// maxDPoPProofMaxAge bounds dpopProofMaxAge: every used proof is remembered that long.
+	maxDPoPProofMaxAge = 10 * time.Minute
+)
+
 // dpopRule is a route's DPoP setting: allowed (Bearer tokens without cnf.jkt still pass) or
-// required, the proofs' algorithms and age.
+// required, the proofs' algorithms, origins and age, its nonces, and where used proofs are
+// recorded.
 type dpopRule struct {
-	// signers and proofs are the process's proof headers already read and proofs already used.
-	signers       *proofSignerCache
-	proofs        *replayStore
 	required      bool
 	algorithms    map[string]bool
 	maxAgeSeconds float64
+	// origins are dpopOrigins, normalized (normalizedURI): the only scheme://host[:port] an htu
+	// may name.
+	origins map[string]bool
+	// nonces issue and judge nonces; nil when dpopNonce is off.
+	nonces *nonceRule
+	// signers and proofs are the process's proof headers already read and proofs already used;
+	// remote, when replayStore names one, the store every replica records proofs in too.
+	signers *proofSignerCache
+	proofs  *replayStore
+	remote  *redisStore
 	// algs is the algs parameter of the route's DPoP challenge.
 	algs string
 }
 
-// newDPoP checks dpop, dpopAlgorithms and dpopProofMaxAge; nil when DPoP is off.
-func newDPoP(p *process, config *Config) (*dpopRule, error) {
+// newDPoP checks dpop, dpopAlgorithms, dpopProofMaxAge, dpopOrigins, the nonce settings and
+// replayStore; nil when DPoP is off.
+func newDPoP(p *process, config *Config, timing fetchTiming) (*dpopRule, error) {
 	rule := &dpopRule{signers: p.proofSigners, proofs: p.proofs, maxAgeSeconds: 60}
 	switch strings.TrimSpace(config.DPoP) {
 	case "", "off":
-		if config.DPoPAlgorithms != nil || config.DPoPProofMaxAge != "" {
-			return nil, errors.New("dpopAlgorithms and dpopProofMaxAge apply with dpop allowed or required; set dpop or remove them")
+		if config.DPoPAlgorithms != nil || config.DPoPProofMaxAge != "" || config.DPoPOrigins != nil || config.DPoPNonce != "" ||
+			config.DPoPNonceSecret != "" || config.DPoPNonceLifetime != "" || config.ReplayStore != "" {
+			return nil, errors.New("dpopAlgorithms, dpopProofMaxAge, dpopOrigins, dpopNonce, dpopNonceSecret, dpopNonceLifetime and replayStore apply with dpop allowed or required; set dpop or remove them")
 		}
 		return nil, nil
 	case "allowed":
@@ -67,12 +86,43 @@ func newDPoP(p *process, config *Config) (*dpopRule, error) {
 		if err != nil {
 			return nil, err
 		}
-		if d < time.Second {
-			return nil, fmt.Errorf("dpopProofMaxAge: %s is below 1s; give how old a proof may be, such as \"60s\"", d)
+		if d < time.Second || d > maxDPoPProofMaxAge {
+			return nil, fmt.Errorf("dpopProofMaxAge: %s is not between 1s and %s; give how old a proof may be, such as \"60s\"", d, maxDPoPProofMaxAge)
 		}
 		rule.maxAgeSeconds = d.Seconds()
 	}
+	var err error
+	if rule.origins, err = newDPoPOrigins(config.DPoPOrigins); err != nil {
+		return nil, err
+	}
+	if rule.nonces, err = newNonceRule(config); err != nil {
+		return nil, err
+	}
+	if rule.remote, err = newReplayStoreSetting(p, config.ReplayStore, timing); err != nil {
+		return nil, err
+	}
 	return rule, nil
+}
+
+// newDPoPOrigins checks dpopOrigins: required, each scheme://host[:port] and nothing more.
+func newDPoPOrigins(values []string) (map[string]bool, error) {
+	if values == nil {
+		return nil, errors.New("dpopOrigins: is required with dpop: give the origins clients reach this route at, such as https://api.example.com, which a proof's htu must name (never the request's Host, which the client chooses)")
+	}
+	items, err := splitList("dpopOrigins", values)
+	if err != nil {
+		return nil, err
+	}
+	origins := make(map[string]bool, len(items))
+	for _, item := range items {
+		u, err := url.Parse(item)
+		origin, path, ok := normalizedURI(item)
+		if err != nil || !ok || (u.Scheme != "https" && u.Scheme != "http") || path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+			return nil, fmt.Errorf("dpopOrigins: %q is not an origin; give scheme://host[:port] only, such as https://api.example.com", redactURL(item))
+		}
+		origins[origin] = true
+	}
+	return origins, nil
 }
 
 // proofHeader and proofClaims are the members of a proof withauth reads.
@@ -84,18 +134,20 @@ type proofHeader struct {
 }
 
 type proofClaims struct {
-	Jti string      `json:"jti"`
-	Htm string      `json:"htm"`
-	Htu string      `json:"htu"`
-	Iat json.Number `json:"iat"`
-	Ath string      `json:"ath"`
+	Jti   string      `json:"jti"`
+	Htm   string      `json:"htm"`
+	Htu   string      `json:"htu"`
+	Iat   json.Number `json:"iat"`
+	Ath   string      `json:"ath"`
+	Nonce *string     `json:"nonce"`
 }
 
 // checkProof verifies the request's one DPoP proof for token, bound to the key whose RFC 7638
-// thumbprint is jkt, as RFC 9449 §4.3 lists: typ, an accepted asymmetric alg, a public jwk
-// that verifies the signature, htm, htu, iat within dpopProofMaxAge, ath, the key's
-// thumbprint, and a jti not seen before.
-func checkProof(rule *dpopRule, req *http.Request, token, jkt string, now time.Time) error {
+// thumbprint is jkt, as RFC 9449 §4.3 lists, the cheap checks first: typ, an accepted
+// asymmetric alg and a public jwk of a bounded size, the jwk's thumbprint, the signature, jti,
+// htm, htu, ath, iat, the nonce, and a jti not seen before (recorded then). A fresh nonce for the
+// client goes in answer's DPoP-Nonce when its own is about to expire.
+func checkProof(rule *dpopRule, req *http.Request, answer http.Header, token, jkt string, now time.Time) error {
 	values := req.Header["Dpop"]
 	if len(values) != 1 {
 		return errDPoPProofMissing
@@ -109,33 +161,87 @@ func checkProof(rule *dpopRule, req *http.Request, token, jkt string, now time.T
 	if signer == nil || !rule.algorithms[signer.alg] {
 		return errDPoPProofInvalid
 	}
-	signature, err := decodeSegment(proof[last+1:])
-	if err != nil || verifySignature(&rawToken{signingInput: proof[:last], signature: signature, alg: signer.alg}, signer.key) != nil {
-		return errDPoPProofInvalid
-	}
-	var claims proofClaims
-	if err := decodeProofPart(proof[first+1:last], &claims); err != nil || claims.Jti == "" {
-		return errDPoPProofInvalid
-	}
-	if claims.Htm != req.Method || !sameRequestURI(claims.Htu, requestURI(req)) {
-		return errDPoPProofRequest
-	}
-	sum := sha256.Sum256([]byte(token))
-	if claims.Ath != base64.RawURLEncoding.EncodeToString(sum[:]) {
-		return errDPoPProofRequest
-	}
-	iat, err := claims.Iat.Float64()
-	nowSeconds := float64(now.UnixNano()) / 1e9
-	if err != nil || iat < nowSeconds-rule.maxAgeSeconds || iat > nowSeconds+rule.maxAgeSeconds {
-		return errDPoPProofStale
-	}
+	// Before the signature: a key other than the token's is refused without verifying anything.
 	if signer.thumbprint != jkt {
 		return errDPoPKeyMismatch
 	}
-	// The proof is judged; its jti counts once, for as long as its iat keeps it acceptable.
-	// Remembered by a SHA-256, so that a proof takes the same few bytes whatever its jti's size.
+	signature, err := decodeSegment(proof[last+1:])
+	if err != nil || verifySignature(&rawToken{signingInput: proof[:last], signature: signature, alg: signer.alg}, signer.key) != nil {
+		return errDPoPSignature
+	}
+	var claims proofClaims
+	if err := decodeProofPart(proof[first+1:last], &claims); err != nil {
+		return errDPoPProofInvalid
+	}
+	return checkProofClaims(rule, req, answer, token, jkt, &claims, now)
+}
+
+// checkProofClaims is checkProof for the claims of a proof whose signature verified.
+func checkProofClaims(rule *dpopRule, req *http.Request, answer http.Header, token, jkt string, claims *proofClaims, now time.Time) error {
+	if claims.Jti == "" {
+		return errDPoPNoJti
+	}
+	if claims.Htm != req.Method {
+		return errDPoPMethod
+	}
+	origin, path, ok := normalizedURI(claims.Htu)
+	if !ok || !rule.origins[origin] || path != requestPath(req) {
+		return errDPoPURI
+	}
+	sum := sha256.Sum256([]byte(token))
+	if claims.Ath != base64.RawURLEncoding.EncodeToString(sum[:]) {
+		return errDPoPTokenHash
+	}
+	iat, err := claims.Iat.Float64()
+	nowSeconds := float64(now.UnixNano()) / 1e9
+	if err != nil || iat < nowSeconds-rule.maxAgeSeconds || iat > nowSeconds+maxProofFutureSeconds {
+		return errDPoPProofStale
+	}
+	if rule.nonces != nil {
+		if claims.Nonce == nil {
+			return errDPoPNonceMissing
+		}
+		current, err := rule.nonces.judge(*claims.Nonce, now)
+		if err != nil {
+			return err
+		}
+		if !current {
+			answer.Set("DPoP-Nonce", rule.nonces.issue(now))
+		}
+	}
+	// The proof is judged; its jti counts once, for as long as any route of the process would
+	// accept it. Remembered by a SHA-256, so that a proof takes the same few bytes whatever its
+	// jti's size.
 	seen := sha256.Sum256([]byte(jkt + " " + claims.Jti))
-	return firstUse(rule.proofs, string(seen[:]), int64((iat+rule.maxAgeSeconds)*1e9)+1, now.UnixNano())
+	return recordProof(rule, string(seen[:]), jkt, int64(iat*1e9), now.UnixNano())
+}
+
+// recordProof records a judged proof as used: in the process's store, then in the replicas'
+// one (replayStore). A proof the replicas' store cannot record is not accepted, nor kept as used
+// here, so that the client may send it again.
+func recordProof(rule *dpopRule, digest, jkt string, iatUnixNano, nowUnixNano int64) error {
+	until, err := rule.proofs.firstUse(digest, jkt, iatUnixNano, nowUnixNano)
+	if err != nil || rule.remote == nil {
+		return err
+	}
+	first, err := rule.remote.setOnce(digest, until-nowUnixNano)
+	if err != nil {
+		rule.proofs.forget(digest)
+		return errReplayStoreDown
+	}
+	if !first {
+		return errDPoPProofReplayed
+	}
+	return nil
+}
+
+// requestPath is the request's path as normalizedURI writes an htu's.
+func requestPath(req *http.Request) string {
+	path := normalizedPath(req.URL.EscapedPath())
+	if path == "" {
+		return "/"
+	}
+	return path
 }
 
 // proofSigner is what a proof's header says: the algorithm, the key (its jwk), the key's
@@ -221,9 +327,17 @@ func proofKey(members map[string]interface{}) (*publicKey, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	// A client's key, chosen by the client: RSA only of the sizes and exponent clients use, so
+	// that no proof costs more to verify than an RSA-4096 signature.
+	if rsaKey, isRSA := key.key.(*rsa.PublicKey); isRSA && (rsaKey.N.BitLen() > maxProofRSABits || rsaKey.E != 65537) {
+		return nil, "", errors.New("the proof's RSA key is larger than 4096 bits or its exponent is not 65537")
+	}
 	thumbprint, err := jwkThumbprint(k)
 	return key, thumbprint, err
 }
+
+// maxProofRSABits bounds a proof's RSA key; keyFromJWK has refused those under 2048 bits.
+const maxProofRSABits = 4096
 
 // jwkThumbprint is RFC 7638's thumbprint: SHA-256 over the required members of the key's type,
 // in lexicographic order, as JSON without white space; base64url.
@@ -256,59 +370,28 @@ func jwkThumbprint(k jwk) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
 }
 
-// requestURI is the URI the client used, without query and fragment: scheme and host as
-// Traefik forwards them (X-Forwarded-Proto, X-Forwarded-Host), else the request's own.
-func requestURI(req *http.Request) string {
-	scheme := "http"
-	if req.TLS != nil {
-		scheme = "https"
-	}
-	if forwarded := firstForwarded(req.Header["X-Forwarded-Proto"]); forwarded != "" {
-		scheme = forwarded
-	}
-	host := req.Host
-	if forwarded := firstForwarded(req.Header["X-Forwarded-Host"]); forwarded != "" {
-		host = forwarded
-	}
-	return scheme + "://" + host + req.URL.EscapedPath()
-}
-
-// firstForwarded is the first value of an X-Forwarded-* header, "" without one.
-func firstForwarded(values []string) string {
-	if len(values) == 0 {
-		return ""
-	}
-	value := values[0]
-	if comma := strings.IndexByte(value, ','); comma >= 0 {
-		value = value[:comma]
-	}
-	return strings.TrimSpace(value)
-}
-
-// sameRequestURI compares a proof's htu with the request's URI as RFC 9449 §4.3 says: without
-// query and fragment, after RFC 3986's syntax- and scheme-based normalization (case of the
-// scheme and host, default ports, percent-encoding, an empty path).
-func sameRequestURI(htu, uri string) bool {
-	a, okA := normalizedURI(htu)
-	b, okB := normalizedURI(uri)
-	return okA && okB && a == b
-}
-
-func normalizedURI(raw string) (string, bool) {
+// normalizedURI splits an htu (or an origin) into its origin, scheme://host[:port], and its
+// path, after RFC 3986's syntax- and scheme-based normalization (case of the scheme and host,
+// default ports, percent-encoding, an empty path), as RFC 9449 §4.3 compares them; query and
+// fragment are left out. ok is false for what is not an absolute http(s) URL without userinfo.
+func normalizedURI(raw string) (origin, path string, ok bool) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil {
-		return "", false
+		return "", "", false
 	}
 	scheme := strings.ToLower(u.Scheme)
+	if scheme != "https" && scheme != "http" {
+		return "", "", false
+	}
 	host := strings.ToLower(u.Hostname())
 	if port := u.Port(); port != "" && !(scheme == "https" && port == "443" || scheme == "http" && port == "80") {
 		host += ":" + port
 	}
-	path := normalizedPath(u.EscapedPath())
+	path = normalizedPath(u.EscapedPath())
 	if path == "" {
 		path = "/"
 	}
-	return scheme + "://" + host + path, true
+	return scheme + "://" + host, path, true
 }
 
 // normalizedPath decodes the percent-encoded octets that need none (RFC 3986 unreserved) and

@@ -49,6 +49,7 @@ var (
 	errBadTimeClaim    = errors.New("the token has a non-numeric nbf or iat claim")
 	errTokenLifetime   = errors.New("the token lives longer than this route accepts (exp - iat beyond maxTokenAge), or has no iat")
 	errIssuer          = errors.New("the token issuer (iss) is not the expected one")
+	errNoIssuer        = errors.New("the token has no issuer (iss), and this route expects one (issuer)")
 	errAudience        = errors.New("the token audience (aud) is not an expected one")
 	errUnknownKey      = errors.New("the token is signed by an unknown key (kid)")
 	errHeaderTyp       = errors.New("the token header's typ is not an accepted one")
@@ -59,8 +60,11 @@ var (
 	errNoFronteggType = errors.New("the token has no Frontegg token type (type claim)")
 	errAccessRevoked  = errors.New("the access token is not active")
 
-	// Introspection (introspection.go): 401 invalid_token for an inactive token.
+	// Introspection (introspection.go): 401 invalid_token for an inactive token, or one the
+	// identity provider says is not an access token (a refresh token, RFC 7662 token_use or
+	// token_type).
 	errTokenInactive  = errors.New("the token is not active (the identity provider's introspection says so)")
+	errNotAccessToken = errors.New("the token is not an access token (the identity provider's introspection says so in token_use or token_type)")
 	errAccessDisabled = errors.New("access tokens are disabled for this Frontegg account")
 
 	// Tokens bound to their client (binding.go): 401 invalid_token.
@@ -70,13 +74,22 @@ var (
 	errCertificateMismatch = errors.New("the token is bound to another TLS client certificate than this connection's (cnf x5t#S256)")
 	errNotCertificateBound = errors.New("this route accepts tokens bound to the TLS client certificate only (cnf x5t#S256)")
 
-	// DPoP proofs (dpop.go, replay.go): 401 invalid_dpop_proof.
+	// DPoP proofs (dpop.go, replay.go): 401 invalid_dpop_proof, or use_dpop_nonce for a nonce,
+	// each naming the part of the proof that failed.
 	errDPoPProofMissing  = errors.New("a DPoP token needs exactly one DPoP header holding its proof")
-	errDPoPProofInvalid  = errors.New("the DPoP proof is not a dpop+jwt signed with an accepted algorithm by the public key in its jwk")
-	errDPoPProofRequest  = errors.New("the DPoP proof is not for this request (htm, htu) or this token (ath)")
-	errDPoPProofStale    = errors.New("the DPoP proof's iat is further from now than dpopProofMaxAge")
-	errDPoPKeyMismatch   = errors.New("the DPoP proof is signed by another key than the one the token is bound to (cnf.jkt)")
+	errDPoPProofInvalid  = errors.New("the DPoP proof is not a compact JWS whose header is typ dpop+jwt with an accepted alg and a public jwk (RSA of 2048 to 4096 bits with e 65537, EC P-256, P-384 or P-521, Ed25519)")
+	errDPoPKeyMismatch   = errors.New("the DPoP proof's jwk is another key than the one the token is bound to (cnf.jkt)")
+	errDPoPSignature     = errors.New("the DPoP proof's signature does not verify with its jwk")
+	errDPoPNoJti         = errors.New("the DPoP proof has no jti")
+	errDPoPMethod        = errors.New("the DPoP proof's htm is not this request's method")
+	errDPoPURI           = errors.New("the DPoP proof's htu is not this request's URL (an origin of dpopOrigins and this path, without query)")
+	errDPoPTokenHash     = errors.New("the DPoP proof's ath is not the SHA-256 of this token")
+	errDPoPProofStale    = errors.New("the DPoP proof's iat is older than dpopProofMaxAge, or more than 5 s in the future")
+	errDPoPNonceMissing  = errors.New("the DPoP proof has no nonce: send the one in the DPoP-Nonce header")
+	errDPoPNonceInvalid  = errors.New("the DPoP proof's nonce is not one this server issued, or has expired: send the one in the DPoP-Nonce header")
 	errDPoPProofReplayed = errors.New("the DPoP proof was used before (its jti)")
+	errDPoPKeyOverShare  = errors.New("this DPoP key has used more proofs than its share within dpopProofMaxAge; slow down")
+	errReplayStoreDown   = errors.New("the store of used DPoP proofs (replayStore) cannot be reached, and a proof that cannot be recorded is not accepted; try again shortly")
 
 	// A valid token without the step-up the route requires: 401 with RFC 9470's challenge.
 	errStepUpRequired = errors.New("this route requires a stronger, or more recent, authentication")
@@ -87,14 +100,16 @@ var (
 	// Not decidable now: 503 temporarily_unavailable with Retry-After.
 	errKeysUnavailable  = errors.New("the signing keys could not be obtained yet; try again shortly")
 	errCheckUnavailable = errors.New("the access token could not be checked with Frontegg; try again shortly")
-	// The introspection endpoint failed, answered something else than RFC 7662's JSON, or is
-	// past the calls withauth makes to it.
+	// The introspection endpoint failed, or answered something else than RFC 7662's JSON.
 	errIntrospectionUnavailable = errors.New("the token could not be introspected; try again shortly")
 	// Every DPoP proof of the last dpopProofMaxAge is remembered, and there is no room for more.
 	errProofStoreFull = errors.New("too many DPoP proofs to remember their use; try again shortly")
 	// The issuer's discovery document names another issuer: a configuration mismatch, which
 	// lasts until the route's issuer (or the provider) is fixed; both values are in the log.
 	errIssuerMismatch = errors.New("configuration mismatch: the identity provider's discovery document names another issuer than the route's issuer setting (Traefik's log has both)")
+
+	// A client past its share of what every client shares: 429 with Retry-After.
+	errIntrospectionBusy = errors.New("this client has more tokens to introspect than its share of the identity provider's budget; try again shortly")
 
 	// A bug in withauth (a recovered panic): 500 server_error, for that request alone.
 	errInternal = errors.New("internal error in the authentication middleware")
@@ -156,6 +171,7 @@ var refusalTable = []struct {
 	{errBadTimeClaim, http.StatusUnauthorized, "bad_time_claim"},
 	{errTokenLifetime, http.StatusUnauthorized, "token_lifetime"},
 	{errIssuer, http.StatusUnauthorized, "wrong_issuer"},
+	{errNoIssuer, http.StatusUnauthorized, "missing_issuer"},
 	{errAudience, http.StatusUnauthorized, "wrong_audience"},
 	{errHeaderTyp, http.StatusUnauthorized, "wrong_typ"},
 	{errAuthorized, http.StatusUnauthorized, "wrong_authorized_party"},
@@ -164,6 +180,7 @@ var refusalTable = []struct {
 	{errAccessRevoked, http.StatusUnauthorized, "access_token_revoked"},
 	{errAccessDisabled, http.StatusUnauthorized, "access_tokens_disabled"},
 	{errTokenInactive, http.StatusUnauthorized, "inactive_token"},
+	{errNotAccessToken, http.StatusUnauthorized, "wrong_token_type"},
 	{errNotDPoPBound, http.StatusUnauthorized, "not_dpop_bound"},
 	{errDPoPBoundAsBearer, http.StatusUnauthorized, "dpop_bound_as_bearer"},
 	{errDPoPRequired, http.StatusUnauthorized, "dpop_required"},
@@ -171,10 +188,18 @@ var refusalTable = []struct {
 	{errNotCertificateBound, http.StatusUnauthorized, "not_certificate_bound"},
 	{errDPoPProofMissing, http.StatusUnauthorized, "dpop_proof_missing"},
 	{errDPoPProofInvalid, http.StatusUnauthorized, "dpop_proof_invalid"},
-	{errDPoPProofRequest, http.StatusUnauthorized, "dpop_proof_mismatch"},
-	{errDPoPProofStale, http.StatusUnauthorized, "dpop_proof_stale"},
 	{errDPoPKeyMismatch, http.StatusUnauthorized, "dpop_key_mismatch"},
+	{errDPoPSignature, http.StatusUnauthorized, "dpop_signature_invalid"},
+	{errDPoPNoJti, http.StatusUnauthorized, "dpop_jti_missing"},
+	{errDPoPMethod, http.StatusUnauthorized, "dpop_htm_mismatch"},
+	{errDPoPURI, http.StatusUnauthorized, "dpop_htu_mismatch"},
+	{errDPoPTokenHash, http.StatusUnauthorized, "dpop_ath_mismatch"},
+	{errDPoPProofStale, http.StatusUnauthorized, "dpop_proof_stale"},
+	{errDPoPNonceMissing, http.StatusUnauthorized, "dpop_nonce_missing"},
+	{errDPoPNonceInvalid, http.StatusUnauthorized, "dpop_nonce_invalid"},
 	{errDPoPProofReplayed, http.StatusUnauthorized, "dpop_proof_replayed"},
+	{errDPoPKeyOverShare, http.StatusTooManyRequests, "dpop_key_over_share"},
+	{errIntrospectionBusy, http.StatusTooManyRequests, "introspection_busy"},
 	{errStepUpRequired, http.StatusUnauthorized, "step_up_required"},
 	{errInsufficientScope, http.StatusForbidden, "insufficient_scope"},
 	{errKeysUnavailable, http.StatusServiceUnavailable, "keys_unavailable"},
@@ -182,16 +207,20 @@ var refusalTable = []struct {
 	{errIssuerMismatch, http.StatusServiceUnavailable, "issuer_mismatch"},
 	{errIntrospectionUnavailable, http.StatusServiceUnavailable, "introspection_unavailable"},
 	{errProofStoreFull, http.StatusServiceUnavailable, "dpop_store_full"},
+	{errReplayStoreDown, http.StatusServiceUnavailable, "replay_store_unavailable"},
 	{errInternal, http.StatusInternalServerError, "internal_error"},
 	{errMisconfigured, http.StatusInternalServerError, "misconfigured"},
 }
 
 const realm = "withauth"
 
-// dpopProofErrors are the refusals of a DPoP proof rather than of its token (RFC 9449 §7.1).
-var dpopProofErrors = map[error]bool{
-	errDPoPProofMissing: true, errDPoPProofInvalid: true, errDPoPProofRequest: true,
-	errDPoPProofStale: true, errDPoPKeyMismatch: true, errDPoPProofReplayed: true,
+// dpopProofErrors are the refusals of a DPoP proof rather than of its token (RFC 9449 §7.1),
+// with the error code of their DPoP challenge.
+var dpopProofErrors = map[error]string{
+	errDPoPProofMissing: "invalid_dpop_proof", errDPoPProofInvalid: "invalid_dpop_proof", errDPoPKeyMismatch: "invalid_dpop_proof",
+	errDPoPSignature: "invalid_dpop_proof", errDPoPNoJti: "invalid_dpop_proof", errDPoPMethod: "invalid_dpop_proof",
+	errDPoPURI: "invalid_dpop_proof", errDPoPTokenHash: "invalid_dpop_proof", errDPoPProofStale: "invalid_dpop_proof",
+	errDPoPProofReplayed: "invalid_dpop_proof", errDPoPNonceMissing: "use_dpop_nonce", errDPoPNonceInvalid: "use_dpop_nonce",
 }
 
 // refusal is the answer to one error, prepared once for the package: only Retry-After and a
@@ -203,6 +232,8 @@ type refusal struct {
 	body      []byte
 	// perRoute: Retry-After or the route's step-up challenge is set (routeHeaders).
 	perRoute bool
+	// dpopError is the error code of a DPoP proof's refusal in the route's DPoP challenge.
+	dpopError string
 }
 
 var refusals = prepareRefusals()
@@ -218,8 +249,8 @@ func prepareRefusals() map[error]*refusal {
 // prepareRefusal turns an error, its status and reason into an OAuth error code (RFC 6750), a
 // challenge and a JSON body.
 func prepareRefusal(err error, status int, reason string) *refusal {
-	r := &refusal{status: status, reason: reason}
-	r.perRoute = err == errStepUpRequired || r.status == http.StatusServiceUnavailable
+	r := &refusal{status: status, reason: reason, dpopError: dpopProofErrors[err]}
+	r.perRoute = err == errStepUpRequired || r.status == http.StatusServiceUnavailable || r.status == http.StatusTooManyRequests
 	code := "invalid_token"
 	challenged := true
 	switch {
@@ -230,6 +261,9 @@ func prepareRefusal(err error, status int, reason string) *refusal {
 	case r.status == http.StatusServiceUnavailable:
 		code = "temporarily_unavailable"
 		challenged = false
+	case r.status == http.StatusTooManyRequests:
+		code = "too_many_requests"
+		challenged = false
 	case r.status == http.StatusInternalServerError:
 		code = "server_error"
 		challenged = false
@@ -237,9 +271,9 @@ func prepareRefusal(err error, status int, reason string) *refusal {
 		code = "unauthorized"
 		challenged = false
 		r.challenge = `Bearer realm="` + realm + `"`
-	case dpopProofErrors[err]:
+	case r.dpopError != "":
 		// The route's DPoP challenge names its algorithms: refuse sets it.
-		code = "invalid_dpop_proof"
+		code = r.dpopError
 		challenged = false
 	case err == errStepUpRequired:
 		// The challenge names the route's acr_values and max_age: refuse sets it.

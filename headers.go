@@ -16,11 +16,16 @@ import (
 // written against the defaults must never read a client's value in them.
 var defaultForwardHeaders = []string{"X-User-Id", "X-Tenant-Id", "X-User-Email", "X-User-Roles", "X-User-Permissions"}
 
-// headersNotForwardable are headers whose meaning to the upstream or to HTTP itself a claim
-// must not replace.
+// headersNotForwardable are headers whose meaning to the upstream, to HTTP itself or to withauth
+// a claim must not replace: withauth reads the credentials (Authorization, DPoP, Frontegg's
+// x-api-key) and the client's address (X-Real-Ip) from them, and a name one route forwards is
+// stripped from every request of every route.
 var headersNotForwardable = map[string]bool{
 	"Authorization": true, "Host": true, "Content-Length": true, "Content-Type": true,
 	"Transfer-Encoding": true, "Connection": true, "Cookie": true, "Te": true, "Upgrade": true,
+	"Dpop": true, "Dpop-Nonce": true, "X-Api-Key": true, "X-Real-Ip": true, "X-Forwarded-For": true,
+	"X-Forwarded-Host": true, "X-Forwarded-Proto": true, "X-Forwarded-Port": true, "X-Forwarded-Prefix": true,
+	"Forwarded": true,
 }
 
 // forwardedHeader sets a request header for the upstream from a claim, or from all of them.

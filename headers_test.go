@@ -2,6 +2,7 @@ package withauth
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +230,35 @@ func TestListsRenderOneWay(t *testing.T) {
 		wantStatus:  http.StatusOK,
 		wantForward: map[string]string{"X-Scope": "read,write", "X-Scp": "openid,profile", "X-User-Permissions": "read,write", "X-Plan": "pro plus"},
 	}})
+}
+
+// TestNamesWithauthOwnsAreNeverForwardable: a claim may not be forwarded as a header withauth
+// reads credentials or the client's address from (S4-10: one route forwarding DPoP would strip
+// every route's proofs for the life of the process); the refused configuration leaves the
+// process's identity headers as they were, and DPoP routes keep working.
+func TestNamesWithauthOwnsAreNeverForwardable(t *testing.T) {
+	client := newDPoPClient(t, algorithmKeys(t).p256, "ES256")
+	token := tokenWith(map[string]interface{}{"cnf": map[string]interface{}{"jkt": client.jkt}})(t)
+	dpopRoute := newHandler(t, dpopConfig("required")(t), &upstream{})
+	headers := testProcess(t).headers
+	owned := headers.owned.Load()
+	for _, name := range []string{"DPoP", "dpop", "X-Api-Key", "x_api_key", "Authorization", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "X-Forwarded-For", "DPoP-Nonce"} {
+		config := pemConfig(t)
+		config.ForwardHeaders = map[string]string{name: "sub"}
+		if got := newError(t, config); !strings.Contains(got, "forwardHeaders: "+strconv.Quote(name)+" cannot carry a claim") {
+			t.Errorf("forwardHeaders %s: New logged %q; want the name refused", name, got)
+		}
+		config = pemConfig(t)
+		config.ClaimsHeader = name
+		if got := newError(t, config); !strings.Contains(got, "claimsHeader: "+strconv.Quote(name)+" cannot carry the claims") {
+			t.Errorf("claimsHeader %s: New logged %q; want the name refused", name, got)
+		}
+	}
+	if headers.owned.Load() != owned {
+		t.Error("refused configurations changed the process's identity headers; want them left as they were")
+	}
+	rec, _ := serve(dpopRoute, dpopRequest(token, client.proof(t, "GET", testOrigin+"/admin", token, time.Now(), nil)))
+	if rec.Code != http.StatusOK {
+		t.Errorf("a valid DPoP request after those configurations were refused: status %d %s; want 200", rec.Code, bodyField(rec.Body.Bytes(), "reason"))
+	}
 }

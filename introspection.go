@@ -13,21 +13,25 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
 const (
-	// maxConcurrentIntrospections and maxIntrospectionsPerSecond bound the calls to one
-	// endpoint, whatever the number of distinct tokens clients send: past them a request is
-	// answered 503, never let through and never queued.
-	maxConcurrentIntrospections = 8
-	maxIntrospectionsPerSecond  = 100
+	// defaultIntrospectionRate and defaultIntrospectionConcurrency bound the calls to one
+	// endpoint (introspectionRate, introspectionConcurrency), whatever the number of distinct
+	// tokens clients send; callBudget shares them among client addresses.
+	defaultIntrospectionRate        = 100
+	defaultIntrospectionConcurrency = 8
+	maxIntrospectionRate            = 10000
+	maxIntrospectionConcurrency     = 256
 	// inactiveAnswerTTL is how long an inactive (or unknown) token is refused without asking
-	// again; maxInactiveAnswers bounds how many are remembered.
-	inactiveAnswerTTL  = 5 * time.Second
-	maxInactiveAnswers = 10000
+	// again; maxRememberedAnswers bounds how many inactive and how many active tokens are
+	// remembered (active ones, so that asking about them again is a revalidation).
+	inactiveAnswerTTL    = 5 * time.Second
+	maxRememberedAnswers = 10000
 )
 
 // introspection is a route's introspection: the shared endpoint, whether JWTs are asked about
@@ -39,14 +43,16 @@ type introspection struct {
 }
 
 // newIntrospection checks introspectionUrl, introspectionClientId, introspectionClientSecret,
-// introspect and introspectionCacheDuration; nil when introspection is off.
+// introspect, introspectionCacheDuration, introspectionRate and introspectionConcurrency; nil
+// when introspection is off.
 func newIntrospection(p *process, config *Config, timing fetchTiming) (*introspection, error) {
 	endpointURL := strings.TrimSpace(config.IntrospectionURL)
 	id, secret := strings.TrimSpace(config.IntrospectionClientID), strings.TrimSpace(config.IntrospectionClientSecret)
 	mode := strings.TrimSpace(config.Introspect)
 	if endpointURL == "" {
-		if id != "" || secret != "" || mode != "" || config.IntrospectionCacheDuration != "" {
-			return nil, errors.New("introspect, introspectionClientId, introspectionClientSecret and introspectionCacheDuration apply with introspectionUrl only; set introspectionUrl (RFC 7662's endpoint) or remove them")
+		if id != "" || secret != "" || mode != "" || config.IntrospectionCacheDuration != "" ||
+			config.IntrospectionRate != defaultIntrospectionRate || config.IntrospectionConcurrency != defaultIntrospectionConcurrency {
+			return nil, errors.New("introspect, introspectionClientId, introspectionClientSecret, introspectionCacheDuration, introspectionRate and introspectionConcurrency apply with introspectionUrl only; set introspectionUrl (RFC 7662's endpoint) or remove them")
 		}
 		return nil, nil
 	}
@@ -71,28 +77,38 @@ func newIntrospection(p *process, config *Config, timing fetchTiming) (*introspe
 		}
 		i.cacheDuration = d
 	}
-	// One endpoint per URL, client and settings for the process, so that its bounds are the
+	rate, concurrency := config.IntrospectionRate, config.IntrospectionConcurrency
+	if rate < 1 || rate > maxIntrospectionRate {
+		return nil, fmt.Errorf("introspectionRate: %d is not between 1 and %d; give the calls a second the endpoint may receive from this Traefik (default %d)", rate, maxIntrospectionRate, defaultIntrospectionRate)
+	}
+	if concurrency < 1 || concurrency > maxIntrospectionConcurrency {
+		return nil, fmt.Errorf("introspectionConcurrency: %d is not between 1 and %d; give the calls the endpoint may have in flight from this Traefik (default %d)", concurrency, maxIntrospectionConcurrency, defaultIntrospectionConcurrency)
+	}
+	// One endpoint per URL, client and settings for the process, so that its budget is the
 	// process's.
 	fresh := &introspectionEndpoint{url: endpointURL, clientID: id, clientSecret: secret, client: timing.client(), now: timing.now,
-		calls: make(chan struct{}, maxConcurrentIntrospections), inactive: make(map[string]int64), inflight: make(map[string]*introspectionCall)}
-	key := processKey("introspection", endpointURL, id, secret, timing.timeout.String(), timing.tls.id)
+		budget: newCallBudget(float64(rate), concurrency, timing.now), inactive: make(map[string]int64), active: make(map[string]int64),
+		inflight: make(map[string]*introspectionCall)}
+	key := processKey("introspection", endpointURL, id, secret, timing.timeout.String(), timing.tls.id, strconv.Itoa(rate), strconv.Itoa(concurrency))
 	i.endpoint = sharedObject(&p.introspections, key, fresh).(*introspectionEndpoint)
 	return i, nil
 }
 
 // introspectionEndpoint asks one RFC 7662 endpoint about tokens: one call per token at a time,
-// inactive answers remembered a few seconds, calls bounded in number and rate.
+// inactive answers remembered a few seconds, calls within the budget.
 type introspectionEndpoint struct {
 	url, clientID, clientSecret string
 	client                      *http.Client
 	now                         func() time.Time
-	calls                       chan struct{} // one slot per call in flight
+	budget                      *callBudget
 
-	mu             sync.Mutex
-	inactive       map[string]int64              // token's SHA-256 → refused until (Unix nanoseconds)
+	mu sync.Mutex
+	// inactive and active map a token's SHA-256 to until when its last answer holds (Unix
+	// nanoseconds): an inactive token is refused without a call meanwhile; asking about an
+	// active one again is a revalidation, which the budget serves first.
+	inactive       map[string]int64
+	active         map[string]int64
 	inflight       map[string]*introspectionCall // by token's SHA-256
-	windowSecond   int64                         // the second the rate counts in
-	windowCalls    int
 	lastFailureLog int64
 }
 
@@ -103,10 +119,11 @@ type introspectionCall struct {
 	err    error
 }
 
-// introspect returns the members of an active token's answer. An inactive token is
-// errTokenInactive; an endpoint that fails, answers something else than RFC 7662's JSON, or is
-// past its bounds is errIntrospectionUnavailable.
-func introspect(ctx context.Context, e *introspectionEndpoint, token string) (map[string]interface{}, error) {
+// introspect returns the members of an active token's answer, asked for client (its address).
+// An inactive token is errTokenInactive; an endpoint that fails or answers something else than
+// RFC 7662's JSON is errIntrospectionUnavailable; a client past its share of the budget,
+// errIntrospectionBusy.
+func introspect(ctx context.Context, e *introspectionEndpoint, token, client string) (map[string]interface{}, error) {
 	if len(token) > maxTokenBytes {
 		return nil, errTokenTooLarge
 	}
@@ -120,16 +137,24 @@ func introspect(ctx context.Context, e *introspectionEndpoint, token string) (ma
 		return nil, errTokenInactive
 	}
 	call := e.inflight[digest]
-	if call == nil {
-		if !admitCall(e, nowUnixNano) {
-			e.mu.Unlock()
-			return nil, errIntrospectionUnavailable
-		}
-		call = &introspectionCall{done: make(chan struct{})}
-		e.inflight[digest] = call
-		go runIntrospection(e, call, token, digest)
-	}
+	until, seenActive := e.active[digest]
 	e.mu.Unlock()
+	if call == nil {
+		if err := e.budget.acquire(client, seenActive && nowUnixNano < until, ctx.Done()); err != nil {
+			return nil, err
+		}
+		e.mu.Lock()
+		if call = e.inflight[digest]; call != nil {
+			// Another request asked about the token meanwhile: its call answers this one too.
+			e.mu.Unlock()
+			e.budget.release(client, true)
+		} else {
+			call = &introspectionCall{done: make(chan struct{})}
+			e.inflight[digest] = call
+			e.mu.Unlock()
+			go runIntrospection(e, call, token, digest, client)
+		}
+	}
 	select {
 	case <-call.done:
 		return call.claims, call.err
@@ -138,40 +163,24 @@ func introspect(ctx context.Context, e *introspectionEndpoint, token string) (ma
 	}
 }
 
-// admitCall takes a slot for one more call, within the rate and the concurrency; e.mu is held.
-func admitCall(e *introspectionEndpoint, nowUnixNano int64) bool {
-	second := nowUnixNano / int64(time.Second)
-	if second != e.windowSecond {
-		e.windowSecond = second
-		e.windowCalls = 0
-	}
-	if e.windowCalls >= maxIntrospectionsPerSecond {
-		return false
-	}
-	select {
-	case e.calls <- struct{}{}:
-	default:
-		return false
-	}
-	e.windowCalls++
-	return true
-}
-
 // runIntrospection makes one call in its own goroutine, so that a request that gives up does
 // not cancel it for the others; the call is bounded by the HTTP client's timeout.
-func runIntrospection(e *introspectionEndpoint, call *introspectionCall, token, digest string) {
+func runIntrospection(e *introspectionEndpoint, call *introspectionCall, token, digest, client string) {
 	defer func() {
 		if p := recover(); p != nil {
 			call.claims = nil
 			call.err = errIntrospectionUnavailable
 			logError("withauth: introspection at %s: panic: %v", redactURL(e.url), p)
 		}
-		<-e.calls
+		e.budget.release(client, false)
 		nowUnixNano := e.now().UnixNano()
 		e.mu.Lock()
 		delete(e.inflight, digest)
 		if call.err == errTokenInactive {
-			rememberInactive(e, digest, nowUnixNano+int64(inactiveAnswerTTL))
+			remember(e.inactive, digest, nowUnixNano+int64(inactiveAnswerTTL), maxRememberedAnswers)
+			delete(e.active, digest)
+		} else if call.err == nil {
+			remember(e.active, digest, answerExpiry(call.claims, nowUnixNano), maxRememberedAnswers)
 		}
 		e.mu.Unlock()
 		close(call.done)
@@ -181,19 +190,13 @@ func runIntrospection(e *introspectionEndpoint, call *introspectionCall, token, 
 	call.err = err
 }
 
-// rememberInactive keeps an inactive answer by its token's digest; when full, an eighth of the
-// answers, taken in Go's random map order, makes room. e.mu is held.
-func rememberInactive(e *introspectionEndpoint, digest string, untilUnixNano int64) {
-	if len(e.inactive) >= maxInactiveAnswers {
-		room := maxInactiveAnswers / 8
-		for known := range e.inactive {
-			delete(e.inactive, known)
-			if room--; room == 0 {
-				break
-			}
-		}
+// answerExpiry is until when an active answer's token may be revalidated: its exp, or for an
+// answer without one, a minute.
+func answerExpiry(claims map[string]interface{}, nowUnixNano int64) int64 {
+	if exp, ok := numericDate(claims["exp"]); ok {
+		return cacheExpiry(exp, 0)
 	}
-	e.inactive[digest] = untilUnixNano
+	return nowUnixNano + int64(time.Minute)
 }
 
 // askEndpoint sends RFC 7662's request (a form POST of token and token_type_hint, the client
@@ -246,7 +249,9 @@ func introspectionFailed(e *introspectionEndpoint, what string) {
 	}
 }
 
-// compactJWS tells a token shaped as a JWT (three dot-separated parts) from an opaque one.
+// compactJWS tells a token shaped as a JWT (three dot-separated base64url parts) from an opaque
+// one, which may hold dots too (RFC 6750's b64token: RFC 9449's example token holds two) but
+// then also "~", "+", "/" or "=", which base64url never does.
 func compactJWS(token string) bool {
-	return strings.Count(token, ".") == 2
+	return strings.Count(token, ".") == 2 && !strings.ContainsAny(token, "~+/=")
 }

@@ -211,25 +211,127 @@ func TestIntrospectionFailuresAnswer503(t *testing.T) {
 	}
 }
 
-// TestIntrospectionFloodIsBounded: distinct garbage tokens, as many as a client likes, make at
-// most maxIntrospectionsPerSecond calls a second; the others are answered 503, never 200.
-func TestIntrospectionFloodIsBounded(t *testing.T) {
+// TestIntrospectionFloodIsFair: one client address sending made-up tokens as fast as it likes
+// gets its share of the endpoint's budget (an eighth of introspectionRate) and then 429, never
+// 503 and never the upstream; a client of another address, on another route of the endpoint,
+// is served at once (S4-2), and tokens already seen active are revalidated from the reserve.
+func TestIntrospectionFloodIsFair(t *testing.T) {
+	s := newIntrospectionServer(t)
+	clock := newFakeClock()
+	next := &upstream{}
+	flooded := newHandler(t, introspectionConfig(t, s, clock), next).(*Middleware)
+	flooded.introspection.endpoint.budget.maxWait = 5 * time.Millisecond
+	otherRoute := introspectionConfig(t, s, clock)
+	otherRoute.Permissions = []string{"read"}
+	otherRoute.PermissionsClaim = "scope"
+	other := newHandler(t, otherRoute, next)
+	s.set("ory_at_bob.sig", activeAnswer(clock.Now(), nil))
+	from := func(token, address string) *http.Request {
+		req := request(token)
+		req.RemoteAddr = address + ":40000"
+		return req
+	}
+	if rec, _ := serve(other, from("ory_at_bob.sig", "192.0.2.44")); rec.Code != 200 {
+		t.Fatalf("Bob's active token before the flood: status %d; want 200", rec.Code)
+	}
+	codes := map[int]int{}
+	for i := 0; i < defaultIntrospectionRate; i++ {
+		rec, _ := serve(flooded, from(fmt.Sprint("made-up-", i), "203.0.113.9"))
+		codes[rec.Code]++
+		if rec.Code == 429 && (rec.Header().Get("Retry-After") == "" || bodyField(rec.Body.Bytes(), "reason") != "introspection_busy") {
+			t.Fatalf("a flooding client past its share: Retry-After %q, %s; want Retry-After and reason introspection_busy", rec.Header().Get("Retry-After"), rec.Body.String())
+		}
+	}
+	if codes[401] != defaultIntrospectionRate/8 || codes[429] != defaultIntrospectionRate-defaultIntrospectionRate/8 || next.calls.Load() != 1 {
+		t.Fatalf("%d made-up tokens from one address in one second: answers %v, upstream reached %d times; want %d answered 401, the rest 429, the upstream only by Bob",
+			defaultIntrospectionRate, codes, next.calls.Load(), defaultIntrospectionRate/8)
+	}
+	s.set("ory_at_alice.sig", activeAnswer(clock.Now(), nil))
+	if rec, _ := serve(other, from("ory_at_alice.sig", "198.51.100.7")); rec.Code != http.StatusOK {
+		t.Errorf("Alice's new active token from another address, on another route, during the flood: status %d %s; want 200",
+			rec.Code, bodyField(rec.Body.Bytes(), "reason"))
+	}
+	// Bob's grant expires from the cache (introspectionCacheDuration): asking again revalidates.
+	clock.Advance(31 * time.Second)
+	for i := 0; i < defaultIntrospectionRate; i++ {
+		serve(flooded, from(fmt.Sprint("made-up-again-", i), fmt.Sprint("203.0.113.", i)))
+	}
+	if rec, _ := serve(other, from("ory_at_bob.sig", "203.0.113.9")); rec.Code != http.StatusOK {
+		t.Errorf("Bob's token revalidated after a flood from %d addresses took the rest of the budget: status %d %s; want 200 (the reserve)",
+			defaultIntrospectionRate, rec.Code, bodyField(rec.Body.Bytes(), "reason"))
+	}
+}
+
+// TestIntrospectionAnswersJudgedAsTokens: an active answer must be an access token's (S4-1:
+// providers answer active for refresh tokens too); a missing iss is named as missing.
+func TestIntrospectionAnswersJudgedAsTokens(t *testing.T) {
 	s := newIntrospectionServer(t)
 	clock := newFakeClock()
 	next := &upstream{}
 	handler := newHandler(t, introspectionConfig(t, s, clock), next)
-	codes := map[int]int{}
-	for i := 0; i < 3*maxIntrospectionsPerSecond; i++ {
-		rec, _ := serve(handler, request(fmt.Sprint("garbage-", i)))
-		codes[rec.Code]++
+	typed := introspectionConfig(t, s, clock)
+	typed.Typ = []string{"at+jwt"}
+	typedHandler := newHandler(t, typed, next)
+	now := clock.Now()
+	for _, tc := range []struct {
+		name    string
+		answer  map[string]interface{}
+		handler http.Handler
+		status  int
+		reason  string
+	}{
+		{"Hydra's refresh token (token_use)", activeAnswer(now, map[string]interface{}{"token_use": "refresh_token", "exp": now.Add(720 * time.Hour).Unix()}), handler, 401, "wrong_token_type"},
+		{"a refresh token (token_type)", activeAnswer(now, map[string]interface{}{"token_type": "refresh_token"}), handler, 401, "wrong_token_type"},
+		{"an ID token (token_use)", activeAnswer(now, map[string]interface{}{"token_use": "id_token"}), handler, 401, "wrong_token_type"},
+		{"token_use of another type", activeAnswer(now, map[string]interface{}{"token_use": 1}), handler, 401, "wrong_token_type"},
+		{"an access token (token_use)", activeAnswer(now, map[string]interface{}{"token_use": "access_token"}), handler, 200, ""},
+		{"a DPoP access token (token_type)", activeAnswer(now, map[string]interface{}{"token_type": "DPoP"}), handler, 200, ""},
+		{"no token_use nor token_type", activeAnswer(now, map[string]interface{}{"token_type": nil}), handler, 200, ""},
+		{"no token_use nor token_type where typ is set", activeAnswer(now, map[string]interface{}{"token_type": nil}), typedHandler, 401, "wrong_token_type"},
+		{"Bearer where typ is set", activeAnswer(now, nil), typedHandler, 200, ""},
+		{"no iss where issuer is set", activeAnswer(now, map[string]interface{}{"iss": nil}), handler, 401, "missing_issuer"},
+	} {
+		token := "ory_at_" + strings.ReplaceAll(tc.name, " ", "_")
+		s.set(token, tc.answer)
+		before := next.calls.Load()
+		rec, _ := serve(tc.handler, request(token))
+		if rec.Code != tc.status || tc.status != 200 && bodyField(rec.Body.Bytes(), "reason") != tc.reason {
+			t.Errorf("%s: status %d %s; want %d %s", tc.name, rec.Code, rec.Body.String(), tc.status, tc.reason)
+		}
+		if reached := next.calls.Load() - before; (tc.status == 200) != (reached == 1) {
+			t.Errorf("%s: the upstream was reached %d times; want once for 200, never otherwise", tc.name, reached)
+		}
 	}
-	if got := s.calls.Load(); got != maxIntrospectionsPerSecond || next.calls.Load() != 0 || codes[401] != maxIntrospectionsPerSecond || codes[503] != 2*maxIntrospectionsPerSecond {
-		t.Fatalf("%d distinct garbage tokens in one second: %d calls, answers %v, upstream called %d times; want %d calls, %d answered 401 and the rest 503, upstream never",
-			3*maxIntrospectionsPerSecond, got, codes, next.calls.Load(), maxIntrospectionsPerSecond, maxIntrospectionsPerSecond)
+}
+
+// TestIntrospectedGrantsLifetime: a step-up grant is cached like any other (S4-4), and no grant
+// outlives the answer's exp, whatever clockSkew (S4-6).
+func TestIntrospectedGrantsLifetime(t *testing.T) {
+	s := newIntrospectionServer(t)
+	clock := newFakeClock()
+	stepUp := introspectionConfig(t, s, clock)
+	stepUp.StepUp = true
+	stepUpHandler := newHandler(t, stepUp, &upstream{})
+	now := clock.Now()
+	s.set("ory_at_mfa.sig", activeAnswer(now, map[string]interface{}{
+		"acr": "http://schemas.openid.net/pape/policies/2007/06/multi-factor", "amr": []string{"mfa", "otp"}}))
+	for i := 0; i < 3; i++ {
+		if rec, _ := serve(stepUpHandler, request("ory_at_mfa.sig")); rec.Code != http.StatusOK {
+			t.Fatalf("step-up request %d: status %d %s; want 200", i+1, rec.Code, rec.Body.String())
+		}
 	}
-	clock.Advance(time.Second)
-	if rec, _ := serve(handler, request("garbage-next-second")); rec.Code != 401 || s.calls.Load() != maxIntrospectionsPerSecond+1 {
-		t.Fatalf("the next second: status %d after %d calls; want 401 after one more call", rec.Code, s.calls.Load())
+	if got := s.calls.Load(); got != 1 {
+		t.Errorf("3 requests with one step-up token (no stepUpMaxAge): %d introspection calls; want 1 (its grant cached)", got)
+	}
+	handler := newHandler(t, introspectionConfig(t, s, clock), &upstream{})
+	s.set("ory_at_short.sig", activeAnswer(now, map[string]interface{}{"exp": now.Unix() + 5}))
+	if rec, _ := serve(handler, request("ory_at_short.sig")); rec.Code != http.StatusOK {
+		t.Fatalf("a token expiring in 5 s: status %d %s; want 200", rec.Code, rec.Body.String())
+	}
+	s.set("ory_at_short.sig", map[string]interface{}{"active": false}) // the provider: expired
+	clock.Advance(6 * time.Second)
+	if rec, _ := serve(handler, request("ory_at_short.sig")); rec.Code != http.StatusUnauthorized {
+		t.Errorf("6 s later, past the answer's exp and within clockSkew and introspectionCacheDuration: status %d; want 401 (never past its exp)", rec.Code)
 	}
 }
 
@@ -280,6 +382,13 @@ func TestIntrospectionConfiguration(t *testing.T) {
 			c.IntrospectionURL = "https://idp.example/introspect"
 			c.IntrospectionCacheDuration = "soon"
 		}, `introspectionCacheDuration: "soon" is not a duration`},
+		{func(c *Config) { c.IntrospectionRate = 50 }, "apply with introspectionUrl only"},
+		{func(c *Config) { c.IntrospectionURL = "https://idp.example/introspect"; c.IntrospectionRate = 0 }, "introspectionRate: 0 is not between 1 and 10000"},
+		{func(c *Config) { c.IntrospectionURL = "https://idp.example/introspect"; c.IntrospectionConcurrency = 0 }, "introspectionConcurrency: 0 is not between 1 and 256"},
+		{func(c *Config) {
+			c.IntrospectionURL = "https://idp.example/introspect"
+			c.IntrospectionConcurrency = 1000
+		}, "introspectionConcurrency: 1000 is not between 1 and 256"},
 	} {
 		config := pemConfig(t)
 		tc.change(config)
@@ -301,7 +410,9 @@ func TestIntrospectionKeepsDigestsOnly(t *testing.T) {
 	}
 	for i := 0; i < 20; i++ {
 		token := fmt.Sprint(i, "-", strings.Repeat("y", 10000))
-		if rec, _ := serve(handler, request(token)); rec.Code != 401 {
+		req := request(token)
+		req.RemoteAddr = fmt.Sprint("198.51.100.", i, ":40000") // each within its client's share
+		if rec, _ := serve(handler, req); rec.Code != 401 {
 			t.Fatalf("inactive 10 KB token %d: status %d; want 401", i, rec.Code)
 		}
 	}

@@ -84,8 +84,12 @@ func parseToken(token string, accepted map[string]bool) (*rawToken, error) {
 
 var segmentEncoding = base64.RawURLEncoding.Strict()
 
-// decodeSegment decodes unpadded base64url, refusing padding, '+', '/' and non-zero trailing bits.
+// decodeSegment decodes unpadded base64url, refusing padding, '+', '/', non-zero trailing bits,
+// and CR and LF, which Go's decoders skip even in Strict mode: one accepted spelling per part.
 func decodeSegment(segment string) ([]byte, error) {
+	if strings.ContainsAny(segment, "\r\n") {
+		return nil, errMalformed
+	}
 	return segmentEncoding.DecodeString(segment)
 }
 
@@ -170,7 +174,9 @@ func validateClaims(r *claimRules, claims map[string]interface{}, nowSeconds flo
 		}
 	}
 	if r.issuer != "" {
-		if iss, _ := claims["iss"].(string); iss != r.issuer {
+		if iss, present := claims["iss"]; !present {
+			return 0, errNoIssuer
+		} else if iss != r.issuer {
 			return 0, errIssuer
 		}
 	}

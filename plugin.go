@@ -96,7 +96,11 @@ func (misconfigured) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 }
 
 func newMiddleware(p *process, next http.Handler, config *Config, name string) (*Middleware, error) {
-	rules, err := newTokenRules(p, config)
+	timing, err := parseFetchTiming(config)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := newTokenRules(p, config, timing)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +119,7 @@ func newMiddleware(p *process, next http.Handler, config *Config, name string) (
 	if err != nil {
 		return nil, err
 	}
-	dpop, err := newDPoP(p, config)
+	dpop, err := newDPoP(p, config, timing)
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +166,9 @@ func newMiddleware(p *process, next http.Handler, config *Config, name string) (
 	}
 	if err := p.headers.register(m.forward, sources.header); err != nil {
 		return nil, err
+	}
+	if dpop != nil {
+		p.proofs.noteMaxAge(time.Duration(dpop.maxAgeSeconds * float64(time.Second)))
 	}
 	m.trust.addUser(name)
 	return m, nil

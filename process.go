@@ -22,11 +22,11 @@ type process struct {
 	// grants are the verified tokens of every configuration and token source (cache.go),
 	// 64 MiB in all.
 	grants *tokenStore
-	// keySets, fronteggAPIs and introspections hold one *keySource, *fronteggAPI and
-	// *introspectionEndpoint per endpoint and settings: routes and reloads share keys already
-	// fetched, Frontegg's vendor token and answers, an endpoint's budget. Bounded by the
-	// configurations loaded since Traefik started.
-	keySets, fronteggAPIs, introspections sync.Map
+	// keySets, fronteggAPIs, introspections and replayStores hold one *keySource,
+	// *fronteggAPI, *introspectionEndpoint and *redisStore per endpoint and settings: routes and
+	// reloads share keys already fetched, Frontegg's vendor token and answers, an endpoint's
+	// budget, a Redis's connections. Bounded by the configurations loaded since Traefik started.
+	keySets, fronteggAPIs, introspections, replayStores sync.Map
 	// proofs are the DPoP proofs already used (replay.go), so that one is refused again on
 	// every route and after a reload; proofSigners the proof headers already read (dpop.go).
 	proofs       *replayStore
@@ -66,4 +66,20 @@ func processKey(kind string, settings ...string) string {
 func sharedObject(objects *sync.Map, key string, fresh interface{}) interface{} {
 	existing, _ := objects.LoadOrStore(key, fresh)
 	return existing
+}
+
+// remember sets key's expiry (Unix nanoseconds) in a map bounded to max entries: when it is
+// full, an eighth of it, taken in Go's random map order, makes room. No bookkeeping per entry:
+// what it forgets is only asked again.
+func remember(entries map[string]int64, key string, untilUnixNano int64, max int) {
+	if _, known := entries[key]; !known && len(entries) >= max {
+		room := max/8 + 1
+		for other := range entries {
+			delete(entries, other)
+			if room--; room == 0 {
+				break
+			}
+		}
+	}
+	entries[key] = untilUnixNano
 }

@@ -45,7 +45,7 @@ type tokenRules struct {
 }
 
 // newTokenRules checks the configuration of everything verification judges.
-func newTokenRules(p *process, config *Config) (tokenRules, error) {
+func newTokenRules(p *process, config *Config, timing fetchTiming) (tokenRules, error) {
 	r := tokenRules{absentClaimsLogged: &p.absentClaimsLogged}
 	skew, err := parseDuration("clockSkew", config.ClockSkew)
 	if err != nil {
@@ -71,16 +71,6 @@ func newTokenRules(p *process, config *Config) (tokenRules, error) {
 	if err != nil {
 		return r, err
 	}
-	timing, err := parseFetchTiming(config)
-	if err != nil {
-		return r, err
-	}
-	if r.trust, err = newTrust(config, audiences, claimRules{skewSeconds: skew.Seconds(), maxAgeSeconds: maxAge.Seconds()}, timing, p); err != nil {
-		return r, err
-	}
-	if r.introspection, err = newIntrospection(p, config, timing); err != nil {
-		return r, err
-	}
 	if r.algorithms, err = newAlgorithms(config.Algorithms); err != nil {
 		return r, err
 	}
@@ -92,11 +82,19 @@ func newTokenRules(p *process, config *Config) (tokenRules, error) {
 	if r.typs, err = newTyps(config.Typ); err != nil {
 		return r, err
 	}
+	// The checks above and these forwarded names make nothing shared: a refused configuration
+	// leaves nothing behind in the process. Key sources and endpoints come last.
 	if r.forward, err = newForwardedHeaders(config.ForwardHeaders, config.RolesClaim, config.PermissionsClaim, config.ClaimsHeader); err != nil {
 		return r, err
 	}
 	for _, h := range r.forward {
 		r.forwardNames = append(r.forwardNames, h.name)
+	}
+	if r.trust, err = newTrust(config, audiences, claimRules{skewSeconds: skew.Seconds(), maxAgeSeconds: maxAge.Seconds()}, timing, p); err != nil {
+		return r, err
+	}
+	if r.introspection, err = newIntrospection(p, config, timing); err != nil {
+		return r, err
 	}
 	r.frontegg = r.trust.frontegg
 	switch strings.TrimSpace(config.AccessTokenGrants) {

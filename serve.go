@@ -101,7 +101,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 	}
 	if g == nil {
 		var detail string
-		if g, detail, err = verify(&m.tokenRules, req.Context(), token, source, nowUnixNano); err != nil {
+		if g, detail, err = verify(req.Context(), &m.tokenRules, token, requester(m, req), source, nowUnixNano); err != nil {
 			refuse(m, rw, req, err, detail)
 			return false
 		}
@@ -111,7 +111,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 	}
 
 	if m.readConfirmations {
-		if err := checkBinding(m.dpop, m.certificates, m.now(), req, token, source, g); err != nil {
+		if err := checkBinding(m.dpop, m.certificates, m.now(), req, rw.Header(), token, source, g); err != nil {
 			refuse(m, rw, req, err, "")
 			return false
 		}
@@ -124,6 +124,15 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 		req.Header[name] = g.forwardValues[i]
 	}
 	return true
+}
+
+// requester is the client address a request's introspection calls are counted by; "" on routes
+// without introspection, which need none.
+func requester(m *Middleware, req *http.Request) string {
+	if m.introspection == nil {
+		return ""
+	}
+	return clientAddress(req)
 }
 
 // answerPanic, deferred by authorize, answers 500 if authorize panicked.

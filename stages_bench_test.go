@@ -157,7 +157,7 @@ func BenchmarkStageVerify(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := verify(&m.tokenRules, ctx, token, fromAuthorization, time.Now().UnixNano()); err != nil {
+		if _, _, err := verify(ctx, &m.tokenRules, token, "", fromAuthorization, time.Now().UnixNano()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -19,6 +19,8 @@ import (
 // fetchTLS is what New concluded from caBundle, clientCertificate and clientKey.
 type fetchTLS struct {
 	transport http.RoundTripper // nil: Go's default transport (the system's roots)
+	// config is transport's TLS configuration (nil with it), which a rediss replayStore uses too.
+	config *tls.Config
 	// id tells key sources and Frontegg clients fetched with other TLS settings apart: a hash,
 	// so that no certificate or key is kept in it.
 	id string
@@ -59,7 +61,7 @@ func newFetchTLS(config *Config) (fetchTLS, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
 	sum := sha256.Sum256([]byte(bundle + "\x00" + certificate + "\x00" + key))
-	return fetchTLS{transport: transport, id: hex.EncodeToString(sum[:])}, nil
+	return fetchTLS{transport: transport, config: tlsConfig, id: hex.EncodeToString(sum[:])}, nil
 }
 
 // unescapePEM accepts PEM with "\n" escapes, as a one-line label or variable gives it.

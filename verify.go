@@ -14,15 +14,16 @@ import (
 // answer about it), then the route's requirements and forwarded values. It is two functions:
 // under Yaegi every local of a function is allocated on entry, and a forged token stops at
 // the first.
-func verify(r *tokenRules, ctx context.Context, token string, source credentialSource, nowUnixNano int64) (*grant, string, error) {
+// client is the requester's address, by which introspection calls are counted.
+func verify(ctx context.Context, r *tokenRules, token, client string, source credentialSource, nowUnixNano int64) (*grant, string, error) {
 	if r.introspection != nil && !compactJWS(token) {
-		return verifyIntrospected(r, ctx, token, nowUnixNano)
+		return verifyIntrospected(ctx, r, token, client, nowUnixNano)
 	}
 	signed, err := verifySigned(r, ctx, token)
 	if err != nil {
 		return nil, "", err
 	}
-	return verifyClaims(r, ctx, token, signed, source, nowUnixNano)
+	return verifyClaims(r, ctx, token, client, signed, source, nowUnixNano)
 }
 
 // signedToken is a token whose signature verified, and what verified it.
@@ -75,14 +76,14 @@ func verifyWithReplacement(ctx context.Context, signed *signedToken, failure err
 
 // verifyClaims checks the claims of a token whose signature verified and makes its grant; with
 // introspect "always", the identity provider must also say the token is active.
-func verifyClaims(r *tokenRules, ctx context.Context, token string, signed *signedToken, source credentialSource, nowUnixNano int64) (*grant, string, error) {
+func verifyClaims(r *tokenRules, ctx context.Context, token, client string, signed *signedToken, source credentialSource, nowUnixNano int64) (*grant, string, error) {
 	claims, err := decodeClaims(signed.raw)
 	if err != nil {
 		return nil, "", err
 	}
 	expiresUnixNano, read, err := checkClaims(r, signed.trusted, claims, source, nowUnixNano)
 	if err == nil && r.introspection != nil && r.introspection.always {
-		expiresUnixNano, err = confirmActive(r.introspection, ctx, token, expiresUnixNano, nowUnixNano)
+		expiresUnixNano, err = confirmActive(ctx, r.introspection, token, client, expiresUnixNano, nowUnixNano)
 	}
 	if err != nil {
 		return nil, verifiedDetail(r, signed.raw, claims), err
@@ -302,20 +303,24 @@ func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) [
 // key set change outdates it; its expiry alone does.
 var introspectedEpoch = newStaticEpoch()
 
-// verifyIntrospected judges an opaque token by the identity provider's answer: its members are
-// the claims, checked as a JWT's are (exp, nbf, iat, iss against issuer, aud against audience,
-// the authorized party, step-up), then the route's requirements and headers. The grant is
-// trusted no longer than introspectionCacheDuration.
-func verifyIntrospected(r *tokenRules, ctx context.Context, token string, nowUnixNano int64) (*grant, string, error) {
-	claims, err := introspect(ctx, r.introspection.endpoint, token)
+// verifyIntrospected judges an opaque token by the identity provider's answer: an access token
+// (token_use, token_type), its members the claims, checked as a JWT's are (exp, nbf, iat, iss
+// against issuer, aud against audience, the authorized party, step-up), then the route's
+// requirements and headers. The grant is trusted no longer than introspectionCacheDuration, and
+// never past the answer's exp: the provider's answer is the authority, no clock skew added.
+func verifyIntrospected(ctx context.Context, r *tokenRules, token, client string, nowUnixNano int64) (*grant, string, error) {
+	claims, err := introspect(ctx, r.introspection.endpoint, token, client)
 	if err != nil {
 		return nil, "", err
+	}
+	if !introspectedAccessToken(claims, r.typs != nil) {
+		return nil, introspectedDetail(r, claims), errNotAccessToken
 	}
 	trusted := r.trust.only
 	if trusted == nil {
 		iss, _ := claims["iss"].(string)
 		if trusted = r.trust.byIss[iss]; trusted == nil {
-			return nil, "", errIssuer
+			return nil, introspectedDetail(r, claims), errIssuer
 		}
 	}
 	nowSeconds := float64(nowUnixNano) / 1e9
@@ -326,13 +331,13 @@ func verifyIntrospected(r *tokenRules, ctx context.Context, token string, nowUni
 	if r.authorizedParties != nil && !r.authorizedParties[authorizedParty(claims)] {
 		return nil, introspectedDetail(r, claims), errAuthorized
 	}
-	expiresUnixNano := cacheExpiry(expSeconds, trusted.rules.skewSeconds)
+	expiresUnixNano := cacheExpiry(expSeconds, 0)
 	if r.stepUp != nil {
 		stepUpUntil, err := checkStepUp(r.stepUp, claims, nowSeconds)
 		if err != nil {
 			return nil, introspectedDetail(r, claims), err
 		}
-		if stepUpUntil < expiresUnixNano {
+		if stepUpUntil > 0 && stepUpUntil < expiresUnixNano {
 			expiresUnixNano = stepUpUntil
 		}
 	}
@@ -343,10 +348,31 @@ func verifyIntrospected(r *tokenRules, ctx context.Context, token string, nowUni
 	return newGrant(r, claims, judged, expiresUnixNano), "", nil
 }
 
+// introspectedAccessToken reports whether an active answer describes an access token, as
+// RFC 7662 lets a provider say: token_use (Hydra, fosite, Authelia) and token_type, when
+// present, must name one; when the route names typ, one of them must be present to say so.
+// Providers answer active for their refresh tokens too, whatever token_type_hint asked.
+func introspectedAccessToken(claims map[string]interface{}, typRequired bool) bool {
+	use, usePresent := claims["token_use"]
+	kind, kindPresent := claims["token_type"]
+	if usePresent && use != "access_token" {
+		return false
+	}
+	if kindPresent {
+		name, _ := kind.(string)
+		switch strings.ToLower(name) {
+		case "bearer", "dpop", "access_token", "urn:ietf:params:oauth:token-type:access_token":
+		default:
+			return false
+		}
+	}
+	return !typRequired || usePresent || kindPresent
+}
+
 // confirmActive asks, for introspect "always", whether a token verified locally is still active
 // (revocation), and bounds its grant by introspectionCacheDuration.
-func confirmActive(i *introspection, ctx context.Context, token string, expiresUnixNano, nowUnixNano int64) (int64, error) {
-	if _, err := introspect(ctx, i.endpoint, token); err != nil {
+func confirmActive(ctx context.Context, i *introspection, token, client string, expiresUnixNano, nowUnixNano int64) (int64, error) {
+	if _, err := introspect(ctx, i.endpoint, token, client); err != nil {
 		return 0, err
 	}
 	if until := nowUnixNano + int64(i.cacheDuration); until < expiresUnixNano {
