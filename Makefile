@@ -11,7 +11,7 @@ YAEGI := $(BIN)/yaegi-$(YAEGI_VERSION)
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 
-.PHONY: test fmt-check vet lint unit yaegi-test fuzz e2e demo bench traefik hydra kubernetes
+.PHONY: test fmt-check vet lint unit yaegi-test fuzz e2e demo bench traefik hydra kubernetes redis
 
 # make test runs every stage below quietly (scripts/test.sh), then prints a summary table and
 # "N passed, M failed, K skipped"; each stage's output is in $(WITHAUTH_CACHE)/test-logs/.
@@ -81,11 +81,16 @@ hydra:
 kubernetes:
 	@e2e/scripts/build-kubernetes.sh >/dev/null
 
+# redis-server, the replay store two Traefik replicas share in e2e (Debian's package, installed
+# if missing; the tests start their own on loopback).
+redis:
+	@e2e/scripts/install-redis.sh >/dev/null
+
 # End-to-end: the plugin in a real Traefik (file provider, examples/, Docker labels through
 # docker-compose). Docker tests skip without an engine, except under CI=true.
 # Docker-label tests need a Docker engine and docker-compose (Debian: apt-get install
 # docker.io docker-compose); without them they skip, and fail under CI=true.
-e2e: traefik hydra kubernetes
+e2e: traefik hydra kubernetes redis
 	cd e2e && go test -count=1 -timeout 15m -v ./cmd/... ./internal/... ./bench/internal/... .
 
 # The local demo: Traefik with withauth on 127.0.0.1, a demo IdP and backend; DEMO_EXIT=1 exits after the table.

@@ -6,9 +6,13 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,13 +51,19 @@ func TestDPoPInTraefik(t *testing.T) {
 	s := newStack(t)
 	// As deployed: a catch-all router to the same backend, which must never serve a refused
 	// request, nor the path of a route whose DPoP setting is refused.
+	port, err := harness.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := fmt.Sprintf("http://127.0.0.1:%d", port)
 	routes := []harness.Route{
-		{Name: "dpop", Path: "/dpop", Auth: map[string]any{"dpop": "required"}},
-		{Name: "dpopallowed", Path: "/dpop-allowed", Auth: map[string]any{"dpop": "allowed"}},
-		{Name: "dpopmisspelled", Path: "/dpop-misspelled", Auth: map[string]any{"dpop": "sometimes"}},
+		{Name: "dpop", Path: "/dpop", Auth: map[string]any{"dpop": "required", "dpopOrigins": []string{origin}}},
+		{Name: "dpopallowed", Path: "/dpop-allowed", Auth: map[string]any{"dpop": "allowed", "dpopOrigins": origin}},
+		{Name: "dpopmisspelled", Path: "/dpop-misspelled", Auth: map[string]any{"dpop": "sometimes", "dpopOrigins": origin}},
+		{Name: "dpopnoorigins", Path: "/dpop-no-origins", Auth: map[string]any{"dpop": "required"}},
 		{Name: "catchall", Path: "/", Bare: true},
 	}
-	tr := startTraefik(t, harness.Options{Dynamic: map[string]string{"dpop.yml": harness.FileConfig(routes, s.common(), s.backendURL)}})
+	tr := startTraefik(t, harness.Options{WebPort: port, Dynamic: map[string]string{"dpop.yml": harness.FileConfig(routes, s.common(), s.backendURL)}})
 	waitReady(t, tr, "/dpop", harness.RouterNames(routes)...)
 
 	ecPrivate, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -114,9 +124,20 @@ func TestDPoPInTraefik(t *testing.T) {
 	status, header, body = send("GET", "/dpop/orders", "DPoP", edToken, proof(t, eddsa, "GET", uri, edToken))
 	expect("an EdDSA-bound token with its proof", status, header, body, http.StatusOK, "")
 	status, header, body = send("GET", "/dpop/orders", "DPoP", esToken, proof(t, es256, "GET", tr.URL+"/dpop/other", esToken))
-	expect("a proof for another URL", status, header, body, http.StatusUnauthorized, "dpop_proof_mismatch")
+	expect("a proof for another URL", status, header, body, http.StatusUnauthorized, "dpop_htu_mismatch")
 	status, header, body = send("GET", "/dpop/orders", "DPoP", esToken, proof(t, es256, "POST", uri, esToken))
-	expect("a proof for another method", status, header, body, http.StatusUnauthorized, "dpop_proof_mismatch")
+	expect("a proof for another method", status, header, body, http.StatusUnauthorized, "dpop_htm_mismatch")
+	// The client's Host, which Traefik copies into X-Forwarded-Host, never makes another origin's
+	// proof acceptable (S4-8).
+	req, _ := http.NewRequest(http.MethodGet, tr.URL+"/dpop/orders", nil)
+	req.Host = "other-api.example.net"
+	req.Header.Set("Authorization", "DPoP "+esToken)
+	req.Header.Set("DPoP", proof(t, es256, "GET", "http://other-api.example.net/dpop/orders", esToken))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a proof for another origin, sent with that origin as Host: %v %v; want 401", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
 	status, header, body = send("GET", "/dpop/orders", "DPoP", esToken, proof(t, other, "GET", uri, esToken))
 	expect("a proof of another key", status, header, body, http.StatusUnauthorized, "dpop_key_mismatch")
 	status, header, body = send("GET", "/dpop/orders", "Bearer", esToken, "")
@@ -127,8 +148,43 @@ func TestDPoPInTraefik(t *testing.T) {
 	expect("an unbound Bearer token where DPoP is allowed", status, header, body, http.StatusOK, "")
 	status, header, body = send("GET", "/dpop/orders", "Bearer", mustMint(t, s.mint(), harness.Bob), "")
 	expect("an unbound Bearer token where DPoP is required", status, header, body, http.StatusUnauthorized, "dpop_required")
-	status, _, body = send("GET", "/dpop-misspelled/orders", "DPoP", esToken, proof(t, es256, "GET", tr.URL+"/dpop-misspelled/orders", esToken))
-	if status != http.StatusInternalServerError || !strings.Contains(body, `"reason":"misconfigured"`) {
-		t.Errorf("a route whose dpop setting is refused: status %d %s; want 500 misconfigured, never the catch-all", status, body)
+	for _, path := range []string{"/dpop-misspelled/orders", "/dpop-no-origins/orders"} {
+		status, _, body = send("GET", path, "DPoP", esToken, proof(t, es256, "GET", tr.URL+path, esToken))
+		if status != http.StatusInternalServerError || !strings.Contains(body, `"reason":"misconfigured"`) {
+			t.Errorf("%s, whose DPoP settings are refused: status %d %s; want 500 misconfigured, never the catch-all", path, status, body)
+		}
+	}
+}
+
+// TestRFC9449ExampleIndependently: RFC 9449 §7.1's proof, the fixture the plugin's
+// TestRFC9449Example admits, verifies with go-jose against its own jwk, whose RFC 7638
+// thumbprint is RFC 9449 §6.1's: an implementation independent of withauth's agrees.
+func TestRFC9449ExampleIndependently(t *testing.T) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(filepath.Join(root, "testdata", "rfc9449", "proof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := jose.ParseSigned(string(text), []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk := signed.Signatures[0].Protected.JSONWebKey
+	payload, err := signed.Verify(jwk)
+	if err != nil {
+		t.Fatalf("go-jose does not verify RFC 9449's proof with its jwk: %v", err)
+	}
+	thumbprint, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := base64.RawURLEncoding.EncodeToString(thumbprint); got != "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" {
+		t.Errorf("the jwk's thumbprint by go-jose: %s; want RFC 9449's 0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", got)
+	}
+	if !strings.Contains(string(payload), `"htu":"https://resource.example.org/protectedresource","iat":1562262618`) {
+		t.Errorf("the proof's claims %s; want RFC 9449's", payload)
 	}
 }

@@ -3,6 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/seed0ec25cca/withauth/e2e/internal/backend"
 	"github.com/seed0ec25cca/withauth/e2e/internal/harness"
@@ -366,4 +371,80 @@ func traefikSource(t *testing.T) string {
 		t.Fatalf("go mod download traefik: no Dir in %s", out)
 	}
 	return info.Dir
+}
+
+// TestKubernetesDPoPExample applies examples/kubernetes/dpop (a DPoP-only route whose nonce
+// secret and replay store come from the Secret withauth-dpop) on two Traefik replicas, the
+// Secrets patched only to point at this test's key set and redis-server: a nonce issued by one
+// replica is accepted by the other, and a proof used at one is refused at the other.
+func TestKubernetesDPoPExample(t *testing.T) {
+	redisServer := startRedis(t)
+	c := startCluster(t)
+	c.apply(t, "00-namespace.yaml", "20-secret.yaml", "30-middlewares.yaml", "40-ingressroute.yaml",
+		"dpop/20-secret.yaml", "dpop/30-middleware.yaml", "dpop/40-ingressroute.yaml")
+	c.loopbackBackend(t)
+	issuer, err := idp.New(idp.Options{Issuer: k8sIdPURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwksSrv := httptest.NewServer(issuer)
+	t.Cleanup(jwksSrv.Close)
+	for secret, value := range map[string]map[string]string{
+		"withauth-idp":  {"jwksUrl": jwksSrv.URL + idp.JWKSPath},
+		"withauth-dpop": {"replayStore": redisServer.URL()},
+	} {
+		patch, _ := json.Marshal(map[string]any{"stringData": value})
+		c.kubectl("", "patch", "secret", secret, "-n", "withauth-demo", "--type=merge", "-p", string(patch))
+	}
+	replicas := []*harness.Traefik{c.traefik(t), c.traefik(t)}
+
+	private, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newDPoPKey(t, jose.ES256, private)
+	bound := harness.Alice
+	bound.Extra = map[string]any{"cnf": map[string]any{"jkt": key.JKT}}
+	token := mustMint(t, harness.LocalMinter(issuer, k8sIdPURL), bound)
+	// send sends proof (a new one for nonce when proof is "") to a replica.
+	send := func(tr *harness.Traefik, nonce, proof string) (status int, header http.Header, body, sent string) {
+		t.Helper()
+		if proof == "" {
+			var err error
+			if proof, err = key.ProofWithNonce("GET", "https://api.example.com/dpop/orders", token, nonce, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		req, _ := http.NewRequest(http.MethodGet, tr.URL+"/dpop/orders", nil)
+		req.Header.Set("Authorization", "DPoP "+token)
+		req.Header.Set("DPoP", proof)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		text, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(text), proof
+	}
+	// The replicas read the Secrets' patches within seconds.
+	var nonce string
+	for deadline := time.Now().Add(30 * time.Second); nonce == "" && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if status, header, _, _ := send(replicas[0], "", ""); status == http.StatusUnauthorized {
+			nonce = header.Get("DPoP-Nonce")
+		}
+	}
+	if nonce == "" {
+		t.Fatal("replica 1 offered no DPoP-Nonce within 30 s; want a 401 use_dpop_nonce with one")
+	}
+	var status int
+	var body, used string
+	for deadline := time.Now().Add(30 * time.Second); status != http.StatusOK && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		status, _, body, used = send(replicas[1], nonce, "")
+	}
+	if status != http.StatusOK {
+		t.Fatalf("a proof with replica 1's nonce at replica 2: status %d %s; want 200", status, body)
+	}
+	if status, _, body, _ = send(replicas[0], nonce, used); status != http.StatusUnauthorized || !strings.Contains(body, "dpop_proof_replayed") {
+		t.Errorf("the proof used at replica 2, again at replica 1: status %d %s; want 401 dpop_proof_replayed (one Redis for both)", status, body)
+	}
 }

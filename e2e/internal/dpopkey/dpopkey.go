@@ -39,9 +39,18 @@ var proofs atomic.Int64
 // Proof is a proof for method and uri, bound to token by ath, issued at iat, with a jti of its
 // own.
 func (k *Key) Proof(method, uri, token string, iat time.Time) (string, error) {
+	return k.ProofWithNonce(method, uri, token, "", iat)
+}
+
+// ProofWithNonce is Proof carrying a server's nonce (RFC 9449 §8); none when nonce is "".
+func (k *Key) ProofWithNonce(method, uri, token, nonce string, iat time.Time) (string, error) {
 	sum := sha256.Sum256([]byte(token))
-	claims, err := json.Marshal(map[string]any{"jti": fmt.Sprint("proof-", proofs.Add(1), "-", time.Now().UnixNano()),
-		"htm": method, "htu": uri, "iat": iat.Unix(), "ath": base64.RawURLEncoding.EncodeToString(sum[:])})
+	members := map[string]any{"jti": fmt.Sprint("proof-", proofs.Add(1), "-", time.Now().UnixNano()),
+		"htm": method, "htu": uri, "iat": iat.Unix(), "ath": base64.RawURLEncoding.EncodeToString(sum[:])}
+	if nonce != "" {
+		members["nonce"] = nonce
+	}
+	claims, err := json.Marshal(members)
 	if err != nil {
 		return "", err
 	}
