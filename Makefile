@@ -100,5 +100,5 @@ demo: traefik
 
 # Performance figures (see BENCHMARKS.md): in-process under Yaegi, token cache memory, real Traefik.
 # Prints BENCHMARKS.md-ready markdown; knobs BENCH_COUNT, BENCH_TIME, BENCH_ROUNDS, BENCH_DURATION, BENCH_SKIP.
-bench: $(YAEGI)
+bench: $(YAEGI) redis
 	@YAEGI=$(YAEGI) bash e2e/bench/run.sh

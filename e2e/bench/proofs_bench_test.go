@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 
 	"github.com/seed0ec25cca/withauth/e2e/bench/internal/tokens"
 	"github.com/seed0ec25cca/withauth/e2e/internal/dpopkey"
+	"github.com/seed0ec25cca/withauth/e2e/internal/harness"
+	"github.com/seed0ec25cca/withauth/e2e/internal/redis"
 )
 
 // newWithauthWith is newWithauth with more settings.
@@ -55,6 +58,44 @@ func BenchmarkYaegiWithauthIntrospectionHit(b *testing.B) {
 // fresh ES256 proof on every request, signed by go-jose before the timed loop: what the proof
 // check costs beside a cache hit.
 func BenchmarkYaegiWithauthDPoP(b *testing.B) {
+	benchmarkDPoP(b, "process")
+}
+
+// BenchmarkYaegiWithauthDPoPRedis is BenchmarkYaegiWithauthDPoP with replayStore naming a real
+// redis-server on 127.0.0.1 (make redis installs it; skipped without one): every proof is also
+// recorded in Redis, as replicas share them.
+func BenchmarkYaegiWithauthDPoPRedis(b *testing.B) {
+	b.StopTimer()
+	server := sharedRedis(b)
+	b.StartTimer()
+	benchmarkDPoP(b, server.URL())
+}
+
+var (
+	redisOnce   sync.Once
+	redisServer *redis.Server
+	redisErr    error
+)
+
+// sharedRedis is one redis-server for the benchmark binary, stopped when the process ends.
+func sharedRedis(b *testing.B) *redis.Server {
+	redisOnce.Do(func() {
+		port, err := harness.FreePort()
+		if err != nil {
+			redisErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		redisServer, redisErr = redis.Start(ctx, port, "bench-pw")
+	})
+	if redisErr != nil {
+		b.Skipf("no redis-server: %v", redisErr)
+	}
+	return redisServer
+}
+
+func benchmarkDPoP(b *testing.B, replayStore string) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		b.Fatal(err)
@@ -75,7 +116,7 @@ func BenchmarkYaegiWithauthDPoP(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	h := newWithauthWith(b, fmt.Sprint("dpop-bench-", b.N), map[string]any{"dpop": "required"})
+	h := newWithauthWith(b, fmt.Sprint("dpop-bench-", b.N), map[string]any{"dpop": "required", "dpopOrigins": "http://bench.local", "replayStore": replayStore})
 	serveEach(b, h, func(i int, header http.Header) {
 		header["Authorization"] = []string{"DPoP " + token}
 		header["Dpop"] = []string{proofs[i]}

@@ -67,6 +67,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(tmpDir)
+	if redisServer != nil {
+		redisServer.Close()
+	}
 	os.Exit(code)
 }
 

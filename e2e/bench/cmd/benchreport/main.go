@@ -46,6 +46,7 @@ var rows = []struct{ name, label string }{
 	{"BenchmarkYaegiWithauthReject", "withauth, bad signature (401)"},
 	{"BenchmarkYaegiWithauthIntrospectionHit", "withauth, an opaque token whose introspection answer is cached (RFC 7662)"},
 	{"BenchmarkYaegiWithauthDPoP", "withauth, a DPoP-bound token (grant cached) with a fresh ES256 proof each request (RFC 9449)"},
+	{"BenchmarkYaegiWithauthDPoPRedis", "the same, the proof also recorded in a real redis-server (replayStore: redis://)"},
 	{"BenchmarkYaegiWithauthMissAlgorithm/RS256", "withauth, cache miss, RS256 (PEM key, golang-jwt token)"},
 	{"BenchmarkYaegiWithauthMissAlgorithm/RS384", "withauth, cache miss, RS384"},
 	{"BenchmarkYaegiWithauthMissAlgorithm/RS512", "withauth, cache miss, RS512"},
