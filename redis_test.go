@@ -2,6 +2,8 @@ package withauth
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -29,9 +31,17 @@ type respServer struct {
 }
 
 func newRESPServer(t testing.TB, password string) *respServer {
+	return startRESPServer(t, password, nil)
+}
+
+// startRESPServer is newRESPServer over TLS with certificate, when it is not nil.
+func startRESPServer(t testing.TB, password string, certificate *tls.Certificate) *respServer {
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if certificate != nil {
+		listener = tls.NewListener(listener, &tls.Config{Certificates: []tls.Certificate{*certificate}, MinVersion: tls.VersionTLS12})
 	}
 	s := &respServer{listener: listener, address: listener.Addr().String(), password: password, keys: map[string]time.Time{}, conns: map[net.Conn]bool{}}
 	go s.accept()
@@ -238,6 +248,38 @@ func TestRedisStoreReconnects(t *testing.T) {
 			t.Fatalf("proof %d: %v", i, err)
 		}
 		server.drop()
+	}
+}
+
+// TestRedisStoreOverTLS: rediss:// verifies the store's certificate with the system's roots and
+// caBundle, and refuses one no trusted authority signed.
+func TestRedisStoreOverTLS(t *testing.T) {
+	authority := newCertificate(t, "replay store CA", nil, 0)
+	leaf := newCertificate(t, "localhost", authority, x509.ExtKeyUsageServerAuth)
+	pair, err := tls.X509KeyPair([]byte(leaf.certPEM), []byte(leaf.keyPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := startRESPServer(t, "pw", &pair)
+	_, port, _ := net.SplitHostPort(server.address)
+	setting := "rediss://:pw@localhost:" + port
+	clock := newFakeClock()
+	trusting := CreateConfig()
+	trusting.CABundle = authority.certPEM
+	timing, err := parseFetchTiming(trusting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted, err := newReplayStoreSetting(newProcess(), setting, timing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, err := trusted.setOnce("over-tls", int64(time.Minute)); err != nil || !first {
+		t.Fatalf("over TLS with caBundle naming the store's authority: %v, %v; want recorded", first, err)
+	}
+	untrusting := redisStoreFor(t, setting, clock)
+	if _, err := untrusting.setOnce("over-tls-2", int64(time.Minute)); err == nil {
+		t.Fatal("over TLS without caBundle: recorded; want the store's certificate refused")
 	}
 }
 

@@ -43,6 +43,7 @@ func newCertificate(t testing.TB, name string, parent *certificatePEM, usage x50
 	} else {
 		template.ExtKeyUsage = []x509.ExtKeyUsage{usage}
 		template.KeyUsage = x509.KeyUsageDigitalSignature
+		template.DNSNames = []string{name}
 		signer, signerKey = parent.cert, parent.key
 	}
 	der, err := x509.CreateCertificate(rand.Reader, template, signer, &key.PublicKey, signerKey)
