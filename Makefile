@@ -34,7 +34,7 @@ $(STATICCHECK):
 # wrongly) in every root Go file, tests included (yaegi test interprets them).
 lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
-	cd e2e && go run ./cmd/yaegilint ..
+	cd e2e && go run ./cmd/yaegilint .. ../internal/jose
 
 unit:
 	go test -race -count=1 -v ./...
@@ -45,10 +45,11 @@ $(YAEGI):
 	mv $(BIN)/yaegi $(YAEGI)
 
 # yaegi test needs a GOPATH layout: the plugin staged as Traefik's local plugins are laid out,
-# with its tests (e2e/cmd/stageplugin, which the e2e suite and make bench use too).
+# with its tests (e2e/cmd/stageplugin, which the e2e suite and make bench use too); the root
+# package, then the token core.
 yaegi-test: $(YAEGI)
 	cd e2e && go run ./cmd/stageplugin -tests .. $(CACHE)/yaegi-gopath
-	cd $(CACHE)/yaegi-gopath/src/$(MODULE) && GOPATH=$(CACHE)/yaegi-gopath GO111MODULE=off $(YAEGI) test -v . > $(CACHE)/yaegi-test.log 2>&1; rc=$$?; grep -E '^(--- FAIL|FAIL|ok|PASS)' $(CACHE)/yaegi-test.log; [ $$rc -eq 0 ] || tail -n 60 $(CACHE)/yaegi-test.log; echo "yaegi: $$(grep -c -- '--- PASS' $(CACHE)/yaegi-test.log) passed, $$(grep -c -- '--- FAIL' $(CACHE)/yaegi-test.log) failed"; exit $$rc
+	cd $(CACHE)/yaegi-gopath/src/$(MODULE) && { GOPATH=$(CACHE)/yaegi-gopath GO111MODULE=off $(YAEGI) test -v . && cd internal/jose && GOPATH=$(CACHE)/yaegi-gopath GO111MODULE=off $(YAEGI) test -v .; } > $(CACHE)/yaegi-test.log 2>&1; rc=$$?; grep -E '^(--- FAIL|FAIL|ok|PASS)' $(CACHE)/yaegi-test.log; [ $$rc -eq 0 ] || tail -n 60 $(CACHE)/yaegi-test.log; echo "yaegi: $$(grep -c -- '--- PASS' $(CACHE)/yaegi-test.log) passed, $$(grep -c -- '--- FAIL' $(CACHE)/yaegi-test.log) failed"; exit $$rc
 
 # Fuzzing (fuzz_test.go): each target for a fixed number of executions (seconds printed; a
 # count, not a duration, since a -fuzztime duration can end in a spurious "context deadline
@@ -58,16 +59,18 @@ yaegi-test: $(YAEGI)
 # New-coverage inputs are not minimized in short runs (minimizing them stalls a short run).
 FUZZTIME ?=
 FUZZMINIMIZETIME ?= 0
-FUZZ_TARGETS := FuzzToken:40000x FuzzSignedClaims:4000x FuzzBearerToken:40000x FuzzParseJWKS:30000x FuzzParsePublicKeyPEM:30000x FuzzDPoPProof:20000x
+FUZZ_TARGETS := .:FuzzToken:40000x .:FuzzSignedClaims:4000x .:FuzzBearerToken:40000x .:FuzzParseJWKS:30000x .:FuzzParsePublicKeyPEM:30000x \
+	.:FuzzDPoPProof:20000x ./internal/jose:FuzzParse:40000x ./internal/jose:FuzzRS256Shortcut:20000x \
+	./internal/jose:FuzzParseJWKS:30000x ./internal/jose:FuzzParseProofHeader:30000x
 fuzz:
 	@mkdir -p $(CACHE)
 	@for spec in $(FUZZ_TARGETS); do \
-		target=$${spec%%:*}; budget="$(FUZZTIME)"; [ -n "$$budget" ] || budget=$${spec#*:}; \
-		log=$(CACHE)/fuzz-$$target.log; start=$$(date +%s); \
-		if ! go test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$$budget -fuzzminimizetime=$(FUZZMINIMIZETIME) . > $$log 2>&1; then \
-			tail -n 40 $$log; echo "fuzz: $$target failed; the input is in testdata/fuzz/$$target/"; exit 1; \
+		pkg=$${spec%%:*}; rest=$${spec#*:}; target=$${rest%%:*}; budget="$(FUZZTIME)"; [ -n "$$budget" ] || budget=$${rest#*:}; \
+		log=$(CACHE)/fuzz-$$(basename $$pkg)-$$target.log; start=$$(date +%s); \
+		if ! go test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$$budget -fuzzminimizetime=$(FUZZMINIMIZETIME) $$pkg > $$log 2>&1; then \
+			tail -n 40 $$log; echo "fuzz: $$target failed; the input is in $$pkg/testdata/fuzz/$$target/"; exit 1; \
 		fi; \
-		echo "fuzz: $$target: $$(grep -o 'execs: [0-9]*' $$log | tail -n 1 | cut -d' ' -f2) executions (budget $$budget) in $$(( $$(date +%s) - start )) s"; \
+		echo "fuzz: $$pkg $$target: $$(grep -o 'execs: [0-9]*' $$log | tail -n 1 | cut -d' ' -f2) executions (budget $$budget) in $$(( $$(date +%s) - start )) s"; \
 	done
 
 traefik:

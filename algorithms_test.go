@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 var allAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -54,7 +56,7 @@ func TestAlgorithmsAreRefusedOutsideTheirKeys(t *testing.T) {
 	claims := userClaims(t, nil)
 	asn1ES256 := func(t testing.TB) string {
 		input := segment(t, algHeader("ES256", "ES256")) + "." + segment(t, claims)
-		r, s, err := ecdsa.Sign(rand.Reader, keys.p256, digestOf(supportedAlgorithms["ES256"].hash, input))
+		r, s, err := ecdsa.Sign(rand.Reader, keys.p256, jose.Digest("ES256", input))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,8 +84,8 @@ func TestAlgorithmsAreRefusedOutsideTheirKeys(t *testing.T) {
 		}, wantStatus: 401, wantError: "invalid_token", wantErr: errBadSignature},
 	})
 	// A P-256 key never verifies ES384, whatever the header says.
-	p256 := &publicKey{key: &keys.p256.PublicKey}
-	if keyAllows(p256, "ES384") || !keyAllows(p256, "ES256") || keyAllows(&publicKey{key: keys.ed25519.Public()}, "ES256") {
+	p256 := &jose.Key{Public: &keys.p256.PublicKey}
+	if jose.KeyAllows(p256, "ES384") || !jose.KeyAllows(p256, "ES256") || jose.KeyAllows(&jose.Key{Public: keys.ed25519.Public()}, "ES256") {
 		t.Errorf("keyAllows: a P-256 key must allow ES256 only, an Ed25519 key EdDSA only")
 	}
 }

@@ -32,33 +32,6 @@ func newCertificateRule(config *Config) (*certificateRule, error) {
 	return nil, fmt.Errorf("certificateBound: %q is not a setting; use off, allowed (a certificate-bound token needs its certificate) or required", config.CertificateBound)
 }
 
-// unreadableConfirmation stands for a cnf member withauth cannot read (not a string): the
-// token is bound to something, and no key or certificate has this thumbprint, so it is refused
-// wherever its binding is judged, never taken for an unbound token.
-const unreadableConfirmation = "(unreadable)"
-
-// confirmations reads a token's cnf: the DPoP key's thumbprint and the certificate's.
-func confirmations(claims map[string]interface{}) (jkt, x5t string) {
-	value, present := claims["cnf"]
-	cnf, isObject := value.(map[string]interface{})
-	if present && !isObject {
-		return unreadableConfirmation, unreadableConfirmation
-	}
-	return confirmation(cnf, "jkt"), confirmation(cnf, "x5t#S256")
-}
-
-// confirmation is one member of cnf: "" when absent, unreadableConfirmation when not a string.
-func confirmation(cnf map[string]interface{}, name string) string {
-	value, present := cnf[name]
-	if !present {
-		return ""
-	}
-	if text, isString := value.(string); isString && text != "" {
-		return text
-	}
-	return unreadableConfirmation
-}
-
 // checkBinding judges the binding of a token's grant to the request that presents it, at now:
 // its DPoP proof (dpop, nil when off; a fresh nonce goes in answer), its TLS client certificate
 // (certificates, nil when off).

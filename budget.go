@@ -31,6 +31,7 @@ const (
 // most maxWait; then it is refused (errIntrospectionBusy), never let through.
 type callBudget struct {
 	now           func() time.Time
+	log           *processLog
 	ratePerSecond float64
 	concurrency   int
 	reservedCalls float64 // tokens of the bucket new tokens may not take
@@ -64,8 +65,8 @@ type budgetWaiter struct {
 	revalidation bool
 }
 
-func newCallBudget(ratePerSecond float64, concurrency int, now func() time.Time) *callBudget {
-	b := &callBudget{now: now, ratePerSecond: ratePerSecond, concurrency: concurrency, maxWait: maxBudgetWait,
+func newCallBudget(ratePerSecond float64, concurrency int, now func() time.Time, log *processLog) *callBudget {
+	b := &callBudget{now: now, log: log, ratePerSecond: ratePerSecond, concurrency: concurrency, maxWait: maxBudgetWait,
 		tokens: ratePerSecond, refilledNanos: now().UnixNano(), clients: make(map[string]*clientShare)}
 	b.reservedCalls = ratePerSecond / 4
 	b.reservedSlots = concurrency / 4
@@ -249,7 +250,7 @@ func (b *callBudget) scheduleDispatch() {
 func (b *callBudget) wakeUp() {
 	defer func() {
 		if p := recover(); p != nil {
-			logError("withauth: introspection budget: panic: %v", p)
+			b.log.errorf("withauth: introspection budget: panic: %v", p)
 		}
 	}()
 	b.mu.Lock()

@@ -11,7 +11,7 @@ import (
 // testBudget is a budget on a fake clock whose waits last wait of real time.
 func testBudget(rate float64, concurrency int, wait time.Duration) (*callBudget, *fakeClock) {
 	clock := newFakeClock()
-	b := newCallBudget(rate, concurrency, clock.Now)
+	b := newCallBudget(rate, concurrency, clock.Now, newProcessLog())
 	b.maxWait = wait
 	return b, clock
 }

@@ -10,36 +10,6 @@ import (
 	"sync"
 )
 
-// grant is what a middleware concluded from one verified token: kept in its cache so that the
-// token is not parsed, verified or decoded again until it expires.
-type grant struct {
-	kid string
-	key *publicKey
-	// keys and epoch are those of the issuer whose key verified the token.
-	keys  *keySource
-	epoch *keyEpoch
-	// generation is epoch's generation when the token was verified; a grant of an
-	// older generation is verified anew, so tokens of keys that left the set are dropped.
-	generation      int64
-	expiresUnixNano int64 // clock skew included
-	// usableUntilUnixNano is expiresUnixNano, or earlier the time the key set is due for a
-	// refresh: past it the grant is checked against the key source again.
-	usableUntilUnixNano int64
-	// allowed tells whether the token meets this middleware's roles and permissions;
-	// refusal, when not and rejections are logged, what the log line says of the token.
-	allowed bool
-	refusal string
-	// jkt and x5t are the token's cnf confirmations (RFC 9449's DPoP key, RFC 8705's client
-	// certificate), read when the route judges them.
-	jkt, x5t string
-	// forwardNames and forwardValues are the forwarded headers the claims give a value, in the
-	// middleware's order: a header of an absent claim is not listed, so that a hit sets the
-	// headers without a check each. They are shared by every request with the token, never
-	// modified (see forwardedHeaders).
-	forwardNames  []string
-	forwardValues [][]string
-}
-
 // maxStoreBytes bounds what every cached grant of the process takes together, as grantBytes
 // estimates it, whatever the number of routes and reloads.
 const maxStoreBytes = 64 << 20
@@ -212,13 +182,4 @@ func grantBytes(key string, g *grant) int64 {
 		size += 56 + len(values[0])
 	}
 	return int64(size)
-}
-
-// usableUntil bounds a grant's use without asking the key source: its expiry, or the key
-// set's next refresh if that comes first (Unix nanoseconds).
-func usableUntil(expiresUnixNano int64, epoch *keyEpoch) int64 {
-	if due := epoch.refreshDueUnixNano.Load(); due < expiresUnixNano {
-		return due
-	}
-	return expiresUnixNano
 }

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // discoveryEndpoint fetches an issuer's keys from the jwks_uri of its discovery document, or
@@ -22,7 +24,7 @@ type discoveryEndpoint struct {
 
 func (d discoveryEndpoint) describe() string { return redactURL(d.issuer) + " (discovery)" }
 
-func (d discoveryEndpoint) fetch(ctx context.Context) (*keySet, error) {
+func (d discoveryEndpoint) fetch(ctx context.Context) (*jose.KeySet, error) {
 	jwksURL, err := d.jwksURI(ctx)
 	if err != nil {
 		return nil, err
@@ -31,7 +33,7 @@ func (d discoveryEndpoint) fetch(ctx context.Context) (*keySet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %v", redactURL(jwksURL), err)
 	}
-	set, err := parseJWKS(body)
+	set, err := jose.ParseJWKS(body)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %v", redactURL(jwksURL), err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // discoveryDocument is an issuer's OpenID metadata naming jwksURI.
@@ -73,9 +75,9 @@ func TestDiscoveryOfAnotherIssuerIsRefused(t *testing.T) {
 
 // TestJWKSURLPointingAtADiscoveryDocument says what it is, instead of "no usable key".
 func TestJWKSURLPointingAtADiscoveryDocument(t *testing.T) {
-	_, err := parseJWKS(discoveryDocument(t, "https://idp.example", "https://idp.example/certs"))
+	_, err := jose.ParseJWKS(discoveryDocument(t, "https://idp.example", "https://idp.example/certs"))
 	if err == nil || !strings.Contains(err.Error(), "OpenID discovery document, not a JWKS: set jwksUrl to its jwks_uri (https://idp.example/certs)") {
-		t.Fatalf("parseJWKS(discovery document) error %v; want it to name the document and its jwks_uri", err)
+		t.Fatalf("jose.ParseJWKS(discovery document) error %v; want it to name the document and its jwks_uri", err)
 	}
 }
 

@@ -4,10 +4,7 @@ package withauth
 // a JWS signed by the key its token is bound to (cnf.jkt), for this method, URL and token.
 
 import (
-	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,18 +12,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
-// maxProofBytes bounds a DPoP header: a proof holds a public key and a few claims.
-const maxProofBytes = 8 << 10
-
-const (
-	// maxProofFutureSeconds is how far in the future a proof's iat may be: clocks differ a little,
-	// and a proof dated later would stay acceptable, and remembered, longer.
-	maxProofFutureSeconds = 5
-	// maxDPoPProofMaxAge bounds dpopProofMaxAge: every used proof is remembered that long.
-	maxDPoPProofMaxAge = 10 * time.Minute
-)
+// maxDPoPProofMaxAge bounds dpopProofMaxAge: every used proof is remembered that long.
+const maxDPoPProofMaxAge = 10 * time.Minute
 
 // dpopRule is a route's DPoP setting: allowed (Bearer tokens without cnf.jkt still pass) or
 // required, the proofs' algorithms, origins and age, its nonces, and where used proofs are
@@ -51,8 +42,8 @@ type dpopRule struct {
 
 // newDPoP checks dpop, dpopAlgorithms, dpopProofMaxAge, dpopOrigins, the nonce settings and
 // replayStore; nil when DPoP is off.
-func newDPoP(p *process, config *Config, timing fetchTiming) (*dpopRule, error) {
-	rule := &dpopRule{signers: p.proofSigners, proofs: p.proofs, maxAgeSeconds: 60}
+func newDPoP(config *Config, timing fetchTiming) (*dpopRule, error) {
+	rule := &dpopRule{maxAgeSeconds: 60}
 	switch strings.TrimSpace(config.DPoP) {
 	case "", "off":
 		if config.DPoPAlgorithms != nil || config.DPoPProofMaxAge != "" || config.DPoPOrigins != nil || config.DPoPNonce != "" ||
@@ -75,7 +66,7 @@ func newDPoP(p *process, config *Config, timing fetchTiming) (*dpopRule, error) 
 	}
 	rule.algorithms = make(map[string]bool, len(names))
 	for _, name := range names {
-		if _, ok := supportedAlgorithms[name]; !ok {
+		if !jose.Supported(name) {
 			return nil, fmt.Errorf("dpopAlgorithms: %q is not supported; use asymmetric ones: ES256, ES384, ES512, EdDSA, PS256, PS384, PS512, RS256, RS384, RS512", name)
 		}
 		rule.algorithms[name] = true
@@ -98,10 +89,21 @@ func newDPoP(p *process, config *Config, timing fetchTiming) (*dpopRule, error) 
 	if rule.nonces, err = newNonceRule(config); err != nil {
 		return nil, err
 	}
-	if rule.remote, err = newReplayStoreSetting(p, config.ReplayStore, timing); err != nil {
+	if rule.remote, err = newReplayStoreSetting(config.ReplayStore, timing); err != nil {
 		return nil, err
 	}
 	return rule, nil
+}
+
+// share gives the rule the process's proof headers and used proofs, and the replicas' store of
+// its replayStore setting; used proofs are remembered for its dpopProofMaxAge from now on.
+func (rule *dpopRule) share(p *process) {
+	rule.signers = p.proofSigners
+	rule.proofs = p.proofs
+	if rule.remote != nil {
+		rule.remote = sharedObject(&p.replayStores, rule.remote.id, rule.remote).(*redisStore)
+	}
+	p.proofs.noteMaxAge(time.Duration(rule.maxAgeSeconds * float64(time.Second)))
 }
 
 // newDPoPOrigins checks dpopOrigins: required, each scheme://host[:port] and nothing more.
@@ -125,77 +127,30 @@ func newDPoPOrigins(values []string) (map[string]bool, error) {
 	return origins, nil
 }
 
-// proofHeader and proofClaims are the members of a proof withauth reads.
-type proofHeader struct {
-	Typ  string                 `json:"typ"`
-	Alg  string                 `json:"alg"`
-	JWK  map[string]interface{} `json:"jwk"`
-	Crit json.RawMessage        `json:"crit"`
-}
-
-type proofClaims struct {
-	Jti   string      `json:"jti"`
-	Htm   string      `json:"htm"`
-	Htu   string      `json:"htu"`
-	Iat   json.Number `json:"iat"`
-	Ath   string      `json:"ath"`
-	Nonce *string     `json:"nonce"`
-}
-
 // checkProof verifies the request's one DPoP proof for token, bound to the key whose RFC 7638
-// thumbprint is jkt, as RFC 9449 §4.3 lists, the cheap checks first: typ, an accepted
-// asymmetric alg and a public jwk of a bounded size, the jwk's thumbprint, the signature, jti,
-// htm, htu, ath, iat, the nonce, and a jti not seen before (recorded then). A fresh nonce for the
-// client goes in answer's DPoP-Nonce when its own is about to expire.
+// thumbprint is jkt, as RFC 9449 §4.3 lists: the token core judges the proof itself (its
+// header, key, signature, jti, htm, ath, iat), then its htu against dpopOrigins, its nonce, and
+// its jti is recorded. A fresh nonce for the client goes in answer's DPoP-Nonce when its own is
+// about to expire.
 func checkProof(rule *dpopRule, req *http.Request, answer http.Header, token, jkt string, now time.Time) error {
 	values := req.Header["Dpop"]
 	if len(values) != 1 {
 		return errDPoPProofMissing
 	}
 	proof := values[0]
-	if len(proof) > maxProofBytes || strings.Count(proof, ".") != 2 {
+	key := proofKeyOf(rule.signers, jose.ProofHeaderPart(proof))
+	if key == nil {
 		return errDPoPProofInvalid
 	}
-	first, last := strings.IndexByte(proof, '.'), strings.LastIndexByte(proof, '.')
-	signer := proofSignerOf(rule.signers, proof[:first])
-	if signer == nil || !rule.algorithms[signer.alg] {
-		return errDPoPProofInvalid
-	}
-	// Before the signature: a key other than the token's is refused without verifying anything.
-	if signer.thumbprint != jkt {
-		return errDPoPKeyMismatch
-	}
-	signature, err := decodeSegment(proof[last+1:])
-	if err != nil || verifySignature(&rawToken{signingInput: proof[:last], signature: signature, alg: signer.alg}, signer.key) != nil {
-		return errDPoPSignature
-	}
-	var claims proofClaims
-	if err := decodeProofPart(proof[first+1:last], &claims); err != nil {
-		return errDPoPProofInvalid
-	}
-	return checkProofClaims(rule, req, answer, token, jkt, &claims, now)
-}
-
-// checkProofClaims is checkProof for the claims of a proof whose signature verified.
-func checkProofClaims(rule *dpopRule, req *http.Request, answer http.Header, token, jkt string, claims *proofClaims, now time.Time) error {
-	if claims.Jti == "" {
-		return errDPoPNoJti
-	}
-	if claims.Htm != req.Method {
-		return errDPoPMethod
+	nowSeconds := float64(now.UnixNano()) / 1e9
+	claims, err := jose.CheckProof(proof, key, jkt, &jose.ProofRequest{Algorithms: rule.algorithms, Method: req.Method,
+		Token: token, NowSeconds: nowSeconds, MaxAgeSeconds: rule.maxAgeSeconds})
+	if err != nil {
+		return err
 	}
 	origin, path, ok := normalizedURI(claims.Htu)
-	if !ok || !rule.origins[origin] || path != requestPath(req) {
+	if !ok || !rule.origins[origin] || path != requestPath(req.URL.EscapedPath()) {
 		return errDPoPURI
-	}
-	sum := sha256.Sum256([]byte(token))
-	if claims.Ath != base64.RawURLEncoding.EncodeToString(sum[:]) {
-		return errDPoPTokenHash
-	}
-	iat, err := claims.Iat.Float64()
-	nowSeconds := float64(now.UnixNano()) / 1e9
-	if err != nil || iat < nowSeconds-rule.maxAgeSeconds || iat > nowSeconds+maxProofFutureSeconds {
-		return errDPoPProofStale
 	}
 	if rule.nonces != nil {
 		if claims.Nonce == nil {
@@ -212,6 +167,7 @@ func checkProofClaims(rule *dpopRule, req *http.Request, answer http.Header, tok
 	// The proof is judged; its jti counts once, for as long as any route of the process would
 	// accept it. Remembered by a SHA-256, so that a proof takes the same few bytes whatever its
 	// jti's size.
+	iat, _ := claims.Iat.Float64()
 	seen := sha256.Sum256([]byte(jkt + " " + claims.Jti))
 	return recordProof(rule, string(seen[:]), jkt, int64(iat*1e9), now.UnixNano())
 }
@@ -235,23 +191,6 @@ func recordProof(rule *dpopRule, digest, jkt string, iatUnixNano, nowUnixNano in
 	return nil
 }
 
-// requestPath is the request's path as normalizedURI writes an htu's.
-func requestPath(req *http.Request) string {
-	path := normalizedPath(req.URL.EscapedPath())
-	if path == "" {
-		return "/"
-	}
-	return path
-}
-
-// proofSigner is what a proof's header says: the algorithm, the key (its jwk), the key's
-// RFC 7638 thumbprint.
-type proofSigner struct {
-	alg        string
-	key        *publicKey
-	thumbprint string
-}
-
 // maxProofSigners bounds the proof headers remembered.
 const maxProofSigners = 10000
 
@@ -260,114 +199,40 @@ const maxProofSigners = 10000
 // its thumbprint computed once. When full, an eighth of it, in Go's random map order, makes room.
 type proofSignerCache struct {
 	mu       sync.Mutex
-	byHeader map[string]*proofSigner
+	byHeader map[string]*jose.ProofKey
 }
 
-// proofSignerOf reads a proof's header: typ dpop+jwt, no crit, a public jwk that may verify
-// alg. nil when it is not such a header; the route judges the algorithm itself.
-func proofSignerOf(proofSigners *proofSignerCache, encoded string) *proofSigner {
+// proofKeyOf is the key of a proof's header (jose.ParseProofHeader), nil when it is not a DPoP
+// proof's; the route judges the algorithm itself.
+func proofKeyOf(signers *proofSignerCache, encoded string) *jose.ProofKey {
+	if encoded == "" {
+		return nil
+	}
 	sum := sha256.Sum256([]byte(encoded))
 	digest := string(sum[:])
-	proofSigners.mu.Lock()
-	signer := proofSigners.byHeader[digest]
-	proofSigners.mu.Unlock()
-	if signer != nil {
-		return signer
+	signers.mu.Lock()
+	key := signers.byHeader[digest]
+	signers.mu.Unlock()
+	if key != nil {
+		return key
 	}
-	var header proofHeader
-	if err := decodeProofPart(encoded, &header); err != nil || header.Typ != "dpop+jwt" || header.Crit != nil || header.JWK == nil {
+	key, err := jose.ParseProofHeader(encoded)
+	if err != nil {
 		return nil
 	}
-	key, thumbprint, err := proofKey(header.JWK)
-	if err != nil || !keyAllows(key, header.Alg) {
-		return nil
-	}
-	signer = &proofSigner{alg: header.Alg, key: key, thumbprint: thumbprint}
-	proofSigners.mu.Lock()
-	if len(proofSigners.byHeader) >= maxProofSigners {
+	signers.mu.Lock()
+	if len(signers.byHeader) >= maxProofSigners {
 		room := maxProofSigners / 8
-		for known := range proofSigners.byHeader {
-			delete(proofSigners.byHeader, known)
+		for known := range signers.byHeader {
+			delete(signers.byHeader, known)
 			if room--; room == 0 {
 				break
 			}
 		}
 	}
-	proofSigners.byHeader[digest] = signer
-	proofSigners.mu.Unlock()
-	return signer
-}
-
-// decodeProofPart decodes one base64url part of a proof as JSON into v.
-func decodeProofPart(part string, v interface{}) error {
-	data, err := decodeSegment(part)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(data, v)
-}
-
-// proofKey reads a proof's jwk: a public key withauth verifies with (no private member), and
-// its RFC 7638 SHA-256 thumbprint.
-func proofKey(members map[string]interface{}) (*publicKey, string, error) {
-	for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
-		if _, found := members[private]; found {
-			return nil, "", errors.New("the jwk holds a private member")
-		}
-	}
-	text, err := json.Marshal(members)
-	if err != nil {
-		return nil, "", err
-	}
-	var k jwk
-	if err := json.Unmarshal(text, &k); err != nil {
-		return nil, "", err
-	}
-	key, err := keyFromJWK(k)
-	if err != nil {
-		return nil, "", err
-	}
-	// A client's key, chosen by the client: RSA only of the sizes and exponent clients use, so
-	// that no proof costs more to verify than an RSA-4096 signature.
-	if rsaKey, isRSA := key.key.(*rsa.PublicKey); isRSA && (rsaKey.N.BitLen() > maxProofRSABits || rsaKey.E != 65537) {
-		return nil, "", errors.New("the proof's RSA key is larger than 4096 bits or its exponent is not 65537")
-	}
-	thumbprint, err := jwkThumbprint(k)
-	return key, thumbprint, err
-}
-
-// maxProofRSABits bounds a proof's RSA key; keyFromJWK has refused those under 2048 bits.
-const maxProofRSABits = 4096
-
-// jwkThumbprint is RFC 7638's thumbprint: SHA-256 over the required members of the key's type,
-// in lexicographic order, as JSON without white space; base64url.
-func jwkThumbprint(k jwk) (string, error) {
-	var members []string
-	switch k.Kty {
-	case "RSA":
-		members = []string{"e", k.E, "kty", k.Kty, "n", k.N}
-	case "EC":
-		members = []string{"crv", k.Crv, "kty", k.Kty, "x", k.X, "y", k.Y}
-	case "OKP":
-		members = []string{"crv", k.Crv, "kty", k.Kty, "x", k.X}
-	default:
-		return "", fmt.Errorf("no thumbprint for kty %q", k.Kty)
-	}
-	var b strings.Builder
-	b.WriteByte('{')
-	for i := 0; i < len(members); i += 2 {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		name, _ := json.Marshal(members[i])
-		value, _ := json.Marshal(members[i+1])
-		b.Write(name)
-		b.WriteByte(':')
-		b.Write(value)
-	}
-	b.WriteByte('}')
-	sum := sha256.Sum256([]byte(b.String()))
-	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
+	signers.byHeader[digest] = key
+	signers.mu.Unlock()
+	return key
 }
 
 // normalizedURI splits an htu (or an origin) into its origin, scheme://host[:port], and its
@@ -387,16 +252,16 @@ func normalizedURI(raw string) (origin, path string, ok bool) {
 	if port := u.Port(); port != "" && !(scheme == "https" && port == "443" || scheme == "http" && port == "80") {
 		host += ":" + port
 	}
-	path = normalizedPath(u.EscapedPath())
-	if path == "" {
-		path = "/"
-	}
-	return scheme + "://" + host, path, true
+	return scheme + "://" + host, requestPath(u.EscapedPath()), true
 }
 
-// normalizedPath decodes the percent-encoded octets that need none (RFC 3986 unreserved) and
-// writes the others' hex digits in upper case.
-func normalizedPath(path string) string {
+// requestPath is an escaped path as normalizedURI writes an htu's: the percent-encoded octets
+// that need none (RFC 3986 unreserved) decoded, the others' hex digits in upper case, "/" for
+// none.
+func requestPath(path string) string {
+	if path == "" {
+		return "/"
+	}
 	if strings.IndexByte(path, '%') < 0 {
 		return path
 	}

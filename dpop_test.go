@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -14,16 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-// TestJWKThumbprint: RFC 7638 §3.1's example key and thumbprint.
-func TestJWKThumbprint(t *testing.T) {
-	k := jwk{Kty: "RSA", E: "AQAB", Alg: "RS256", Kid: "2011-04-29",
-		N: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"}
-	if got, err := jwkThumbprint(k); err != nil || got != "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs" {
-		t.Fatalf("thumbprint %q (%v); want RFC 7638's NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", got, err)
-	}
-}
+	"github.com/seed0ec25cca/withauth/internal/jose"
+)
 
 // dpopClient is a client's DPoP key and what it signs proofs with.
 type dpopClient struct {
@@ -40,14 +32,14 @@ func newDPoPClient(t testing.TB, key crypto.Signer, alg string) *dpopClient {
 	public := publicJWK(t, key.Public(), "", "")
 	delete(public, "kid")
 	delete(public, "use")
-	var k jwk
+	var k jose.JWK
 	k.Kty, _ = public["kty"].(string)
 	k.N, _ = public["n"].(string)
 	k.E, _ = public["e"].(string)
 	k.Crv, _ = public["crv"].(string)
 	k.X, _ = public["x"].(string)
 	k.Y, _ = public["y"].(string)
-	jkt, err := jwkThumbprint(k)
+	jkt, err := jose.Thumbprint(k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,45 +288,6 @@ func TestDPoPOrigins(t *testing.T) {
 	}
 }
 
-// TestDPoPProofKeys: proof keys are RSA of 2048 to 4096 bits with e = 65537, EC on P-256, P-384
-// or P-521, or Ed25519 (S4-7: a client must not choose a key that makes its proofs costly).
-func TestDPoPProofKeys(t *testing.T) {
-	rsaJWK := func(bits int, exponent []byte) map[string]interface{} {
-		modulus := make([]byte, bits/8)
-		if _, err := rand.Read(modulus); err != nil {
-			t.Fatal(err)
-		}
-		modulus[0] |= 0x80
-		modulus[len(modulus)-1] |= 1
-		return map[string]interface{}{"kty": "RSA", "n": base64.RawURLEncoding.EncodeToString(modulus), "e": base64.RawURLEncoding.EncodeToString(exponent)}
-	}
-	header := func(alg string, jwk map[string]interface{}) string {
-		return segment(t, map[string]interface{}{"typ": "dpop+jwt", "alg": alg, "jwk": jwk})
-	}
-	keys := algorithmKeys(t)
-	signers := &proofSignerCache{byHeader: map[string]*proofSigner{}}
-	for _, tc := range []struct {
-		name   string
-		header string
-		want   bool
-	}{
-		{"RSA-2048, e 65537", header("RS256", rsaJWK(2048, []byte{1, 0, 1})), true},
-		{"RSA-4096, e 65537", header("PS256", rsaJWK(4096, []byte{1, 0, 1})), true},
-		{"RSA-4104, e 65537", header("RS256", rsaJWK(4104, []byte{1, 0, 1})), false},
-		{"RSA-16384, e 2^31-1", header("RS256", rsaJWK(16384, []byte{0x7f, 0xff, 0xff, 0xff})), false},
-		{"RSA-2048, e 3", header("RS256", rsaJWK(2048, []byte{3})), false},
-		{"RSA-1024, e 65537", header("RS256", rsaJWK(1024, []byte{1, 0, 1})), false},
-		{"EC P-256", header("ES256", publicJWK(t, keys.p256.Public(), "", "")), true},
-		{"EC P-521", header("ES512", publicJWK(t, keys.p521.Public(), "", "")), true},
-		{"Ed25519", header("EdDSA", publicJWK(t, keys.ed25519.Public(), "", "")), true},
-		{"EC P-256 named for ES384", header("ES384", publicJWK(t, keys.p256.Public(), "", "")), false},
-	} {
-		if got := proofSignerOf(signers, tc.header) != nil; got != tc.want {
-			t.Errorf("%s: accepted %v; want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
 func TestDPoPConfiguration(t *testing.T) {
 	for _, tc := range []struct {
 		change func(*Config)
@@ -387,10 +340,11 @@ func newFuzzProofCase(t testing.TB) *fuzzProofCase {
 	proof := signWith(t, client.key, map[string]interface{}{"typ": "dpop+jwt", "alg": "EdDSA", "jwk": client.jwk},
 		map[string]interface{}{"jti": "fuzz-proof", "htm": "GET", "htu": "http://backend.example/admin", "iat": fuzzIssuedAt,
 			"ath": base64.RawURLEncoding.EncodeToString(sum[:])})
-	rule, err := newDPoP(newProcess(), &Config{DPoP: "required", DPoPOrigins: []string{testOrigin}}, fetchTiming{now: time.Now})
+	rule, err := newDPoP(&Config{DPoP: "required", DPoPOrigins: []string{testOrigin}}, fetchTiming{now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	rule.share(newProcess())
 	return &fuzzProofCase{rule: rule, token: token, jkt: client.jkt, proof: proof, now: time.Unix(fuzzIssuedAt+10, 0)}
 }
 

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // Every error a client can see, and how it is answered. They are sentinels compared with ==,
@@ -26,31 +28,31 @@ var (
 	errTwoTokenCookies   = errors.New("more than one token cookie (tokenCookie)")
 	errNotOneDPoPToken   = errors.New("the Authorization header is not DPoP followed by one token")
 
-	// The token (jwt.go, keys): 401 invalid_token.
-	errTokenTooLarge   = errors.New("the token is larger than 64 KiB")
-	errMalformed       = errors.New("the token is not a compact JWS (three base64url parts)")
-	errHeaderBase64    = errors.New("the token's first part (its header) is not unpadded base64url")
-	errPayloadBase64   = errors.New("the token's second part (its claims) is not unpadded base64url")
-	errSignatureBase64 = errors.New("the token's third part (its signature) is not unpadded base64url")
-	errEncrypted       = errors.New("encrypted tokens (JWE) are not accepted")
-	errBadHeader       = errors.New("the token header is not a JSON object")
-	errAlgorithm       = errors.New("the token is not signed with an accepted algorithm (algorithms)")
-	errKeyAlgorithm    = errors.New("the token's algorithm is not one its key may verify")
-	errCritical        = errors.New("the token header lists critical extensions, which are not supported")
-	errKidType         = errors.New("the token header kid is not a string")
-	errBadSignature    = errors.New("the token signature is invalid")
-	errSignatureSize   = errors.New("the token signature is not of the size its algorithm and key make")
-	errBadClaims       = errors.New("the token claims are not a JSON object")
-	errNumberRange     = errors.New("the token claims hold a number beyond the range of a double (IEEE 754), which JSON decoders read differently")
-	errNoExpiry        = errors.New("the token has no numeric exp claim")
-	errExpired         = errors.New("the token has expired")
-	errNotYetValid     = errors.New("the token is not valid yet (nbf)")
-	errIssuedInFuture  = errors.New("the token was issued in the future (iat)")
-	errBadTimeClaim    = errors.New("the token has a non-numeric nbf or iat claim")
-	errTokenLifetime   = errors.New("the token lives longer than this route accepts (exp - iat beyond maxTokenAge), or has no iat")
-	errIssuer          = errors.New("the token issuer (iss) is not the expected one")
-	errNoIssuer        = errors.New("the token has no issuer (iss), and this route expects one (issuer)")
-	errAudience        = errors.New("the token audience (aud) is not an expected one")
+	// The token (internal/jose, keys): 401 invalid_token.
+	errTokenTooLarge   = jose.ErrTokenTooLarge
+	errMalformed       = jose.ErrMalformed
+	errHeaderBase64    = jose.ErrHeaderBase64
+	errPayloadBase64   = jose.ErrPayloadBase64
+	errSignatureBase64 = jose.ErrSignatureBase64
+	errEncrypted       = jose.ErrEncrypted
+	errBadHeader       = jose.ErrBadHeader
+	errAlgorithm       = jose.ErrAlgorithm
+	errKeyAlgorithm    = jose.ErrKeyAlgorithm
+	errCritical        = jose.ErrCritical
+	errKidType         = jose.ErrKidType
+	errBadSignature    = jose.ErrBadSignature
+	errSignatureSize   = jose.ErrSignatureSize
+	errBadClaims       = jose.ErrBadClaims
+	errNumberRange     = jose.ErrNumberRange
+	errNoExpiry        = jose.ErrNoExpiry
+	errExpired         = jose.ErrExpired
+	errNotYetValid     = jose.ErrNotYetValid
+	errIssuedInFuture  = jose.ErrIssuedInFuture
+	errBadTimeClaim    = jose.ErrBadTimeClaim
+	errTokenLifetime   = jose.ErrTokenLifetime
+	errIssuer          = jose.ErrIssuer
+	errNoIssuer        = jose.ErrNoIssuer
+	errAudience        = jose.ErrAudience
 	errUnknownKey      = errors.New("the token is signed by an unknown key (kid)")
 	errHeaderTyp       = errors.New("the token header's typ is not an accepted one")
 	errAuthorized      = errors.New("the token's authorized party (azp, else client_id) is not an accepted one")
@@ -77,14 +79,14 @@ var (
 	// DPoP proofs (dpop.go, replay.go): 401 invalid_dpop_proof, or use_dpop_nonce for a nonce,
 	// each naming the part of the proof that failed.
 	errDPoPProofMissing  = errors.New("a DPoP token needs exactly one DPoP header holding its proof")
-	errDPoPProofInvalid  = errors.New("the DPoP proof is not a compact JWS whose header is typ dpop+jwt with an accepted alg and a public jwk (RSA of 2048 to 4096 bits with e 65537, EC P-256, P-384 or P-521, Ed25519)")
-	errDPoPKeyMismatch   = errors.New("the DPoP proof's jwk is another key than the one the token is bound to (cnf.jkt)")
-	errDPoPSignature     = errors.New("the DPoP proof's signature does not verify with its jwk")
-	errDPoPNoJti         = errors.New("the DPoP proof has no jti")
-	errDPoPMethod        = errors.New("the DPoP proof's htm is not this request's method")
+	errDPoPProofInvalid  = jose.ErrProofInvalid
+	errDPoPKeyMismatch   = jose.ErrProofKey
+	errDPoPSignature     = jose.ErrProofSignature
+	errDPoPNoJti         = jose.ErrProofNoJti
+	errDPoPMethod        = jose.ErrProofMethod
 	errDPoPURI           = errors.New("the DPoP proof's htu is not this request's URL (an origin of dpopOrigins and this path, without query)")
-	errDPoPTokenHash     = errors.New("the DPoP proof's ath is not the SHA-256 of this token")
-	errDPoPProofStale    = errors.New("the DPoP proof's iat is older than dpopProofMaxAge, or more than 5 s in the future")
+	errDPoPTokenHash     = jose.ErrProofTokenHash
+	errDPoPProofStale    = jose.ErrProofStale
 	errDPoPNonceMissing  = errors.New("the DPoP proof has no nonce: send the one in the DPoP-Nonce header")
 	errDPoPNonceInvalid  = errors.New("the DPoP proof's nonce is not one this server issued, or has expired: send the one in the DPoP-Nonce header")
 	errDPoPProofReplayed = errors.New("the DPoP proof was used before (its jti)")

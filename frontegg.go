@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 const (
@@ -54,6 +56,7 @@ func firstNonEmpty(values ...string) string {
 // fronteggAPI is one vendor's client of Frontegg's API, shared by every middleware that uses
 // the same gateway and credentials. As a keyFetcher it supplies Frontegg's public key.
 type fronteggAPI struct {
+	id       string // its processKey
 	gateway  string
 	clientID string
 	apiKey   string
@@ -66,6 +69,7 @@ type fronteggAPI struct {
 	answers apiAnswerCache
 	users   users            // the middlewares that use the client, for its log lines
 	now     func() time.Time // Config.Now of the middleware that made it
+	log     *processLog
 }
 
 // accessTokenCheckTTL is how long an answer about access tokens is trusted, as in the SDKs:
@@ -85,19 +89,26 @@ type accessTokenData struct {
 	Permissions []string `json:"permissions"`
 }
 
-// sharedFronteggAPI is the process's client of one gateway, credentials and timeout (id), shared
-// by every middleware of that vendor as the key sets are: the key source of the same settings
-// fetches with it, and its vendor token and access-token answers serve them all.
-func sharedFronteggAPI(p *process, id string, fresh *fronteggAPI) *fronteggAPI {
+// newFronteggAPI readies a fresh client of one gateway, credentials and timeout (id).
+func newFronteggAPI(id string, fresh *fronteggAPI) *fronteggAPI {
+	fresh.id = id
 	fresh.answers.users = &fresh.users
 	fresh.answers.now = fresh.now
-	return sharedObject(&p.fronteggAPIs, id, fresh).(*fronteggAPI)
+	fresh.answers.log = fresh.log
+	return fresh
+}
+
+// sharedFronteggAPI is the process's client of fresh's id, shared by every middleware of that
+// vendor as the key sets are: the key source of the same settings fetches with it, and its vendor
+// token and access-token answers serve them all.
+func sharedFronteggAPI(p *process, fresh *fronteggAPI) *fronteggAPI {
+	return sharedObject(&p.fronteggAPIs, fresh.id, fresh).(*fronteggAPI)
 }
 
 func (f *fronteggAPI) describe() string { return redactURL(f.gateway) }
 
 // fetch obtains Frontegg's public key; it verifies every token whatever kid it names.
-func (f *fronteggAPI) fetch(ctx context.Context) (*keySet, error) {
+func (f *fronteggAPI) fetch(ctx context.Context) (*jose.KeySet, error) {
 	body, _, err := f.get(ctx, "/identity/resources/configurations/v1")
 	if err != nil {
 		return nil, err
@@ -108,11 +119,11 @@ func (f *fronteggAPI) fetch(ctx context.Context) (*keySet, error) {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("invalid configuration response: %v", err)
 	}
-	key, err := parsePublicKeyPEM(doc.PublicKey)
+	key, err := jose.ParsePublicKeyPEM(doc.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("configuration response publicKey: %v", err)
 	}
-	return singleKeySet(key), nil
+	return jose.SingleKeySet(key), nil
 }
 
 // get calls the API as the vendor. A 401 drops the vendor token so the next call renews it.
@@ -168,6 +179,7 @@ type apiAnswerCache struct {
 	entries map[string]*apiAnswer
 	users   *users           // its client's, for its log lines
 	now     func() time.Time // its client's clock
+	log     *processLog
 }
 
 // apiAnswer is one answer of the API: the field its loader fills, or err.
@@ -212,7 +224,7 @@ func (c *apiAnswerCache) load(a *apiAnswer, timeout time.Duration, load func(ctx
 		}
 		ttl := accessTokenCheckTTL
 		if err != nil {
-			logError("%s: Frontegg access token check failed: %v", c.users.String(), err)
+			c.log.errorf("%s: Frontegg access token check failed: %v", c.users.String(), err)
 			ttl = failedCheckTTL
 		}
 		c.mu.Lock()

@@ -35,7 +35,7 @@ func (f *fronteggAPI) activeAccessTokens(kind string) (*apiAnswer, error) {
 // vendor turned access tokens off: the SDKs take it as "not authenticated", so it is a 401
 // cached like any answer, not a 503 that clients would retry forever.
 func (f *fronteggAPI) noteAccessDisabled(a *apiAnswer, body []byte) {
-	logError("%s: Frontegg refused the access token check (403 %.200s); access tokens are refused while it does", f.users.String(), body)
+	f.log.errorf("%s: Frontegg refused the access token check (403 %.200s); access tokens are refused while it does", f.users.String(), body)
 	a.disabled = true
 }
 

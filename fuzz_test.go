@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // Fuzzing. Each Fuzz function checks properties, not only the absence of panics, and so does
@@ -246,7 +248,7 @@ func (c *claimsChecker) check(t testing.TB, claims string) {
 	})
 	reached := c.next.calls.Load() - calls
 	want := claimsExpectation(claims, float64(time.Now().Unix()))
-	if len(token) > maxTokenBytes {
+	if len(token) > jose.MaxTokenBytes {
 		want = http.StatusUnauthorized
 	}
 	switch {
@@ -294,10 +296,10 @@ func FuzzSignedClaims(f *testing.F) {
 // deterministic.
 func checkJWKS(t testing.TB, body []byte) {
 	t.Helper()
-	var set *keySet
+	var set *jose.KeySet
 	var err error
 	bounded(t, "parseJWKS of "+strconv.Itoa(len(body))+" bytes", allocationLimit(len(body)), func() {
-		set, err = parseJWKS(body)
+		set, err = jose.ParseJWKS(body)
 	})
 	if err != nil {
 		if set != nil {
@@ -305,45 +307,46 @@ func checkJWKS(t testing.TB, body []byte) {
 		}
 		return
 	}
-	if set == nil || len(set.byKid) == 0 {
-		t.Fatalf("parseJWKS(%q) returned no error and no key", body)
+	if set == nil || len(set.ByKid) == 0 {
+		t.Fatalf("jose.ParseJWKS(%q) returned no error and no key", body)
 	}
 	if !json.Valid(body) {
 		t.Fatalf("parseJWKS accepted invalid JSON %q", body)
 	}
-	for kid, key := range set.byKid {
+	for kid, key := range set.ByKid {
 		if !fitKey(key) {
-			t.Fatalf("parseJWKS(%q) kept an unfit key for kid %q", body, kid)
+			t.Fatalf("jose.ParseJWKS(%q) kept an unfit key for kid %q", body, kid)
 		}
-		if findKey(set, kid) != key {
-			t.Fatalf("parseJWKS(%q): find(%q) is not the key of kid %q", body, kid, kid)
+		if jose.FindKey(set, kid) != key {
+			t.Fatalf("jose.ParseJWKS(%q): find(%q) is not the key of kid %q", body, kid, kid)
 		}
 	}
-	if (set.single != nil) != (len(set.byKid) == 1) || set.singleForAnyKid {
-		t.Fatalf("parseJWKS(%q): single key %v with %d keys (any kid: %v); want it exactly when there is one key, for tokens without kid", body, set.single != nil, len(set.byKid), set.singleForAnyKid)
+	if (set.Single != nil) != (len(set.ByKid) == 1) || set.SingleForAnyKid {
+		t.Fatalf("jose.ParseJWKS(%q): single key %v with %d keys (any kid: %v); want it exactly when there is one key, for tokens without kid", body, set.Single != nil, len(set.ByKid), set.SingleForAnyKid)
 	}
-	again, err := parseJWKS(body)
-	if err != nil || len(again.byKid) != len(set.byKid) {
-		t.Fatalf("parseJWKS(%q) is not deterministic: %d keys, then %d (%v)", body, len(set.byKid), len(again.byKid), err)
+	again, err := jose.ParseJWKS(body)
+	if err != nil || len(again.ByKid) != len(set.ByKid) {
+		t.Fatalf("jose.ParseJWKS(%q) is not deterministic: %d keys, then %d (%v)", body, len(set.ByKid), len(again.ByKid), err)
 	}
-	for kid, key := range set.byKid {
-		if other := again.byKid[kid]; other == nil || !sameKey(key, other) {
-			t.Fatalf("parseJWKS(%q) is not deterministic for kid %q", body, kid)
+	for kid, key := range set.ByKid {
+		if other := again.ByKid[kid]; other == nil || !jose.SameKey(key, other) {
+			t.Fatalf("jose.ParseJWKS(%q) is not deterministic for kid %q", body, kid)
 		}
 	}
 }
 
 // fitKey reports whether key is one withauth may verify with: RSA of 2048 to 16384 bits with a
 // valid exponent, EC on P-256, P-384 or P-521 with its point on the curve, or Ed25519.
-func fitKey(key *publicKey) bool {
+func fitKey(key *jose.Key) bool {
 	if key == nil {
 		return false
 	}
-	switch k := key.key.(type) {
+	switch k := key.Public.(type) {
 	case *rsa.PublicKey:
-		return k.N.BitLen() >= minRSABits && k.N.BitLen() <= maxRSABits && k.E >= 3 && k.E%2 == 1 && int64(k.E) <= 1<<31-1
+		return k.N.BitLen() >= 2048 && k.N.BitLen() <= 16384 && k.E >= 3 && k.E%2 == 1 && int64(k.E) <= 1<<31-1
 	case *ecdsa.PublicKey:
-		_, supported := jwkCurves[k.Curve.Params().Name]
+		name := k.Curve.Params().Name
+		supported := name == "P-256" || name == "P-384" || name == "P-521"
 		//lint:ignore SA1019 the property checks what jwks.go checks, the same way
 		return supported && k.Curve.IsOnCurve(k.X, k.Y)
 	case ed25519.PublicKey:
@@ -366,13 +369,13 @@ func FuzzParseJWKS(f *testing.F) {
 // escaping the newlines (as labels and environment variables do) changes nothing.
 func checkPEM(t testing.TB, text string) {
 	t.Helper()
-	var key *publicKey
+	var key *jose.Key
 	var err error
 	bounded(t, "parsePublicKeyPEM of "+strconv.Itoa(len(text))+" bytes", allocationLimit(len(text)), func() {
-		key, err = parsePublicKeyPEM(text)
+		key, err = jose.ParsePublicKeyPEM(text)
 	})
 	if err == nil && !fitKey(key) {
-		t.Fatalf("parsePublicKeyPEM(%q) returned an unfit key", text)
+		t.Fatalf("jose.ParsePublicKeyPEM(%q) returned an unfit key", text)
 	}
 	if strings.TrimSpace(text) != "" {
 		config := CreateConfig()
@@ -383,9 +386,9 @@ func checkPEM(t testing.TB, text string) {
 		}
 	}
 	if err == nil && !strings.Contains(text, `\`) {
-		escaped, eerr := parsePublicKeyPEM(strings.ReplaceAll(text, "\n", `\n`))
-		if eerr != nil || !sameKey(escaped, key) {
-			t.Fatalf("parsePublicKeyPEM(%q) accepts a key but not its escaped-newline spelling (%v)", text, eerr)
+		escaped, eerr := jose.ParsePublicKeyPEM(strings.ReplaceAll(text, "\n", `\n`))
+		if eerr != nil || !jose.SameKey(escaped, key) {
+			t.Fatalf("jose.ParsePublicKeyPEM(%q) accepts a key but not its escaped-newline spelling (%v)", text, eerr)
 		}
 	}
 }

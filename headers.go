@@ -132,14 +132,14 @@ type ownedNames struct {
 }
 
 // headerRegistry holds the identity header names of the process: New adds a middleware's
-// forwarded names and its tokenHeader. It only grows, bounded by the names configurations have
-// given since Traefik started: a middleware of an older configuration may still serve
-// requests, and stripping a name no route forwards any more costs nothing but that name.
+// forwarded names. It only grows, bounded by the names configurations have given since Traefik
+// started: a middleware of an older configuration may still serve requests, and stripping a name
+// no route forwards any more costs nothing but that name. It never refuses a configuration, so
+// that New depends on its configuration alone, whatever loaded before.
 type headerRegistry struct {
-	mu           sync.Mutex
-	names        []string        // the headerKey of every owned name, in the order first given
-	keys         map[string]bool // their headerKeys
-	tokenHeaders map[string]bool // headerKey of every tokenHeader
+	mu    sync.Mutex
+	names []string        // the headerKey of every owned name, in the order first given
+	keys  map[string]bool // their headerKeys
 	// owned is the *ownedNames of the registered names, read by every request: a middleware
 	// built before another registered more names (the first configuration's earlier routes)
 	// must strip them too. Under Yaegi the load and assertion cost 9 allocations a request (86
@@ -150,7 +150,7 @@ type headerRegistry struct {
 
 // newHeaderRegistry holds the default identity headers.
 func newHeaderRegistry() *headerRegistry {
-	r := &headerRegistry{keys: make(map[string]bool), tokenHeaders: make(map[string]bool)}
+	r := &headerRegistry{keys: make(map[string]bool)}
 	for _, name := range defaultForwardHeaders {
 		r.addLocked(name)
 	}
@@ -158,31 +158,18 @@ func newHeaderRegistry() *headerRegistry {
 	return r
 }
 
-// register adds a middleware's forwarded names and token header, refusing a token header that
-// some middleware forwards, or a forwarded name that is some middleware's token header: every
-// middleware strips the first from every request, so its tokens would never arrive.
-func (r *headerRegistry) register(forward []forwardedHeader, tokenHeader string) error {
+// register adds a middleware's forwarded names. A route whose tokenHeader another route
+// forwards still reads its tokens from it (stripOwnedKeepingTokenHeader), and never passes it on.
+func (r *headerRegistry) register(forward []forwardedHeader) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if tokenHeader != "" && r.keys[headerKey(tokenHeader)] {
-		return fmt.Errorf("tokenHeader: %q is an identity header that a withauth middleware of this Traefik forwards (since it started), and every withauth middleware strips it from every request; give the token a header of its own such as X-Auth-Token", tokenHeader)
-	}
-	for _, h := range forward {
-		if r.tokenHeaders[headerKey(h.name)] {
-			return fmt.Errorf("forwardHeaders: %q is the tokenHeader of a withauth middleware of this Traefik (since it started); an identity header is stripped from every request, so give it another name", h.name)
-		}
-	}
 	grown := false
 	for _, h := range forward {
 		grown = r.addLocked(h.name) || grown
 	}
-	if tokenHeader != "" {
-		r.tokenHeaders[headerKey(tokenHeader)] = true
-	}
 	if grown {
 		r.storeLocked()
 	}
-	return nil
 }
 
 func (r *headerRegistry) addLocked(name string) bool {
@@ -220,6 +207,30 @@ func (r *headerRegistry) storeLocked() {
 		}
 	}
 	r.owned.Store(owned)
+}
+
+// stripOwnedKeepingTokenHeader strips the owned names from a request of a route that reads tokens
+// from tokenHeader (canonical): a token header that some route forwards as an identity header is
+// still the route's credential, read from its own spelling. It is kept only for a request
+// without Authorization (which otherwise carries the credential), and tokenHeaderOwned tells
+// whether it must never reach the upstream.
+func stripOwnedKeepingTokenHeader(header http.Header, owned *ownedNames, tokenHeader string) (tokenHeaderOwned bool) {
+	token := header[tokenHeader]
+	for name := range header {
+		if owned.spellings[name] {
+			delete(header, name)
+		}
+	}
+	if owned.longKeys != nil {
+		stripNormalized(owned.longKeys, header)
+	}
+	if _, stripped := header[tokenHeader]; token == nil || stripped {
+		return false
+	}
+	if header["Authorization"] == nil {
+		header[tokenHeader] = token
+	}
+	return true
 }
 
 // stripNormalized deletes the headers whose headerKey is one of keys.

@@ -195,24 +195,47 @@ func TestIdentityHeadersOfOtherRoutesAreStripped(t *testing.T) {
 	}
 }
 
-// TestATokenHeaderIsNeverAnIdentityHeader: every middleware strips identity headers first, so
-// a token header that another route forwards would never carry a token: both orders refused.
-func TestATokenHeaderIsNeverAnIdentityHeader(t *testing.T) {
+// TestATokenHeaderAnotherRouteForwards: New depends on its configuration alone, so a route's
+// tokenHeader that another route forwards as an identity header loads, in either order, as on a
+// fresh Traefik; the route still reads its tokens from it and never passes that name on, and the
+// other route still replaces a client's value with its claim.
+func TestATokenHeaderAnotherRouteForwards(t *testing.T) {
 	forwards := pemConfig(t)
 	forwards.ForwardHeaders = map[string]string{"X-User-Id": "sub", "X-Carried-Token": "jti"}
-	newHandler(t, forwards, &upstream{})
 	reads := pemConfig(t)
-	reads.TokenHeader = "x_carried_token"
-	if got := newError(t, reads); !strings.Contains(got, `tokenHeader: "X_carried_token" is an identity header that a withauth middleware of this Traefik forwards`) {
-		t.Errorf("tokenHeader forwarded by another route: New logged %q; want it refused, naming the key", got)
+	reads.TokenHeader = "x-carried-token"
+	readsNext, forwardsNext := &upstream{}, &upstream{}
+	forwardsHandler := newHandler(t, forwards, forwardsNext)
+	readsHandler := newHandler(t, reads, readsNext)
+	fresh := handlerIn(newProcess(), &upstream{}, reads, "fresh")
+	if _, refused := fresh.(misconfigured); refused {
+		t.Fatal("the reading route on a fresh Traefik: refused; want loaded, as after the forwarding route")
 	}
-	reader := pemConfig(t)
-	reader.TokenHeader = "X-Session-Token"
-	newHandler(t, reader, &upstream{})
-	forwarder := pemConfig(t)
-	forwarder.ForwardHeaders = map[string]string{"X-Session-Token": "sub"}
-	if got := newError(t, forwarder); !strings.Contains(got, `forwardHeaders: "X-Session-Token" is the tokenHeader of a withauth middleware`) {
-		t.Errorf("forwarding another route's tokenHeader: New logged %q; want it refused, naming the key", got)
+	token := tokenWith(map[string]interface{}{"jti": "jti-1"})(t)
+	for _, tc := range []struct {
+		name string
+		set  func(*http.Request)
+	}{
+		{"the token in the header", func(req *http.Request) { req.Header.Set("X-Carried-Token", token) }},
+		{"the token in Authorization, a spoof in the header", func(req *http.Request) {
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("X-Carried-Token", "mallory")
+		}},
+	} {
+		readsNext.calls.Store(0)
+		req := request("")
+		tc.set(req)
+		if rec, _ := serve(readsHandler, req); rec.Code != 200 || readsNext.calls.Load() != 1 {
+			t.Fatalf("%s, on the reading route: status %d %s; want 200", tc.name, rec.Code, rec.Body.String())
+		}
+		if got := readsNext.header.Values("X-Carried-Token"); len(got) != 0 {
+			t.Errorf("%s: the reading route's upstream got X-Carried-Token %q; want none (another route's identity header)", tc.name, got)
+		}
+	}
+	spoofed := request(token)
+	spoofed.Header.Set("X-Carried-Token", "mallory")
+	if rec, _ := serve(forwardsHandler, spoofed); rec.Code != 200 || forwardsNext.header.Get("X-Carried-Token") != "jti-1" {
+		t.Errorf("the forwarding route: status %d, X-Carried-Token %q; want 200 and the claim", rec.Code, forwardsNext.header.Get("X-Carried-Token"))
 	}
 }
 

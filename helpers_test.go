@@ -27,6 +27,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // The helpers every test shares: fixtures (RSA keys in testdata/keys, where key-1 and key-2 are
@@ -135,20 +137,20 @@ func signWith(t testing.TB, key crypto.Signer, header map[string]interface{}, cl
 	t.Helper()
 	input := segment(t, header) + "." + segment(t, claims)
 	alg, _ := header["alg"].(string)
-	a := supportedAlgorithms[alg]
+	hash := map[string]crypto.Hash{"256": crypto.SHA256, "384": crypto.SHA384, "512": crypto.SHA512}[alg[len(alg)-3:]] // none for EdDSA
 	var signature []byte
 	var err error
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
-		digest := digestOf(a.hash, input)
-		if a.family == "PS" {
-			signature, err = rsa.SignPSS(rand.Reader, k, a.hash, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		digest := jose.Digest(alg, input)
+		if strings.HasPrefix(alg, "PS") {
+			signature, err = rsa.SignPSS(rand.Reader, k, hash, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 		} else {
-			signature, err = rsa.SignPKCS1v15(rand.Reader, k, a.hash, digest)
+			signature, err = rsa.SignPKCS1v15(rand.Reader, k, hash, digest)
 		}
 	case *ecdsa.PrivateKey:
 		var r, s *big.Int
-		r, s, err = ecdsa.Sign(rand.Reader, k, digestOf(a.hash, input))
+		r, s, err = ecdsa.Sign(rand.Reader, k, jose.Digest(alg, input))
 		if err == nil {
 			size := (k.Curve.Params().BitSize + 7) / 8
 			signature = make([]byte, 2*size)
@@ -337,15 +339,16 @@ var testProcesses = struct {
 	byTest map[string]*process
 }{byTest: map[string]*process{}}
 
-// testProcess is the test's process, made on first use and forgotten when the test ends.
+// testProcess is the test's process, made on first use and forgotten when the test that made it
+// ends; a test's subtests share it, as a test's handlers do.
 func testProcess(t testing.TB) *process {
 	testProcesses.mu.Lock()
 	defer testProcesses.mu.Unlock()
-	p := testProcesses.byTest[t.Name()]
+	name := strings.SplitN(t.Name(), "/", 2)[0]
+	p := testProcesses.byTest[name]
 	if p == nil {
 		p = newProcess()
-		testProcesses.byTest[t.Name()] = p
-		name := t.Name()
+		testProcesses.byTest[name] = p
 		t.Cleanup(func() {
 			testProcesses.mu.Lock()
 			delete(testProcesses.byTest, name)
@@ -767,9 +770,7 @@ func (s *keyServer) serve(rw http.ResponseWriter, req *http.Request) {
 // withoutRefreshFloor lets the test's configurations refetch keys at once (minRefreshInterval
 // "0s"), so that rotations need no waiting; TestMinRefreshIntervalHasAFloor keeps the floor.
 func withoutRefreshFloor(t testing.TB) {
-	saved := minRefreshFloor
-	minRefreshFloor = 0
-	t.Cleanup(func() { minRefreshFloor = saved })
+	testProcess(t).minRefreshFloor = 0
 }
 
 // jwksConfig points a fresh config at server, refetching at once (see withoutRefreshFloor).
@@ -809,12 +810,12 @@ func freshStore(t testing.TB) {
 // RSA key without its numbers, which panics when a signature is verified with it; the other
 // kids get key-1.
 func panickingKeys(t testing.TB, kid string) *keySource {
-	poisoned := &publicKey{key: (*rsa.PublicKey)(nil)}
+	poisoned := &jose.Key{Public: (*rsa.PublicKey)(nil)}
 	if kid == "" {
-		return newStaticKeys(singleKeySet(poisoned))
+		return newStaticKeys(jose.SingleKeySet(poisoned))
 	}
-	good := &publicKey{key: &privateKey(t, "key-1").PublicKey}
-	return newStaticKeys(&keySet{byKid: map[string]*publicKey{"key-1": good, kid: poisoned}})
+	good := &jose.Key{Public: &privateKey(t, "key-1").PublicKey}
+	return newStaticKeys(&jose.KeySet{ByKid: map[string]*jose.Key{"key-1": good, kid: poisoned}})
 }
 
 // failures collects failures from many goroutines and reports the first few.

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 const (
@@ -37,7 +39,10 @@ const (
 // introspection is a route's introspection: the shared endpoint, whether JWTs are asked about
 // too, and how long an active answer is trusted.
 type introspection struct {
-	endpoint      *introspectionEndpoint
+	endpoint *introspectionEndpoint
+	// epoch is the key epoch of the route's introspected grants: no key verified them, so no key
+	// set change outdates them; their expiry alone does.
+	epoch         *keyEpoch
 	always        bool
 	cacheDuration time.Duration
 }
@@ -45,7 +50,7 @@ type introspection struct {
 // newIntrospection checks introspectionUrl, introspectionClientId, introspectionClientSecret,
 // introspect, introspectionCacheDuration, introspectionRate and introspectionConcurrency; nil
 // when introspection is off.
-func newIntrospection(p *process, config *Config, timing fetchTiming) (*introspection, error) {
+func newIntrospection(config *Config, timing fetchTiming) (*introspection, error) {
 	endpointURL := strings.TrimSpace(config.IntrospectionURL)
 	id, secret := strings.TrimSpace(config.IntrospectionClientID), strings.TrimSpace(config.IntrospectionClientSecret)
 	mode := strings.TrimSpace(config.Introspect)
@@ -62,7 +67,7 @@ func newIntrospection(p *process, config *Config, timing fetchTiming) (*introspe
 	if (id == "") != (secret == "") {
 		return nil, errors.New("introspectionClientId and introspectionClientSecret: only one is set; give both (the client withauth authenticates as), or neither for an endpoint that needs none")
 	}
-	i := &introspection{cacheDuration: 30 * time.Second}
+	i := &introspection{cacheDuration: 30 * time.Second, epoch: newStaticEpoch()}
 	switch mode {
 	case "", "opaque":
 	case "always":
@@ -84,22 +89,28 @@ func newIntrospection(p *process, config *Config, timing fetchTiming) (*introspe
 	if concurrency < 1 || concurrency > maxIntrospectionConcurrency {
 		return nil, fmt.Errorf("introspectionConcurrency: %d is not between 1 and %d; give the calls the endpoint may have in flight from this Traefik (default %d)", concurrency, maxIntrospectionConcurrency, defaultIntrospectionConcurrency)
 	}
-	// One endpoint per URL, client and settings for the process, so that its budget is the
+	// One endpoint per URL, client and settings for the process (share), so that its budget is the
 	// process's.
-	fresh := &introspectionEndpoint{url: endpointURL, clientID: id, clientSecret: secret, client: timing.client(), now: timing.now,
-		budget: newCallBudget(float64(rate), concurrency, timing.now), inactive: make(map[string]int64), active: make(map[string]int64),
+	i.endpoint = &introspectionEndpoint{url: endpointURL, clientID: id, clientSecret: secret, client: timing.client(), now: timing.now, log: timing.log,
+		budget: newCallBudget(float64(rate), concurrency, timing.now, timing.log), inactive: make(map[string]int64), active: make(map[string]int64),
 		inflight: make(map[string]*introspectionCall)}
-	key := processKey("introspection", endpointURL, id, secret, timing.timeout.String(), timing.tls.id, strconv.Itoa(rate), strconv.Itoa(concurrency))
-	i.endpoint = sharedObject(&p.introspections, key, fresh).(*introspectionEndpoint)
+	i.endpoint.id = processKey("introspection", endpointURL, id, secret, timing.timeout.String(), timing.tls.id, strconv.Itoa(rate), strconv.Itoa(concurrency))
 	return i, nil
+}
+
+// share makes the route's endpoint the process's one of its settings.
+func (i *introspection) share(p *process) {
+	i.endpoint = sharedObject(&p.introspections, i.endpoint.id, i.endpoint).(*introspectionEndpoint)
 }
 
 // introspectionEndpoint asks one RFC 7662 endpoint about tokens: one call per token at a time,
 // inactive answers remembered a few seconds, calls within the budget.
 type introspectionEndpoint struct {
+	id                          string // its processKey
 	url, clientID, clientSecret string
 	client                      *http.Client
 	now                         func() time.Time
+	log                         *processLog
 	budget                      *callBudget
 
 	mu sync.Mutex
@@ -124,7 +135,7 @@ type introspectionCall struct {
 // RFC 7662's JSON is errIntrospectionUnavailable; a client past its share of the budget,
 // errIntrospectionBusy.
 func introspect(ctx context.Context, e *introspectionEndpoint, token, client string) (map[string]interface{}, error) {
-	if len(token) > maxTokenBytes {
+	if len(token) > jose.MaxTokenBytes {
 		return nil, errTokenTooLarge
 	}
 	// Remembered by their SHA-256, so that what is kept of a token is 32 bytes, whatever its size.
@@ -170,7 +181,7 @@ func runIntrospection(e *introspectionEndpoint, call *introspectionCall, token, 
 		if p := recover(); p != nil {
 			call.claims = nil
 			call.err = errIntrospectionUnavailable
-			logError("withauth: introspection at %s: panic: %v", redactURL(e.url), p)
+			e.log.errorf("withauth: introspection at %s: panic: %v", redactURL(e.url), p)
 		}
 		e.budget.release(client, false)
 		nowUnixNano := e.now().UnixNano()
@@ -193,7 +204,7 @@ func runIntrospection(e *introspectionEndpoint, call *introspectionCall, token, 
 // answerExpiry is until when an active answer's token may be revalidated: its exp, or for an
 // answer without one, a minute.
 func answerExpiry(claims map[string]interface{}, nowUnixNano int64) int64 {
-	if exp, ok := numericDate(claims["exp"]); ok {
+	if exp, ok := jose.NumericDate(claims["exp"]); ok {
 		return cacheExpiry(exp, 0)
 	}
 	return nowUnixNano + int64(time.Minute)
@@ -245,7 +256,7 @@ func introspectionFailed(e *introspectionEndpoint, what string) {
 	}
 	e.mu.Unlock()
 	if !quiet {
-		logError("withauth: introspection at %s failed (tokens it judges are answered 503): %s", redactURL(e.url), what)
+		e.log.errorf("withauth: introspection at %s failed (tokens it judges are answered 503): %s", redactURL(e.url), what)
 	}
 }
 

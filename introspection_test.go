@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // introspectionServer is an RFC 7662 endpoint for tests: it answers each token from answers
@@ -405,7 +407,7 @@ func TestIntrospectionKeepsDigestsOnly(t *testing.T) {
 	s := newIntrospectionServer(t)
 	clock := newFakeClock()
 	handler := newHandler(t, introspectionConfig(t, s, clock), &upstream{}).(*Middleware)
-	if rec, _ := serve(handler, request(strings.Repeat("x", maxTokenBytes+1))); rec.Code != 401 || bodyField(rec.Body.Bytes(), "reason") != "token_too_large" || s.calls.Load() != 0 {
+	if rec, _ := serve(handler, request(strings.Repeat("x", jose.MaxTokenBytes+1))); rec.Code != 401 || bodyField(rec.Body.Bytes(), "reason") != "token_too_large" || s.calls.Load() != 0 {
 		t.Fatalf("an opaque token over 64 KiB: status %d %s after %d calls; want 401 token_too_large and no call", rec.Code, rec.Body.String(), s.calls.Load())
 	}
 	for i := 0; i < 20; i++ {

@@ -9,13 +9,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // trustedIssuer is one issuer whose tokens a middleware accepts: its keys and claim rules.
 type trustedIssuer struct {
 	keys  *keySource
 	epoch *keyEpoch
-	rules claimRules
+	rules jose.ClaimRules
 }
 
 // trust is what New concluded about whose tokens a middleware accepts: one issuer (only) for
@@ -28,20 +30,20 @@ type trust struct {
 
 // newTrust builds the trusted issuers the configuration names: the issuers list, or one issuer
 // from jwksUrl, issuer, publicKey and jwks, or Frontegg's vendor mode when none of them is set.
-func newTrust(config *Config, audiences []string, base claimRules, timing fetchTiming, p *process) (trust, error) {
+func newTrust(config *Config, audiences []string, base jose.ClaimRules, timing fetchTiming) (trust, error) {
 	issuer := strings.TrimSpace(config.Issuer)
 	given := givenKeys{jwksURL: strings.TrimSpace(config.JWKSURL), publicKey: strings.TrimSpace(config.PublicKey), jwks: strings.TrimSpace(config.JWKS)}
 	if config.Issuers != nil {
 		if issuer != "" || given.named() {
 			return trust{}, fmt.Errorf("issuers: cannot be combined with issuer, jwksUrl, publicKey or jwks; give each issuer its own entry")
 		}
-		return newIssuerList(config.Issuers, audiences, base, timing, p)
+		return newIssuerList(config.Issuers, audiences, base, timing)
 	}
 	rules := base
-	rules.issuer = issuer
-	rules.audiences = toSet(audiences)
+	rules.Issuer = issuer
+	rules.Audiences = toSet(audiences)
 	if issuer != "" || given.named() {
-		keys, err := newKeySource(issuer, given, timing, p)
+		keys, err := newKeySource(issuer, given, timing)
 		if err != nil {
 			return trust{}, err
 		}
@@ -54,14 +56,14 @@ func newTrust(config *Config, audiences []string, base claimRules, timing fetchT
 	if !ok {
 		return trust{}, fmt.Errorf("no key source: set issuer (keys found by OpenID discovery), jwksUrl (your identity provider's JWKS endpoint), publicKey (a PEM public key), jwks (a key set given inline), issuers (several issuers), or clientId and apiKey for Frontegg (or FRONTEGG_CLIENT_ID and FRONTEGG_API_KEY in Traefik's environment)")
 	}
-	api := sharedFronteggAPI(p, processKey("frontegg", gateway, clientID, apiKey, timing.timeout.String(), timing.tls.id),
-		&fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: timing.client(), now: timing.now})
-	keys := sharedRemoteKeys(p, timing.id("frontegg", gateway, clientID, apiKey), timing.remoteKeys(api))
+	api := newFronteggAPI(processKey("frontegg", gateway, clientID, apiKey, timing.timeout.String(), timing.tls.id),
+		&fronteggAPI{gateway: gateway, clientID: clientID, apiKey: apiKey, client: timing.client(), now: timing.now, log: timing.log})
+	keys := timing.remoteKeys(timing.id("frontegg", gateway, clientID, apiKey), api)
 	return trust{only: &trustedIssuer{keys: keys, epoch: keys.epochs, rules: rules}, frontegg: api}, nil
 }
 
 // newIssuerList builds the entries of issuers, one per distinct iss.
-func newIssuerList(entries []IssuerConfig, audiences []string, base claimRules, timing fetchTiming, p *process) (trust, error) {
+func newIssuerList(entries []IssuerConfig, audiences []string, base jose.ClaimRules, timing fetchTiming) (trust, error) {
 	if len(entries) == 0 {
 		return trust{}, fmt.Errorf("issuers: is set but empty; give at least one entry with issuer, or remove the key")
 	}
@@ -82,13 +84,13 @@ func newIssuerList(entries []IssuerConfig, audiences []string, base claimRules, 
 				return trust{}, err
 			}
 		}
-		keys, err := newKeySource(issuer, givenKeys{jwksURL: strings.TrimSpace(entry.JWKSURL)}, timing, p)
+		keys, err := newKeySource(issuer, givenKeys{jwksURL: strings.TrimSpace(entry.JWKSURL)}, timing)
 		if err != nil {
 			return trust{}, fmt.Errorf("%s.%v", key, err)
 		}
 		rules := base
-		rules.issuer = issuer
-		rules.audiences = toSet(entryAudiences)
+		rules.Issuer = issuer
+		rules.Audiences = toSet(entryAudiences)
 		t.byIss[issuer] = &trustedIssuer{keys: keys, epoch: keys.epochs, rules: rules}
 	}
 	return t, nil
@@ -106,7 +108,7 @@ func (g givenKeys) named() bool {
 
 // newKeySource picks an issuer's one key source: a PEM key, a key set given inline, a JWKS
 // endpoint, or discovery from the issuer.
-func newKeySource(issuer string, given givenKeys, timing fetchTiming, p *process) (*keySource, error) {
+func newKeySource(issuer string, given givenKeys, timing fetchTiming) (*keySource, error) {
 	jwksURL, publicKey := given.jwksURL, given.publicKey
 	sources := 0
 	for _, source := range []string{jwksURL, publicKey, given.jwks} {
@@ -118,38 +120,38 @@ func newKeySource(issuer string, given givenKeys, timing fetchTiming, p *process
 		return nil, fmt.Errorf("jwksUrl, publicKey and jwks: more than one is set; keep only one key source")
 	}
 	if given.jwks != "" {
-		set, err := parseInlineJWKS(given.jwks)
+		set, err := jose.ParseInlineJWKS(given.jwks)
 		if err != nil {
 			return nil, fmt.Errorf("jwks: %v", err)
 		}
 		return newStaticKeys(set), nil
 	}
 	if publicKey != "" {
-		key, err := parsePublicKeyPEM(publicKey)
+		key, err := jose.ParsePublicKeyPEM(publicKey)
 		if err != nil {
 			return nil, fmt.Errorf("publicKey: %v; give a public key in PEM (-----BEGIN PUBLIC KEY-----): RSA of 2048 to 16384 bits, EC on P-256, P-384 or P-521, or Ed25519", err)
 		}
-		return newStaticKeys(singleKeySet(key)), nil
+		return newStaticKeys(jose.SingleKeySet(key)), nil
 	}
 	if jwksURL != "" {
 		if err := checkEndpointURL(jwksURL); err != nil {
 			return nil, fmt.Errorf("jwksUrl: %v", err)
 		}
 		fetcher := jwksEndpoint{url: jwksURL, client: timing.client()}
-		return sharedRemoteKeys(p, timing.id("jwks", jwksURL), timing.remoteKeys(fetcher)), nil
+		return timing.remoteKeys(timing.id("jwks", jwksURL), fetcher), nil
 	}
 	if err := checkEndpointURL(issuer); err != nil {
 		return nil, fmt.Errorf("issuer: %v", err)
 	}
 	fetcher := discoveryEndpoint{issuer: issuer, client: timing.client()}
-	return sharedRemoteKeys(p, timing.id("discovery", issuer), timing.remoteKeys(fetcher)), nil
+	return timing.remoteKeys(timing.id("discovery", issuer), fetcher), nil
 }
 
 // issuerByIss picks the trusted issuer a token's iss names, read from the unverified payload
 // (the signature is checked next, with that issuer's keys only), so that tokens of unknown
 // issuers are refused before any key is fetched.
-func issuerByIss(byIss map[string]*trustedIssuer, raw *rawToken) (*trustedIssuer, error) {
-	payload, err := decodeSegment(raw.payload)
+func issuerByIss(byIss map[string]*trustedIssuer, raw *jose.Token) (*trustedIssuer, error) {
+	payload, err := jose.DecodeSegment(raw.Payload)
 	if err != nil {
 		return nil, errPayloadBase64
 	}
@@ -180,9 +182,12 @@ func (t trust) retryAfter() time.Duration {
 	return wait
 }
 
-// addUser records name among the users of the trust's shared key sets and Frontegg client.
-func (t trust) addUser(name string) {
+// share makes the trust's key sources and Frontegg client the process's (the ones routes and
+// reloads configured alike already share, or these), and records name among their users. New
+// calls it once the whole configuration is accepted, so that a refused one shares nothing.
+func (t *trust) share(p *process, name string) {
 	if t.frontegg != nil {
+		t.frontegg = sharedFronteggAPI(p, t.frontegg)
 		t.frontegg.users.add(name)
 	}
 	issuers := make([]*trustedIssuer, 0, len(t.byIss)+1)
@@ -193,6 +198,13 @@ func (t trust) addUser(name string) {
 		issuers = append(issuers, trusted)
 	}
 	for _, trusted := range issuers {
+		if trusted.keys.fetcher != nil {
+			if api, isFrontegg := trusted.keys.fetcher.(*fronteggAPI); isFrontegg && api != t.frontegg {
+				trusted.keys.fetcher = t.frontegg
+			}
+			trusted.keys = sharedRemoteKeys(p, trusted.keys)
+			trusted.epoch = trusted.keys.epochs
+		}
 		trusted.keys.users.add(name)
 	}
 }

@@ -1,29 +1,13 @@
 package withauth
 
-// Key formats: JSON Web Key Sets (RFC 7517) fetched from an endpoint, and PEM public keys.
+// A JSON Web Key Set endpoint (RFC 7517), as a key source fetches it; the token core
+// (internal/jose) reads the set.
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
-	"errors"
-	"fmt"
-	"math/big"
 	"net/http"
-	"strings"
-)
 
-const (
-	// minRSABits refuses keys too short to be safe; maxRSABits keys that would make every
-	// verification needlessly slow.
-	minRSABits = 2048
-	maxRSABits = 16384
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // jwksEndpoint fetches a JSON Web Key Set (RFC 7517) over HTTP.
@@ -34,202 +18,10 @@ type jwksEndpoint struct {
 
 func (e jwksEndpoint) describe() string { return redactURL(e.url) }
 
-func (e jwksEndpoint) fetch(ctx context.Context) (*keySet, error) {
+func (e jwksEndpoint) fetch(ctx context.Context) (*jose.KeySet, error) {
 	body, _, err := fetchBounded(ctx, e.client, http.MethodGet, e.url, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	return parseJWKS(body)
-}
-
-type jwk struct {
-	Kty string `json:"kty"`
-	Alg string `json:"alg"`
-	Use string `json:"use"`
-	Kid string `json:"kid"`
-	N   string `json:"n"`
-	E   string `json:"e"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
-}
-
-// parseJWKS keeps the signing keys withauth can use (RSA of 2048 to 16384 bits, EC on P-256,
-// P-384 or P-521, Ed25519; with no alg or a supported one their type allows) and skips the
-// rest; a set with no usable key is an error, as is a discovery document given as a JWKS.
-func parseJWKS(body []byte) (*keySet, error) {
-	var doc struct {
-		Keys    []jwk  `json:"keys"`
-		JWKSURI string `json:"jwks_uri"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("invalid JWKS: %v", err)
-	}
-	if doc.Keys == nil && doc.JWKSURI != "" {
-		return nil, fmt.Errorf("this is an OpenID discovery document, not a JWKS: set jwksUrl to its jwks_uri (%s), or set only issuer", doc.JWKSURI)
-	}
-	set := &keySet{byKid: make(map[string]*publicKey)}
-	for _, k := range doc.Keys {
-		if k.Use != "" && k.Use != "sig" {
-			continue
-		}
-		key, err := keyFromJWK(k)
-		if err != nil || k.Alg != "" && !keyAllows(key, k.Alg) {
-			continue
-		}
-		if _, seen := set.byKid[k.Kid]; !seen {
-			set.byKid[k.Kid] = key
-		}
-	}
-	if len(set.byKid) == 0 {
-		return nil, errors.New("the JWKS holds no usable signing key (RSA of at least 2048 bits, EC on P-256, P-384 or P-521, or Ed25519)")
-	}
-	if len(set.byKid) == 1 {
-		for _, key := range set.byKid {
-			set.single = key
-		}
-	}
-	return set, nil
-}
-
-// parseInlineJWKS reads a key set given in the configuration: a fetched set's rules, and no
-// private key, which a configuration must never hold.
-func parseInlineJWKS(text string) (*keySet, error) {
-	var doc struct {
-		Keys []map[string]interface{} `json:"keys"`
-	}
-	if err := json.Unmarshal([]byte(text), &doc); err != nil || doc.Keys == nil {
-		return nil, fmt.Errorf("is not a JSON Web Key Set ({\"keys\": [...]}); give the set your identity provider publishes")
-	}
-	for i, key := range doc.Keys {
-		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
-			if _, found := key[private]; found {
-				return nil, fmt.Errorf("keys[%d] holds the private member %q: give the public key set only, and replace a private key that was shared", i, private)
-			}
-		}
-	}
-	set, err := parseJWKS([]byte(text))
-	if err != nil {
-		return nil, fmt.Errorf("%v; give the public keys that sign your tokens", err)
-	}
-	return set, nil
-}
-
-// keyFromJWK decodes an RSA, EC or OKP (Ed25519) JWK.
-func keyFromJWK(k jwk) (*publicKey, error) {
-	switch k.Kty {
-	case "RSA":
-		key, err := rsaKeyFromJWK(k.N, k.E)
-		if err != nil {
-			return nil, err
-		}
-		return &publicKey{key: key, alg: k.Alg}, nil
-	case "EC":
-		curve, ok := jwkCurves[k.Crv]
-		if !ok {
-			return nil, errors.New("unsupported EC curve")
-		}
-		size := (curve.Params().BitSize + 7) / 8
-		x, errX := decodeJWKField(k.X)
-		y, errY := decodeJWKField(k.Y)
-		if errX != nil || errY != nil || len(x) != size || len(y) != size {
-			return nil, errors.New("invalid EC point")
-		}
-		key := &ecdsa.PublicKey{Curve: curve, X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
-		// crypto/ecdh checks points too, but yields no *ecdsa.PublicKey to verify with, and
-		// ecdsa.ParseUncompressedPublicKey (Go 1.25) is beyond Yaegi v0.16.1's symbols.
-		//lint:ignore SA1019 the on-curve check guards against invalid-curve points
-		if !curve.IsOnCurve(key.X, key.Y) {
-			return nil, errors.New("the EC point is not on its curve")
-		}
-		return &publicKey{key: key, alg: k.Alg}, nil
-	case "OKP":
-		x, err := decodeJWKField(k.X)
-		if err != nil || k.Crv != "Ed25519" || len(x) != ed25519.PublicKeySize {
-			return nil, errors.New("not an Ed25519 key")
-		}
-		return &publicKey{key: ed25519.PublicKey(x), alg: k.Alg}, nil
-	}
-	return nil, errors.New("unsupported key type")
-}
-
-// jwkCurves are the curves of the ES algorithms, by their JWK crv name.
-var jwkCurves = map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}
-
-// decodeJWKField decodes a base64url JWK member, tolerating the padding some providers add.
-func decodeJWKField(value string) ([]byte, error) {
-	return base64.RawURLEncoding.DecodeString(strings.TrimRight(value, "="))
-}
-
-func rsaKeyFromJWK(n, e string) (*rsa.PublicKey, error) {
-	modulus, err := decodeJWKField(n)
-	if err != nil {
-		return nil, err
-	}
-	exponent, err := decodeJWKField(e)
-	if err != nil {
-		return nil, err
-	}
-	if len(exponent) == 0 || len(exponent) > 4 {
-		return nil, errors.New("unsupported RSA exponent")
-	}
-	var exp int64
-	for _, b := range exponent {
-		exp = exp<<8 | int64(b)
-	}
-	return checkRSAKey(&rsa.PublicKey{N: new(big.Int).SetBytes(modulus), E: int(exp)})
-}
-
-func checkRSAKey(key *rsa.PublicKey) (*rsa.PublicKey, error) {
-	if bits := key.N.BitLen(); bits < minRSABits || bits > maxRSABits {
-		return nil, fmt.Errorf("the RSA key has %d bits; %d to %d are accepted", bits, minRSABits, maxRSABits)
-	}
-	if key.E < 3 || key.E%2 == 0 || int64(key.E) > 1<<31-1 {
-		return nil, errors.New("the RSA key has an invalid public exponent")
-	}
-	return key, nil
-}
-
-// parsePublicKeyPEM reads a public key in PEM: "PUBLIC KEY" (RSA, EC on P-256, P-384 or
-// P-521, Ed25519) or "RSA PUBLIC KEY". Escaped newlines are accepted, since labels and
-// environment variables rarely hold real ones.
-func parsePublicKeyPEM(text string) (*publicKey, error) {
-	text = strings.ReplaceAll(strings.TrimSpace(text), `\n`, "\n")
-	block, _ := pem.Decode([]byte(text))
-	if block == nil {
-		return nil, errors.New("no PEM block found")
-	}
-	switch block.Type {
-	case "RSA PUBLIC KEY":
-		key, err := x509.ParsePKCS1PublicKey(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		if key, err = checkRSAKey(key); err != nil {
-			return nil, err
-		}
-		return &publicKey{key: key}, nil
-	case "PUBLIC KEY":
-		parsed, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		switch key := parsed.(type) {
-		case *rsa.PublicKey:
-			if key, err = checkRSAKey(key); err != nil {
-				return nil, err
-			}
-			return &publicKey{key: key}, nil
-		case *ecdsa.PublicKey:
-			if _, ok := jwkCurves[key.Curve.Params().Name]; !ok {
-				return nil, fmt.Errorf("the EC key is on %s; P-256, P-384 and P-521 are accepted", key.Curve.Params().Name)
-			}
-			return &publicKey{key: key}, nil
-		case ed25519.PublicKey:
-			return &publicKey{key: key}, nil
-		default:
-			return nil, fmt.Errorf("the key is a %T, not an RSA, EC or Ed25519 key", key)
-		}
-	}
-	return nil, fmt.Errorf("PEM block of type %q, expected PUBLIC KEY", block.Type)
+	return jose.ParseJWKS(body)
 }

@@ -1,205 +1,14 @@
 package withauth
 
-// Compact JWS (RFC 7515) and registered claims (RFC 7519): parsing and checks, no I/O.
+// A JWT verified for a route: its header, its issuer's key, its signature, its claims, in the
+// order that trusts the least; the token core (internal/jose) does the parsing and the maths.
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
-	"io"
-	"strings"
+	"context"
+	"strconv"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
-
-// maxTokenBytes bounds the work spent on one token; Frontegg tokens with many permissions stay far below.
-const maxTokenBytes = 64 << 10
-
-// rawToken is a compact JWS split into its parts; nothing in it is trusted yet.
-type rawToken struct {
-	signingInput string
-	payload      string
-	signature    []byte
-	alg          string
-	kid          string
-	typ          string
-}
-
-// parseToken splits a compact JWS and checks its header: alg must be one of accepted, which
-// never holds none or an HMAC, so a public key can never double as a secret.
-func parseToken(token string, accepted map[string]bool) (*rawToken, error) {
-	if len(token) > maxTokenBytes {
-		return nil, errTokenTooLarge
-	}
-	if dots := strings.Count(token, "."); dots != 2 {
-		if dots == 4 {
-			return nil, errEncrypted
-		}
-		return nil, errMalformed
-	}
-	// The decoder skips CR and LF; refusing them keeps one accepted spelling per token.
-	if strings.ContainsAny(token, "\r\n") {
-		return nil, errMalformed
-	}
-	first := strings.IndexByte(token, '.')
-	last := strings.LastIndexByte(token, '.')
-
-	headerJSON, err := decodeSegment(token[:first])
-	if err != nil {
-		return nil, errHeaderBase64
-	}
-	var header map[string]interface{}
-	if err := json.Unmarshal(headerJSON, &header); err != nil || header == nil {
-		return nil, errBadHeader
-	}
-	alg, _ := header["alg"].(string)
-	if !accepted[alg] {
-		return nil, errAlgorithm
-	}
-	if _, ok := header["crit"]; ok {
-		return nil, errCritical
-	}
-	// A kid of another type is not treated as absent: that would select a JWKS's only key.
-	kid, isString := header["kid"].(string)
-	if _, present := header["kid"]; present && !isString {
-		return nil, errKidType
-	}
-
-	typ, _ := header["typ"].(string)
-
-	signature, err := decodeSegment(token[last+1:])
-	if err != nil {
-		return nil, errSignatureBase64
-	}
-	if len(signature) == 0 {
-		return nil, errMalformed
-	}
-	return &rawToken{
-		signingInput: token[:last],
-		payload:      token[first+1 : last],
-		signature:    signature,
-		alg:          alg,
-		kid:          kid,
-		typ:          typ,
-	}, nil
-}
-
-var segmentEncoding = base64.RawURLEncoding.Strict()
-
-// decodeSegment decodes unpadded base64url, refusing padding, '+', '/', non-zero trailing bits,
-// and CR and LF, which Go's decoders skip even in Strict mode: one accepted spelling per part.
-func decodeSegment(segment string) ([]byte, error) {
-	if strings.ContainsAny(segment, "\r\n") {
-		return nil, errMalformed
-	}
-	return segmentEncoding.DecodeString(segment)
-}
-
-// decodeClaims decodes the payload of a token whose signature has been verified. Numbers stay
-// json.Number, so that an id beyond 2^53 reaches the upstream with its own digits.
-// Duplicate member names resolve to the last one, as RFC 7519 section 4 allows.
-func decodeClaims(t *rawToken) (map[string]interface{}, error) {
-	payload, err := decodeSegment(t.payload)
-	if err != nil {
-		return nil, errPayloadBase64
-	}
-	decoder := json.NewDecoder(bytes.NewReader(payload))
-	decoder.UseNumber()
-	var claims map[string]interface{}
-	if err := decoder.Decode(&claims); err != nil || claims == nil {
-		return nil, errBadClaims
-	}
-	// As json.Unmarshal would: nothing but white space may follow the object.
-	if _, err := decoder.Token(); err != io.EOF {
-		return nil, errBadClaims
-	}
-	// A number beyond a double's range (1e1000) is a json.Number here, with its digits, while an
-	// upstream's decoder fails on it (Go) or reads Infinity (JavaScript): the upstream would not
-	// read the claims withauth judged. Decoding again as doubles is the exact check, and compiled
-	// code: about 6.5 µs, less than a regular expression (9 µs) or an interpreted walk.
-	var asDoubles interface{}
-	if json.Unmarshal(payload, &asDoubles) != nil {
-		return nil, errNumberRange
-	}
-	return claims, nil
-}
-
-// numericDate reads a NumericDate claim (RFC 7519 section 2) as Unix seconds.
-func numericDate(value interface{}) (float64, bool) {
-	number, ok := value.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	seconds, err := number.Float64()
-	return seconds, err == nil
-}
-
-// claimRules are the registered-claim checks of one middleware, fixed in New.
-type claimRules struct {
-	issuer      string
-	audiences   map[string]bool
-	skewSeconds float64
-	// maxAgeSeconds, when positive, bounds exp - iat (maxTokenAge); a token without iat fails.
-	maxAgeSeconds float64
-}
-
-// validateClaims checks exp (required), nbf, iat, iss and aud at nowSeconds (Unix time).
-// It returns the expiry, which bounds how long the verified token may be cached. One
-// function, since under Yaegi a call costs more than the statements it saves.
-func validateClaims(r *claimRules, claims map[string]interface{}, nowSeconds float64) (float64, error) {
-	exp, ok := numericDate(claims["exp"])
-	if !ok {
-		return 0, errNoExpiry
-	}
-	if nowSeconds > exp+r.skewSeconds {
-		return 0, errExpired
-	}
-	latest := nowSeconds + r.skewSeconds
-	if nbf, present := claims["nbf"]; present {
-		if date, ok := numericDate(nbf); !ok {
-			return 0, errBadTimeClaim
-		} else if date > latest {
-			return 0, errNotYetValid
-		}
-	}
-	if iat, present := claims["iat"]; present {
-		if date, ok := numericDate(iat); !ok {
-			return 0, errBadTimeClaim
-		} else if date > latest {
-			return 0, errIssuedInFuture
-		}
-	}
-	if r.maxAgeSeconds > 0 {
-		iat, ok := numericDate(claims["iat"])
-		if !ok || exp-iat > r.maxAgeSeconds {
-			return 0, errTokenLifetime
-		}
-	}
-	if r.issuer != "" {
-		if iss, present := claims["iss"]; !present {
-			return 0, errNoIssuer
-		} else if iss != r.issuer {
-			return 0, errIssuer
-		}
-	}
-	if len(r.audiences) > 0 && !audienceMatches(r.audiences, claims["aud"]) {
-		return 0, errAudience
-	}
-	return exp, nil
-}
-
-// audienceMatches accepts aud as a string or an array of strings (RFC 7519 section 4.1.3).
-func audienceMatches(audiences map[string]bool, aud interface{}) bool {
-	switch v := aud.(type) {
-	case string:
-		return audiences[v]
-	case []interface{}:
-		for _, item := range v {
-			if s, ok := item.(string); ok && audiences[s] {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // newTyps checks typ, normalized as RFC 7515 §4.1.9 compares media types.
 func newTyps(values []string) (map[string]bool, error) {
@@ -209,16 +18,9 @@ func newTyps(values []string) (map[string]bool, error) {
 	}
 	typs := make(map[string]bool, len(names))
 	for _, name := range names {
-		typs[mediaType(name)] = true
+		typs[jose.MediaType(name)] = true
 	}
 	return typs, nil
-}
-
-// mediaType is a typ value compared as RFC 7515 §4.1.9 says: case-insensitive, "application/"
-// optional (so at+jwt and application/at+jwt are one).
-func mediaType(typ string) string {
-	typ = strings.ToLower(typ)
-	return strings.TrimPrefix(typ, "application/")
 }
 
 // cacheExpiry turns exp plus clock skew (seconds) into Unix nanoseconds, clamping absurd values
@@ -230,4 +32,135 @@ func cacheExpiry(expSeconds, skewSeconds float64) int64 {
 		return far
 	}
 	return int64(limit)
+}
+
+// signedToken is a token whose signature verified, and what verified it.
+type signedToken struct {
+	raw     *jose.Token
+	key     *jose.Key
+	trusted *trustedIssuer
+	// generation is the issuer's key generation read before the key lookup: a key set
+	// replaced meanwhile leaves the grant outdated, not wrong.
+	generation int64
+}
+
+func verifySigned(r *tokenRules, ctx context.Context, token string) (*signedToken, error) {
+	raw, err := jose.Parse(token, r.algorithms)
+	if err != nil {
+		return nil, err
+	}
+	if r.typs != nil && !r.typs[jose.MediaType(raw.Typ)] {
+		return nil, errHeaderTyp
+	}
+	trusted := r.trust.only
+	if trusted == nil {
+		if trusted, err = issuerByIss(r.trust.byIss, raw); err != nil {
+			return nil, err
+		}
+	}
+	generation := trusted.epoch.generation.Load()
+	key, err := lookupKey(ctx, trusted.keys, raw.Kid)
+	if err != nil {
+		return nil, err
+	}
+	signed := &signedToken{raw: raw, key: key, trusted: trusted, generation: generation}
+	if err := jose.Verify(raw, key); err != nil {
+		return verifyWithReplacement(ctx, signed, err)
+	}
+	return signed, nil
+}
+
+// verifyWithReplacement gives a token whose signature failed one more chance, with the key its
+// source may have replaced meanwhile (a JWKS's only key, rotated).
+func verifyWithReplacement(ctx context.Context, signed *signedToken, failure error) (*signedToken, error) {
+	key := signed.trusted.keys.replacement(ctx, signed.raw.Kid, signed.key)
+	if key == nil || jose.Verify(signed.raw, key) != nil {
+		return nil, failure
+	}
+	signed.key = key
+	signed.generation = signed.trusted.epoch.generation.Load()
+	return signed, nil
+}
+
+// verifyClaims checks the claims of a token whose signature verified and makes its grant; with
+// introspect "always", the identity provider must also say the token is active.
+func verifyClaims(r *tokenRules, ctx context.Context, token, client string, signed *signedToken, source credentialSource, nowUnixNano int64) (*grant, string, error) {
+	claims, err := jose.DecodeClaims(signed.raw)
+	if err != nil {
+		return nil, "", err
+	}
+	expiresUnixNano, read, err := checkClaims(r, signed.trusted, claims, source, nowUnixNano)
+	if err == nil && r.introspection != nil && r.introspection.always {
+		expiresUnixNano, err = confirmActive(ctx, r.introspection, token, client, expiresUnixNano, nowUnixNano)
+	}
+	if err != nil {
+		return nil, verifiedDetail(r, signed.raw, claims), err
+	}
+	return newGrant(r, read, signed, expiresUnixNano), "", nil
+}
+
+// checkClaims applies the claim rules in order: registered claims, azp, step-up, Frontegg's
+// token type and, for an access token, Frontegg's answer. It returns until when the grant may
+// be cached (Unix nanoseconds), and the claims the route's requirements and headers read: the
+// verified ones, or for an access token a copy with Frontegg's grants (withGrants).
+func checkClaims(r *tokenRules, trusted *trustedIssuer, claims map[string]interface{}, source credentialSource, nowUnixNano int64) (int64, map[string]interface{}, error) {
+	nowSeconds := float64(nowUnixNano) / 1e9
+	expSeconds, err := jose.ValidateClaims(&trusted.rules, claims, nowSeconds)
+	if err != nil {
+		return 0, nil, err
+	}
+	if r.authorizedParties != nil && !r.authorizedParties[authorizedParty(claims)] {
+		return 0, nil, errAuthorized
+	}
+	var stepUpUntil int64
+	if r.stepUp != nil {
+		if stepUpUntil, err = checkStepUp(r.stepUp, claims, nowSeconds); err != nil {
+			return 0, nil, err
+		}
+	}
+	if err := checkTokenType(claims, source, r.frontegg != nil); err != nil {
+		return 0, nil, err
+	}
+	expiresUnixNano := cacheExpiry(expSeconds, trusted.rules.SkewSeconds)
+	if stepUpUntil > 0 && stepUpUntil < expiresUnixNano {
+		expiresUnixNano = stepUpUntil
+	}
+	if source == fromAPIKey {
+		return accessTokenExpiry(r, claims, expiresUnixNano)
+	}
+	return expiresUnixNano, claims, nil
+}
+
+// accessTokenExpiry asks Frontegg about an access token (x-api-key): refused if not active,
+// else cached no longer than Frontegg's answer is trusted, its claims read with Frontegg's
+// grants.
+func accessTokenExpiry(r *tokenRules, claims map[string]interface{}, expiresUnixNano int64) (int64, map[string]interface{}, error) {
+	trustedUntil, grants, err := r.frontegg.checkAccessToken(claims, r.fetchAccessTokenGrants)
+	if err != nil {
+		return 0, nil, err
+	}
+	if until := trustedUntil.UnixNano(); until < expiresUnixNano {
+		expiresUnixNano = until
+	}
+	return expiresUnixNano, withGrants(claims, grants), nil
+}
+
+// verifiedDetail is what a rejection log line says of a token whose signature verified.
+func verifiedDetail(r *tokenRules, raw *jose.Token, claims map[string]interface{}) string {
+	if !r.logDetails {
+		return ""
+	}
+	iss, _ := claims["iss"].(string)
+	sub, _ := claims["sub"].(string)
+	return "iss=" + strconv.Quote(iss) + " sub=" + strconv.Quote(sub) + " kid=" + strconv.Quote(raw.Kid)
+}
+
+// authorizedParty is the party a token was issued to: azp (OpenID Connect), else client_id
+// (RFC 9068).
+func authorizedParty(claims map[string]interface{}) string {
+	if azp, ok := claims["azp"].(string); ok {
+		return azp
+	}
+	clientID, _ := claims["client_id"].(string)
+	return clientID
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"math"
 	"sync/atomic"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // keyEpoch lets the request path judge a cached grant with two atomic loads, no call into the
@@ -22,29 +24,8 @@ func newStaticEpoch() *keyEpoch {
 	return e
 }
 
-// keySet is an immutable snapshot of usable keys.
-type keySet struct {
-	byKid map[string]*publicKey
-	// single verifies a token whatever kid it names: a configured PEM key, Frontegg's key,
-	// or the only key of a JWKS for tokens that name no kid.
-	single *publicKey
-	// singleForAnyKid tells whether single applies to every kid or only to tokens without one.
-	singleForAnyKid bool
-}
-
-func findKey(s *keySet, kid string) *publicKey {
-	if s.single != nil && (s.singleForAnyKid || kid == "") {
-		return s.single
-	}
-	return s.byKid[kid]
-}
-
-func singleKeySet(key *publicKey) *keySet {
-	return &keySet{single: key, singleForAnyKid: true}
-}
-
 // keyFetcher obtains a fresh key set from a remote endpoint.
 type keyFetcher interface {
-	fetch(ctx context.Context) (*keySet, error)
+	fetch(ctx context.Context) (*jose.KeySet, error)
 	describe() string
 }

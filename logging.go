@@ -16,16 +16,20 @@ import (
 	"time"
 )
 
-// debugLine and errorLine write a line to Traefik's log at DEBUG and at ERROR: variables so
-// that tests can read the lines.
-var (
-	debugLine = func(line string) { fmt.Println(line) }
-	errorLine = func(line string) { log.Print(line) }
-)
+// processLog writes lines to Traefik's log: debug at DEBUG, error at ERROR. The process's
+// middlewares and the objects they share write through it; a test's process reads its lines.
+type processLog struct {
+	debug func(line string)
+	error func(line string)
+}
 
-// logError writes an ERROR line to Traefik's log.
-func logError(format string, args ...interface{}) {
-	errorLine(fmt.Sprintf(format, args...))
+func newProcessLog() *processLog {
+	return &processLog{debug: func(line string) { fmt.Println(line) }, error: func(line string) { log.Print(line) }}
+}
+
+// errorf writes an ERROR line.
+func (l *processLog) errorf(format string, args ...interface{}) {
+	l.error(fmt.Sprintf(format, args...))
 }
 
 // maxRejectionLinesPerSecond bounds the rejection lines of one middleware.
@@ -34,6 +38,7 @@ const maxRejectionLinesPerSecond = 10
 // rejectionLog writes one line per refused request (logRejections) at its level, at most
 // maxRejectionLinesPerSecond a second, then one line saying how many were left out.
 type rejectionLog struct {
+	log   *processLog
 	name  string
 	error bool             // level "error"; else "debug"
 	now   func() time.Time // Config.Now
@@ -45,14 +50,14 @@ type rejectionLog struct {
 }
 
 // newRejectionLog checks logRejections: "off" (or unset), "debug" or "error".
-func newRejectionLog(level, name string, now func() time.Time) (*rejectionLog, error) {
+func newRejectionLog(level, name string, now func() time.Time, log *processLog) (*rejectionLog, error) {
 	switch strings.ToLower(strings.TrimSpace(level)) {
 	case "", "off":
 		return nil, nil
 	case "debug":
-		return &rejectionLog{name: name, now: now}, nil
+		return &rejectionLog{log: log, name: name, now: now}, nil
 	case "error":
-		return &rejectionLog{name: name, error: true, now: now}, nil
+		return &rejectionLog{log: log, name: name, error: true, now: now}, nil
 	}
 	return nil, fmt.Errorf("logRejections: %q is not a level; use off, debug or error", level)
 }
@@ -93,9 +98,9 @@ func (l *rejectionLog) record(req *http.Request, status int, reason, verified st
 
 func (l *rejectionLog) write(line string) {
 	if l.error {
-		errorLine(line)
+		l.log.error(line)
 	} else {
-		debugLine(line)
+		l.log.debug(line)
 	}
 }
 

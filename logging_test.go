@@ -1,7 +1,6 @@
 package withauth
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -18,13 +17,9 @@ type capturedLines struct {
 
 func captureLog(t *testing.T) *capturedLines {
 	c := &capturedLines{}
-	savedDebug, savedError := debugLine, errorLine
-	debugLine = func(line string) { c.mu.Lock(); c.debug = append(c.debug, line); c.mu.Unlock() }
-	errorLine = func(line string) { c.mu.Lock(); c.error = append(c.error, line); c.mu.Unlock() }
-	t.Cleanup(func() {
-		debugLine = savedDebug
-		errorLine = savedError
-	})
+	log := testProcess(t).log
+	log.debug = func(line string) { c.mu.Lock(); c.debug = append(c.debug, line); c.mu.Unlock() }
+	log.error = func(line string) { c.mu.Lock(); c.error = append(c.error, line); c.mu.Unlock() }
 	return c
 }
 
@@ -95,9 +90,9 @@ func TestRuntimeLinesReachTraefiksLog(t *testing.T) {
 	server := newKeyServer(t)
 	server.set(http.StatusInternalServerError, []byte("down"))
 	config := jwksConfig(t, server)
-	handler, err := New(request("").Context(), &upstream{}, config, "admin-auth@file")
-	if _, refused := handler.(misconfigured); refused || err != nil {
-		t.Fatalf("New refused the configuration (%T, %v); want a middleware", handler, err)
+	handler := handlerIn(testProcess(t), &upstream{}, config, "admin-auth@file")
+	if _, refused := handler.(misconfigured); refused {
+		t.Fatalf("New refused the configuration (%T); want a middleware", handler)
 	}
 	serve(handler, request(validToken(t)))
 	lines := captured.lines(false)
@@ -157,10 +152,7 @@ func TestPasswordsInURLsAreNeverLogged(t *testing.T) {
 func TestAbsentRequiredClaimIsLoggedOnce(t *testing.T) {
 	log := captureLog(t)
 	config := givenConfig(t, map[string]interface{}{"rolesClaim": "realm_access.role", "roles": "auditor"})
-	handler, err := New(context.Background(), &upstream{}, config, "keycloak-route")
-	if err != nil {
-		t.Fatal(err)
-	}
+	handler := handlerIn(testProcess(t), &upstream{}, config, "keycloak-route")
 	for i := 0; i < 3; i++ {
 		token := tokenWith(map[string]interface{}{"jti": fmt.Sprint("absent-", i)})(t)
 		if rec, _ := serve(handler, request(token)); rec.Code != http.StatusForbidden {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 const (
@@ -77,7 +79,7 @@ func (n *nonceRule) issue(now time.Time) string {
 // judge accepts a nonce of now's window (current) or of the one before; errDPoPNonceInvalid for
 // any other text.
 func (n *nonceRule) judge(nonce string, now time.Time) (current bool, err error) {
-	data, err := decodeSegment(nonce)
+	data, err := jose.DecodeSegment(nonce)
 	if err != nil || len(data) != nonceBytes {
 		return false, errDPoPNonceInvalid
 	}

@@ -14,8 +14,9 @@ import (
 // Middleware enforces the configuration on every request.
 type Middleware struct {
 	tokenRules
-	// headers are the process's identity headers, stripped from every request.
+	// headers are the process's identity headers, stripped from every request; log its log.
 	headers              *headerRegistry
+	log                  *processLog
 	next                 http.Handler
 	name                 string
 	forwardAuthorization bool
@@ -53,7 +54,7 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 func handlerIn(p *process, next http.Handler, config *Config, name string) http.Handler {
 	m, err := build(p, next, config, name)
 	if err != nil {
-		errorLine(refusedConfiguration(name, err))
+		p.log.error(refusedConfiguration(name, err))
 		return misconfigured{}
 	}
 	return m
@@ -96,7 +97,7 @@ func (misconfigured) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 }
 
 func newMiddleware(p *process, next http.Handler, config *Config, name string) (*Middleware, error) {
-	timing, err := parseFetchTiming(config)
+	timing, err := parseFetchTiming(p, config)
 	if err != nil {
 		return nil, err
 	}
@@ -115,11 +116,11 @@ func newMiddleware(p *process, next http.Handler, config *Config, name string) (
 	if err != nil {
 		return nil, err
 	}
-	rejections, err := newRejectionLog(config.LogRejections, name, clockOf(config))
+	rejections, err := newRejectionLog(config.LogRejections, name, clockOf(config), p.log)
 	if err != nil {
 		return nil, err
 	}
-	dpop, err := newDPoP(p, config, timing)
+	dpop, err := newDPoP(config, timing)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +135,7 @@ func newMiddleware(p *process, next http.Handler, config *Config, name string) (
 	m := &Middleware{
 		tokenRules:           rules,
 		headers:              p.headers,
+		log:                  p.log,
 		next:                 next,
 		name:                 name,
 		forwardAuthorization: config.ForwardAuthorization,
@@ -154,22 +156,31 @@ func newMiddleware(p *process, next http.Handler, config *Config, name string) (
 			m.required = append(m.required, r)
 		}
 	}
-	id := configID(config)
-	read := [credentialSources]bool{true, sources.apiKey, sources.header != "", sources.cookie != "", sources.query != "", sources.dpop}
+	share(p, m, configID(config), config.CacheSize)
+	return m, nil
+}
+
+// share gives an accepted middleware what the process shares: key sources, Frontegg's client, the
+// introspection endpoint, the DPoP stores, its caches (by configID), the identity headers. Only
+// here does New touch the process, once nothing can be refused any more: a refused
+// configuration leaves nothing shared behind.
+func share(p *process, m *Middleware, id string, cacheSize int) {
+	m.trust.share(p, m.name)
+	m.frontegg = m.trust.frontegg
+	if m.introspection != nil {
+		m.introspection.share(p)
+	}
+	if m.dpop != nil {
+		m.dpop.share(p)
+	}
+	read := [credentialSources]bool{true, m.sources.apiKey, m.sources.header != "", m.sources.cookie != "", m.sources.query != "", m.sources.dpop}
 	for source := fromAuthorization; source < credentialSources; source++ {
 		if read[source] {
-			m.caches[source] = sharedTokenCache(p.grants, id, source, config.CacheSize)
+			m.caches[source] = sharedTokenCache(p.grants, id, source, cacheSize)
 		}
 	}
-	if sources.query == "" && !m.readConfirmations {
+	if m.sources.query == "" && !m.readConfirmations {
 		m.cache = m.caches[fromAuthorization]
 	}
-	if err := p.headers.register(m.forward, sources.header); err != nil {
-		return nil, err
-	}
-	if dpop != nil {
-		p.proofs.noteMaxAge(time.Duration(dpop.maxAgeSeconds * float64(time.Second)))
-	}
-	m.trust.addUser(name)
-	return m, nil
+	p.headers.register(m.forward)
 }

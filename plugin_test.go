@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -329,9 +330,9 @@ func TestRefusedConfigurationAnswers500(t *testing.T) {
 	config := givenConfig(t, map[string]interface{}{"role": "admin", "apiKey": "s3cr3t-api-key"})
 	next := &upstream{}
 	for load := 1; load <= 2; load++ {
-		handler, err := New(context.Background(), next, config, "billing-auth@docker")
-		if err != nil || handler == nil {
-			t.Fatalf("load %d: New = %v, %v; want a handler and no error (an error disables the router)", load, handler, err)
+		handler := handlerIn(testProcess(t), next, config, "billing-auth@docker")
+		if handler == nil {
+			t.Fatalf("load %d: New = nil; want a handler (an error would disable the router)", load)
 		}
 		for _, req := range []*http.Request{request(validToken(t)), request(""), request(tamperedPayload(t)), httptest.NewRequest(http.MethodOptions, "http://backend.example/admin", nil)} {
 			rec, _ := serve(handler, req)
@@ -356,5 +357,54 @@ func TestRefusedConfigurationAnswers500(t *testing.T) {
 	}
 	if next.calls.Load() != 0 {
 		t.Errorf("the upstream of a refused configuration was called %d times; want never", next.calls.Load())
+	}
+}
+
+// TestNewNeverReturnsAnError: Traefik's entry point returns a handler and no error, for a
+// configuration it refuses too (an error would disable the router, and a catch-all router
+// would serve the path): that handler answers 500.
+func TestNewNeverReturnsAnError(t *testing.T) {
+	config := givenConfig(t, map[string]interface{}{"roles": ""})
+	handler, err := New(context.Background(), &upstream{}, config, "refused@file")
+	if _, refused := handler.(misconfigured); err != nil || !refused {
+		t.Fatalf("New(roles: \"\") = %T, %v; want the misconfigured handler and no error", handler, err)
+	}
+}
+
+// TestRefusedConfigurationSharesNothing: a configuration refused at its last setting has touched
+// nothing the process shares: no key source, Frontegg client, introspection endpoint, replay
+// store, grant cache, identity header or remembered proof age.
+func TestRefusedConfigurationSharesNothing(t *testing.T) {
+	p := newProcess()
+	owned := p.headers.owned.Load()
+	for name, given := range map[string]map[string]interface{}{
+		"jwks and introspection": {"publicKey": nil, "jwksUrl": "https://idp.example/jwks", "introspectionUrl": "https://idp.example/introspect",
+			"forwardHeaders": map[string]interface{}{"X-Team": "team"}, "loginUrl": "not a URL"},
+		"Frontegg": {"publicKey": nil, "clientId": "c", "apiKey": "k", "loginUrl": "not a URL"},
+		"DPoP with Redis": {"dpop": "required", "dpopOrigins": "https://api.example.com", "dpopProofMaxAge": "9m",
+			"replayStore": "redis://127.0.0.1:1", "cacheSize": "-1"},
+	} {
+		config := givenConfig(t, given)
+		if given["publicKey"] == nil {
+			if _, named := given["publicKey"]; named {
+				delete(config.Given, "publicKey")
+			}
+		}
+		if _, refused := handlerIn(p, &upstream{}, config, "refused").(misconfigured); !refused {
+			t.Fatalf("%s: accepted; want refused by its last setting", name)
+		}
+	}
+	count := func(m *sync.Map) int {
+		n := 0
+		m.Range(func(_, _ interface{}) bool { n++; return true })
+		return n
+	}
+	p.proofs.mu.Lock()
+	longest := p.proofs.longestMaxAgeNanos
+	p.proofs.mu.Unlock()
+	if n := count(&p.keySets) + count(&p.fronteggAPIs) + count(&p.introspections) + count(&p.replayStores); n != 0 || len(p.grants.caches) != 0 ||
+		p.headers.owned.Load() != owned || longest != 0 {
+		t.Errorf("after refused configurations: %d shared objects, %d grant caches, identity headers changed %v, proofs remembered %v; want nothing shared",
+			n, len(p.grants.caches), p.headers.owned.Load() != owned, longest)
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // process is what the withauth middlewares of one Traefik share. Traefik interprets the plugin
@@ -35,6 +38,11 @@ type process struct {
 	headers *headerRegistry
 	// absentClaimsLogged holds "<route>\x00<claim path>" once that claim was logged absent.
 	absentClaimsLogged sync.Map
+	// log is Traefik's log, as the process's middlewares and shared objects write to it.
+	log *processLog
+	// minRefreshFloor is the least minRefreshInterval accepted: below it, tokens naming made-up
+	// kids could make every request fetch keys (1 s; tests lower it to refetch at once).
+	minRefreshFloor time.Duration
 }
 
 // shared is the process of the Traefik that loaded the plugin: the only mutable package-level
@@ -43,10 +51,12 @@ var shared = newProcess()
 
 func newProcess() *process {
 	return &process{
-		grants:       newTokenStore(maxStoreBytes),
-		proofs:       newReplayStore(maxProofsSeen),
-		proofSigners: &proofSignerCache{byHeader: make(map[string]*proofSigner)},
-		headers:      newHeaderRegistry(),
+		grants:          newTokenStore(maxStoreBytes),
+		proofs:          newReplayStore(maxProofsSeen),
+		proofSigners:    &proofSignerCache{byHeader: make(map[string]*jose.ProofKey)},
+		headers:         newHeaderRegistry(),
+		log:             newProcessLog(),
+		minRefreshFloor: time.Second,
 	}
 }
 

@@ -35,6 +35,7 @@ const (
 // redisStore records used proofs in one Redis database, for every route of the process that
 // names it.
 type redisStore struct {
+	id       string // its processKey
 	address  string // host:port
 	username string
 	password string
@@ -43,6 +44,7 @@ type redisStore struct {
 	// shown is the store's URL as logs may show it: never the password.
 	shown string
 	now   func() time.Time
+	log   *processLog
 	slots chan struct{} // one per connection open or being opened
 
 	mu          sync.Mutex
@@ -59,7 +61,7 @@ type redisConn struct {
 
 // newReplayStoreSetting checks replayStore: nil for "process" (or unset), the process's client
 // of the Redis it names otherwise, trusting caBundle beside the system's roots for rediss.
-func newReplayStoreSetting(p *process, setting string, timing fetchTiming) (*redisStore, error) {
+func newReplayStoreSetting(setting string, timing fetchTiming) (*redisStore, error) {
 	setting = strings.TrimSpace(setting)
 	if setting == "" || setting == "process" {
 		return nil, nil
@@ -68,7 +70,7 @@ func newReplayStoreSetting(p *process, setting string, timing fetchTiming) (*red
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" || u.Opaque != "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("replayStore: %q is not a setting; use process (this Traefik alone) or redis://[user:password@]host:port[/db] (rediss:// for TLS), shared by every replica", redactURL(setting))
 	}
-	store := &redisStore{address: u.Host, shown: redactURL(setting), now: timing.now, slots: make(chan struct{}, maxRedisConnections)}
+	store := &redisStore{address: u.Host, shown: redactURL(setting), now: timing.now, log: timing.log, slots: make(chan struct{}, maxRedisConnections)}
 	if u.Port() == "" {
 		store.address = net.JoinHostPort(u.Hostname(), "6379")
 	}
@@ -94,8 +96,8 @@ func newReplayStoreSetting(p *process, setting string, timing fetchTiming) (*red
 			store.tls.Certificates = timing.tls.config.Certificates
 		}
 	}
-	key := processKey("redis", setting, timing.tls.id)
-	return sharedObject(&p.replayStores, key, store).(*redisStore), nil
+	store.id = processKey("redis", setting, timing.tls.id)
+	return store, nil
 }
 
 // setOnce records key for ttlNanos: true the first time, false when some replica recorded it
@@ -131,10 +133,10 @@ func (s *redisStore) noteOutcome(err error) {
 	}
 	s.mu.Unlock()
 	if started {
-		logError("withauth: replayStore %s cannot be reached (DPoP requests are answered 503 until it is back): %v", s.shown, err)
+		s.log.errorf("withauth: replayStore %s cannot be reached (DPoP requests are answered 503 until it is back): %v", s.shown, err)
 	}
 	if ended {
-		logError("withauth: replayStore %s is back; DPoP requests are judged again", s.shown)
+		s.log.errorf("withauth: replayStore %s is back; DPoP requests are judged again", s.shown)
 	}
 }
 

@@ -159,9 +159,10 @@ func (s *respServer) received() []string {
 	return append([]string{}, s.commands...)
 }
 
-// redisStoreFor is the client of replayStore setting in a process of its own, on clock.
+// redisStoreFor is the client of replayStore setting in a process of its own, on clock, logging
+// to the test's process's log.
 func redisStoreFor(t testing.TB, setting string, clock *fakeClock) *redisStore {
-	store, err := newReplayStoreSetting(newProcess(), setting, fetchTiming{now: clock.Now})
+	store, err := newReplayStoreSetting(setting, fetchTiming{now: clock.Now, log: testProcess(t).log})
 	if err != nil {
 		t.Fatalf("replayStore %s: %v", setting, err)
 	}
@@ -266,11 +267,11 @@ func TestRedisStoreOverTLS(t *testing.T) {
 	clock := newFakeClock()
 	trusting := CreateConfig()
 	trusting.CABundle = authority.certPEM
-	timing, err := parseFetchTiming(trusting)
+	timing, err := parseFetchTiming(testProcess(t), trusting)
 	if err != nil {
 		t.Fatal(err)
 	}
-	trusted, err := newReplayStoreSetting(newProcess(), setting, timing)
+	trusted, err := newReplayStoreSetting(setting, timing)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // keySource hands out the key that verifies a token. A fetched one caches the key set of one
@@ -17,6 +19,9 @@ import (
 // early for an unknown kid at most once per minRefreshInterval, and the last good set kept
 // while the endpoint fails. A static one (publicKey) is a set that is never fetched.
 type keySource struct {
+	// id names the source in the process (fetchTiming.id): routes with the same endpoint and
+	// timing share one.
+	id                 string
 	fetcher            keyFetcher
 	timeout            time.Duration
 	refreshInterval    time.Duration
@@ -24,11 +29,12 @@ type keySource struct {
 	epochs             *keyEpoch
 	users              users            // the middlewares that use the set, for its log lines
 	now                func() time.Time // Config.Now of the middleware that made it
+	log                *processLog
 
 	mu         sync.Mutex
-	set        *keySet   // nil until a fetch succeeds
-	fetchedAt  time.Time // the last success
-	triedAt    time.Time // the end of the last attempt
+	set        *jose.KeySet // nil until a fetch succeeds
+	fetchedAt  time.Time    // the last success
+	triedAt    time.Time    // the end of the last attempt
 	lastFailed bool
 	// mismatched: the last attempt found the issuer's discovery document naming another
 	// issuer, which retrying does not fix.
@@ -36,9 +42,9 @@ type keySource struct {
 	inflight   *fetchCall
 }
 
-func newRemoteKeys(fetcher keyFetcher, refreshInterval, minRefreshInterval, timeout time.Duration, now func() time.Time) *keySource {
-	return &keySource{fetcher: fetcher, timeout: timeout, refreshInterval: refreshInterval,
-		minRefreshInterval: minRefreshInterval, epochs: &keyEpoch{}, now: now}
+func newRemoteKeys(id string, fetcher keyFetcher, t fetchTiming) *keySource {
+	return &keySource{id: id, fetcher: fetcher, timeout: t.timeout, refreshInterval: t.refresh,
+		minRefreshInterval: t.minRefresh, epochs: &keyEpoch{}, now: t.now, log: t.log}
 }
 
 // fetchCall is one fetch in progress; done is closed when it ends.
@@ -46,31 +52,31 @@ type fetchCall struct {
 	done chan struct{}
 }
 
-// sharedRemoteKeys is the process's key source of id (fetchTiming.id), fresh if it had none:
-// routers and configuration reloads reuse the keys already fetched.
-func sharedRemoteKeys(p *process, id string, fresh *keySource) *keySource {
-	return sharedObject(&p.keySets, id, fresh).(*keySource)
+// sharedRemoteKeys is the process's key source of fresh's id, fresh if it had none: routers and
+// configuration reloads reuse the keys already fetched.
+func sharedRemoteKeys(p *process, fresh *keySource) *keySource {
+	return sharedObject(&p.keySets, fresh.id, fresh).(*keySource)
 }
 
 // newStaticKeys is the key source of a set fixed by the configuration.
-func newStaticKeys(set *keySet) *keySource {
+func newStaticKeys(set *jose.KeySet) *keySource {
 	return &keySource{set: set, epochs: newStaticEpoch()}
 }
 
 // lookupKey returns the key for kid. It fails with errKeysUnavailable while no key was ever
 // obtained, and with errUnknownKey when the source has no key for kid (after a refetch,
 // throttled by minRefreshInterval).
-func lookupKey(ctx context.Context, r *keySource, kid string) (*publicKey, error) {
+func lookupKey(ctx context.Context, r *keySource, kid string) (*jose.Key, error) {
 	if r.fetcher == nil {
 		// A static set is read as it is: no lock, no refresh (under Yaegi, 39 allocations
 		// against 73 through currentKeys).
-		if key := findKey(r.set, kid); key != nil {
+		if key := jose.FindKey(r.set, kid); key != nil {
 			return key, nil
 		}
 		return nil, errUnknownKey
 	}
 	if set := currentKeys(r); set != nil {
-		if key := findKey(set, kid); key != nil {
+		if key := jose.FindKey(set, kid); key != nil {
 			return key, nil
 		}
 	}
@@ -78,12 +84,12 @@ func lookupKey(ctx context.Context, r *keySource, kid string) (*publicKey, error
 }
 
 // refetchedKey is the key for a kid the current set lacks, after a refetch.
-func refetchedKey(ctx context.Context, r *keySource, kid string) (*publicKey, error) {
+func refetchedKey(ctx context.Context, r *keySource, kid string) (*jose.Key, error) {
 	set := r.refetch(ctx)
 	if set == nil {
 		return nil, unavailable(r)
 	}
-	if key := findKey(set, kid); key != nil {
+	if key := jose.FindKey(set, kid); key != nil {
 		return key, nil
 	}
 	return nil, errUnknownKey
@@ -104,18 +110,18 @@ func unavailable(r *keySource) error {
 // replacement is the key that replaced failed after a refetch (throttled by
 // minRefreshInterval), for a source whose one key verifies every kid (Frontegg's): there a
 // rotation shows as a bad signature, not as an unknown kid. nil when nothing changed.
-func (r *keySource) replacement(ctx context.Context, kid string, failed *publicKey) *publicKey {
+func (r *keySource) replacement(ctx context.Context, kid string, failed *jose.Key) *jose.Key {
 	if r.fetcher == nil {
 		return nil // a static set is never replaced
 	}
-	if set := currentKeys(r); set == nil || !set.singleForAnyKid {
+	if set := currentKeys(r); set == nil || !set.SingleForAnyKid {
 		return nil
 	}
 	set := r.refetch(ctx)
 	if set == nil {
 		return nil
 	}
-	if key := findKey(set, kid); key != nil && key != failed {
+	if key := jose.FindKey(set, kid); key != nil && key != failed {
 		return key
 	}
 	return nil
@@ -130,7 +136,7 @@ func (r *keySource) retryAfter() time.Duration {
 
 // currentKeys returns the cached set and, once it is older than refreshInterval, starts a
 // refresh in the background: requests keep using the set they have meanwhile.
-func currentKeys(r *keySource) *keySet {
+func currentKeys(r *keySource) *jose.KeySet {
 	r.mu.Lock()
 	set := r.set
 	// The scheduled refresh follows refreshInterval since the last success; after a failed
@@ -146,7 +152,7 @@ func currentKeys(r *keySource) *keySet {
 
 // refetch fetches now, unless a fetch ended less than minRefreshInterval ago, joining a fetch
 // already under way. It returns the set as it then is, or nil if none was ever obtained.
-func (r *keySource) refetch(ctx context.Context) *keySet {
+func (r *keySource) refetch(ctx context.Context) *jose.KeySet {
 	r.mu.Lock()
 	call := r.inflight
 	if r.fetcher == nil { // a static set: nothing to fetch
@@ -184,7 +190,7 @@ func (r *keySource) startFetchLocked() *fetchCall {
 }
 
 func (r *keySource) runFetch(call *fetchCall) {
-	var set *keySet
+	var set *jose.KeySet
 	var err error
 	defer func() {
 		// A panic here would take all of Traefik down: turn it into a failed fetch.
@@ -199,7 +205,7 @@ func (r *keySource) runFetch(call *fetchCall) {
 	set, err = r.fetcher.fetch(ctx)
 }
 
-func (r *keySource) finishFetch(call *fetchCall, set *keySet, err error) {
+func (r *keySource) finishFetch(call *fetchCall, set *jose.KeySet, err error) {
 	if err == nil && set == nil {
 		err = errors.New("the key source returned no keys")
 	}
@@ -210,7 +216,7 @@ func (r *keySource) finishFetch(call *fetchCall, set *keySet, err error) {
 		if r.set == nil {
 			kept = "no keys obtained yet: tokens are answered 503"
 		}
-		logError("%s: fetching keys from %s failed (%s): %v", r.users.String(), r.fetcher.describe(), kept, err)
+		r.log.errorf("%s: fetching keys from %s failed (%s): %v", r.users.String(), r.fetcher.describe(), kept, err)
 		r.epochs.refreshDueUnixNano.Store(now.Add(r.minRefreshInterval).UnixNano())
 		r.lastFailed = true
 		r.mismatched = wraps(err, errIssuerMismatch)
@@ -232,20 +238,20 @@ func (r *keySource) finishFetch(call *fetchCall, set *keySet, err error) {
 	close(call.done)
 }
 
-// keepKeyIdentity reuses the previous *publicKey for every key that did not change, so
+// keepKeyIdentity reuses the previous *jose.Key for every key that did not change, so
 // tokens cached as verified by it stay valid across a refresh.
-func keepKeyIdentity(previous, next *keySet) *keySet {
+func keepKeyIdentity(previous, next *jose.KeySet) *jose.KeySet {
 	if previous == nil {
 		return next
 	}
-	if next.single != nil && previous.single != nil && sameKey(next.single, previous.single) {
-		next.single = previous.single
+	if next.Single != nil && previous.Single != nil && jose.SameKey(next.Single, previous.Single) {
+		next.Single = previous.Single
 	}
-	for kid, key := range next.byKid {
-		if old := previous.byKid[kid]; old != nil && sameKey(old, key) {
-			next.byKid[kid] = old
-			if next.single == key {
-				next.single = old
+	for kid, key := range next.ByKid {
+		if old := previous.ByKid[kid]; old != nil && jose.SameKey(old, key) {
+			next.ByKid[kid] = old
+			if next.Single == key {
+				next.Single = old
 			}
 		}
 	}
@@ -253,34 +259,32 @@ func keepKeyIdentity(previous, next *keySet) *keySet {
 }
 
 // sameKeySet reports whether next holds exactly the keys of previous (after keepKeyIdentity).
-func sameKeySet(previous, next *keySet) bool {
-	if previous == nil || previous.single != next.single || len(previous.byKid) != len(next.byKid) {
+func sameKeySet(previous, next *jose.KeySet) bool {
+	if previous == nil || previous.Single != next.Single || len(previous.ByKid) != len(next.ByKid) {
 		return false
 	}
-	for kid, key := range next.byKid {
-		if previous.byKid[kid] != key {
+	for kid, key := range next.ByKid {
+		if previous.ByKid[kid] != key {
 			return false
 		}
 	}
 	return true
 }
 
-// minRefreshFloor is the least minRefreshInterval accepted: below it, tokens naming made-up
-// kids could make every request fetch keys. A variable so tests need not wait.
-var minRefreshFloor = time.Second
-
-// fetchTiming holds the durations that govern a remote key source, its clock and its TLS.
+// fetchTiming holds what an object a middleware shares with others gets from it: the durations
+// that govern a remote key source, the clock, the TLS of its fetches, the process's log.
 type fetchTiming struct {
 	refresh, minRefresh, timeout time.Duration
 	now                          func() time.Time
 	tls                          fetchTLS
+	log                          *processLog
 }
 
 // parseFetchTiming checks the remote key source's durations. refreshInterval may be shorter
 // than minRefreshInterval: the first schedules refreshes, the second throttles the fetches
 // that unknown kids and failures cause.
-func parseFetchTiming(config *Config) (fetchTiming, error) {
-	t := fetchTiming{now: clockOf(config)}
+func parseFetchTiming(p *process, config *Config) (fetchTiming, error) {
+	t := fetchTiming{now: clockOf(config), log: p.log}
 	var err error
 	if t.refresh, err = parseDuration("refreshInterval", config.RefreshInterval); err != nil {
 		return t, err
@@ -294,8 +298,8 @@ func parseFetchTiming(config *Config) (fetchTiming, error) {
 	if t.refresh <= 0 {
 		return t, fmt.Errorf("refreshInterval: must be positive, such as \"10m\", or keys would be fetched on every request")
 	}
-	if t.minRefresh < minRefreshFloor {
-		return t, fmt.Errorf("minRefreshInterval: %s is below %s; raise it (default 5s): it bounds how often tokens naming unknown kids can make withauth fetch keys", t.minRefresh, minRefreshFloor)
+	if t.minRefresh < p.minRefreshFloor {
+		return t, fmt.Errorf("minRefreshInterval: %s is below %s; raise it (default 5s): it bounds how often tokens naming unknown kids can make withauth fetch keys", t.minRefresh, p.minRefreshFloor)
 	}
 	if t.timeout <= 0 {
 		return t, fmt.Errorf("httpTimeout: must be positive, such as \"5s\", so that a slow key endpoint cannot hang requests")
@@ -316,6 +320,7 @@ func (t fetchTiming) client() *http.Client {
 	return newHTTPClient(t.timeout, t.tls.transport)
 }
 
-func (t fetchTiming) remoteKeys(fetcher keyFetcher) *keySource {
-	return newRemoteKeys(fetcher, t.refresh, t.minRefresh, t.timeout, t.now)
+// remoteKeys is a fresh key source of id fetching with fetcher, on this timing.
+func (t fetchTiming) remoteKeys(id string, fetcher keyFetcher) *keySource {
+	return newRemoteKeys(id, fetcher, t)
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // Key endpoint faults: a JWKS server that misbehaves on command. Whatever it does, no request
@@ -378,11 +380,11 @@ type flakyFetcher struct {
 	mu        sync.Mutex
 	panicWith string // "", "string", "error" or "runtime error"
 	delay     time.Duration
-	set       *keySet
+	set       *jose.KeySet
 	calls     int
 }
 
-func (f *flakyFetcher) fetch(ctx context.Context) (*keySet, error) {
+func (f *flakyFetcher) fetch(ctx context.Context) (*jose.KeySet, error) {
 	f.mu.Lock()
 	f.calls++
 	mode, delay, set, calls := f.panicWith, f.delay, f.set, f.calls
@@ -403,7 +405,7 @@ func (f *flakyFetcher) fetch(ctx context.Context) (*keySet, error) {
 
 func (f *flakyFetcher) describe() string { return "a test fetcher that panics" }
 
-func (f *flakyFetcher) change(panicWith string, set *keySet) {
+func (f *flakyFetcher) change(panicWith string, set *jose.KeySet) {
 	f.mu.Lock()
 	f.panicWith = panicWith // one at a time: Yaegi loses values in tuple assignments to fields
 	f.set = set
@@ -417,9 +419,9 @@ func (f *flakyFetcher) count() int {
 }
 
 func TestFetchPanicIsRecovered(t *testing.T) {
-	good, err := parseJWKS(readFixture(t, "keys/jwks.json"))
+	good, err := jose.ParseJWKS(readFixture(t, "keys/jwks.json"))
 	if err != nil {
-		t.Fatalf("parseJWKS(jwks.json): %v", err)
+		t.Fatalf("jose.ParseJWKS(jwks.json): %v", err)
 	}
 	valid := validToken(t)
 	unknownKid := signRS256(t, privateKey(t, "key-3"), rs256Header("key-3"), userClaims(t, nil))
@@ -428,7 +430,7 @@ func TestFetchPanicIsRecovered(t *testing.T) {
 		t.Run("panic with a "+kind, func(t *testing.T) {
 			fetcher := &flakyFetcher{panicWith: kind, delay: 50 * time.Millisecond}
 			clock := newFakeClock()
-			keys := newRemoteKeys(fetcher, time.Hour, 100*time.Millisecond, time.Second, clock.Now)
+			keys := newRemoteKeys("test", fetcher, fetchTiming{refresh: time.Hour, minRefresh: 100 * time.Millisecond, timeout: time.Second, now: clock.Now, log: testProcess(t).log})
 			handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
 			setKeys(handler, keys)
 
@@ -471,13 +473,13 @@ func TestFetchPanicIsRecovered(t *testing.T) {
 // keepKeyIdentity, it would be dereferenced outside runFetch's recover, and the panic would
 // end the process (Traefik).
 func TestFetcherWithoutKeySetIsAFailedFetch(t *testing.T) {
-	good, err := parseJWKS(readFixture(t, "keys/jwks.json"))
+	good, err := jose.ParseJWKS(readFixture(t, "keys/jwks.json"))
 	if err != nil {
-		t.Fatalf("parseJWKS(jwks.json): %v", err)
+		t.Fatalf("jose.ParseJWKS(jwks.json): %v", err)
 	}
 	fetcher := &flakyFetcher{set: good}
 	clock := newFakeClock()
-	keys := newRemoteKeys(fetcher, time.Hour, 50*time.Millisecond, time.Second, clock.Now)
+	keys := newRemoteKeys("test", fetcher, fetchTiming{refresh: time.Hour, minRefresh: 50 * time.Millisecond, timeout: time.Second, now: clock.Now, log: testProcess(t).log})
 	handler := newHandler(t, pemConfig(t), &upstream{}).(*Middleware)
 	setKeys(handler, keys)
 	valid := validToken(t)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // tokenRules are a route's rules for tokens: whose, signed how, with which claims, and what
@@ -40,13 +42,14 @@ type tokenRules struct {
 	routeName string
 	// readConfirmations: the route judges DPoP or certificate binding, so grants keep cnf.
 	readConfirmations bool
-	// absentClaimsLogged is the process's record of the required claims logged absent.
+	// absentClaimsLogged is the process's record of the required claims logged absent; log its log.
 	absentClaimsLogged *sync.Map
+	log                *processLog
 }
 
 // newTokenRules checks the configuration of everything verification judges.
 func newTokenRules(p *process, config *Config, timing fetchTiming) (tokenRules, error) {
-	r := tokenRules{absentClaimsLogged: &p.absentClaimsLogged}
+	r := tokenRules{absentClaimsLogged: &p.absentClaimsLogged, log: p.log}
 	skew, err := parseDuration("clockSkew", config.ClockSkew)
 	if err != nil {
 		return r, err
@@ -90,10 +93,10 @@ func newTokenRules(p *process, config *Config, timing fetchTiming) (tokenRules, 
 	for _, h := range r.forward {
 		r.forwardNames = append(r.forwardNames, h.name)
 	}
-	if r.trust, err = newTrust(config, audiences, claimRules{skewSeconds: skew.Seconds(), maxAgeSeconds: maxAge.Seconds()}, timing, p); err != nil {
+	if r.trust, err = newTrust(config, audiences, jose.ClaimRules{SkewSeconds: skew.Seconds(), MaxAgeSeconds: maxAge.Seconds()}, timing); err != nil {
 		return r, err
 	}
-	if r.introspection, err = newIntrospection(p, config, timing); err != nil {
+	if r.introspection, err = newIntrospection(config, timing); err != nil {
 		return r, err
 	}
 	r.frontegg = r.trust.frontegg

@@ -17,13 +17,20 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	// through: one map lookup a header, unless an owned name is too long to list its spellings
 	// (see ownedNames).
 	owned := m.headers.owned.Load().(*ownedNames)
-	for name := range header {
-		if owned.spellings[name] {
-			delete(header, name)
+	if m.sources.header != "" {
+		if stripOwnedKeepingTokenHeader(header, owned, m.sources.header) {
+			serveUncached(m, rw, req, true)
+			return
 		}
-	}
-	if owned.longKeys != nil {
-		stripNormalized(owned.longKeys, header)
+	} else {
+		for name := range header {
+			if owned.spellings[name] {
+				delete(header, name)
+			}
+		}
+		if owned.longKeys != nil {
+			stripNormalized(owned.longKeys, header)
+		}
 	}
 	credentials := header["Authorization"]
 	if cache := m.cache; len(credentials) == 1 && cache != nil {
@@ -43,10 +50,12 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			}
 		}
 	}
-	serveUncached(m, rw, req)
+	serveUncached(m, rw, req, false)
 }
 
-func serveUncached(m *Middleware, rw http.ResponseWriter, req *http.Request) {
+// serveUncached judges a request the fast path did not admit; consumeTokenHeader: the route's
+// tokenHeader is an identity name another route forwards, never passed on.
+func serveUncached(m *Middleware, rw http.ResponseWriter, req *http.Request, consumeTokenHeader bool) {
 	// ServeHTTP stripped the identity headers already.
 	if m.skipPreflight && req.Method == http.MethodOptions &&
 		req.Header.Get("Origin") != "" && req.Header.Get("Access-Control-Request-Method") != "" {
@@ -58,9 +67,12 @@ func serveUncached(m *Middleware, rw http.ResponseWriter, req *http.Request) {
 	} else if !m.forwardAuthorization {
 		removeCredential(req, m.sources)
 	}
-	// The token never reaches the upstream in its URL.
+	// The token never reaches the upstream in its URL, nor in a name that reads as an identity.
 	if m.sources.query != "" {
 		removeQueryToken(req, m.sources.query)
+	}
+	if consumeTokenHeader {
+		delete(req.Header, m.sources.header)
 	}
 	m.next.ServeHTTP(rw, req)
 }
@@ -138,7 +150,7 @@ func requester(m *Middleware, req *http.Request) string {
 // answerPanic, deferred by authorize, answers 500 if authorize panicked.
 func answerPanic(m *Middleware, rw http.ResponseWriter, req *http.Request, admitted *bool) {
 	if p := recover(); p != nil {
-		logError("withauth %s: internal error: %v", m.name, p)
+		m.log.errorf("withauth %s: internal error: %v", m.name, p)
 		refuse(m, rw, req, errInternal, "")
 		*admitted = false
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // fronteggMultiFactorACR is the acr Frontegg sets once a user passed multi-factor authentication.
@@ -77,7 +79,7 @@ func checkStepUp(rule *stepUpRule, claims map[string]interface{}, nowSeconds flo
 	if rule.maxAgeSeconds == 0 {
 		return 0, nil
 	}
-	authTime, ok := numericDate(claims["auth_time"])
+	authTime, ok := jose.NumericDate(claims["auth_time"])
 	if !ok || nowSeconds > authTime+float64(rule.maxAgeSeconds) {
 		return 0, errStepUpRequired
 	}

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // TestTokenConfusionGuards: authorizedParties checks azp, else client_id; typ checks the JOSE
@@ -82,20 +84,20 @@ func TestVerifiedClaimsAreNeverModified(t *testing.T) {
 	judge := func(t *testing.T, handler http.Handler, token string, source credentialSource) (before, after map[string]interface{}, g *grant) {
 		t.Helper()
 		m := handler.(*Middleware)
-		raw, err := parseToken(token, m.algorithms)
+		raw, err := jose.Parse(token, m.algorithms)
 		if err != nil {
 			t.Fatalf("parseToken: %v", err)
 		}
-		claims, err := decodeClaims(raw)
+		claims, err := jose.DecodeClaims(raw)
 		if err != nil {
 			t.Fatalf("decodeClaims: %v", err)
 		}
-		before, _ = decodeClaims(raw)
+		before, _ = jose.DecodeClaims(raw)
 		expires, read, err := checkClaims(&m.tokenRules, m.trust.only, claims, source, time.Now().UnixNano())
 		if err != nil {
 			t.Fatalf("checkClaims: %v", err)
 		}
-		key, err := lookupKey(context.Background(), m.trust.only.keys, raw.kid)
+		key, err := lookupKey(context.Background(), m.trust.only.keys, raw.Kid)
 		if err != nil {
 			t.Fatalf("lookupKey: %v", err)
 		}

@@ -22,7 +22,7 @@ func BenchmarkYaegiConstructs(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, name := range []string{
-		"Loop", "Function", "FunctionPtrArg", "TwoResults", "LargeFunction", "TypeSwitch", "Method", "ValueMethod", "InterfaceMethod",
+		"Loop", "Function", "CrossPackageFunction", "LocalResult", "CrossPackageResult", "FunctionPtrArg", "TwoResults", "LargeFunction", "TypeSwitch", "Method", "ValueMethod", "InterfaceMethod",
 		"Closure", "DeferRecover", "DeferNamedRecover", "MutexLockUnlock", "MapLookup", "TimeNowUnix", "StdlibCall",
 		"HeaderDelete", "HeaderSet", "RangeStrings",
 	} {

@@ -41,14 +41,18 @@ type finding struct {
 }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: yaegilint <dir>")
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: yaegilint <dir> [<dir> ...]")
 		os.Exit(2)
 	}
-	files, err := filepath.Glob(filepath.Join(os.Args[1], "*.go"))
-	if err != nil || len(files) == 0 {
-		fmt.Fprintf(os.Stderr, "yaegilint: no Go files in %s\n", os.Args[1])
-		os.Exit(2)
+	var files []string
+	for _, dir := range os.Args[1:] {
+		matches, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil || len(matches) == 0 {
+			fmt.Fprintf(os.Stderr, "yaegilint: no Go files in %s\n", dir)
+			os.Exit(2)
+		}
+		files = append(files, matches...)
 	}
 	fset := token.NewFileSet()
 	var findings []finding

@@ -115,7 +115,25 @@ func PluginFiles(root string) ([]string, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("%s holds no plugin .go files", root)
 	}
-	return names, nil
+	// The module's other packages (internal/…, or a benchmark module's own), as Traefik reads the
+	// whole plugin directory: their non-test .go files.
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if rel != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "e2e" || d.Name() == "vendor") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if filepath.Dir(rel) != "." && strings.HasSuffix(rel, ".go") && !strings.HasSuffix(rel, "_test.go") {
+			names = append(names, rel)
+		}
+		return nil
+	})
+	return names, err
 }
 
 // StagePlugin lays the plugin in srcDir out as Traefik and Yaegi read a local plugin:

@@ -189,31 +189,34 @@ func main() {
 }
 
 var constructNotes = map[string]string{
-	"Loop":              "the loop alone (included in every row)",
-	"Function":          "call of a package-level function",
-	"FunctionPtrArg":    "call of a package-level function taking the struct pointer",
-	"TwoResults":        "call of a function returning two values",
-	"LargeFunction":     "call of a function whose untaken branch has many locals",
-	"TypeSwitch":        "call of a function type-switching an interface{} (string case)",
-	"Method":            "call of a pointer-receiver method of an interpreted type",
-	"ValueMethod":       "call of a value-receiver method",
-	"InterfaceMethod":   "method call through an interface holding an interpreted type",
-	"Closure":           "call of a function literal held in a variable",
-	"DeferRecover":      "call of a function that defers a recovering closure",
-	"DeferNamedRecover": "call of a function that defers a named recovering function",
-	"MutexLockUnlock":   "sync.Mutex Lock and Unlock",
-	"MapLookup":         "map[string]*struct lookup and a field read",
-	"TimeNowUnix":       "time.Now().Unix()",
-	"StdlibCall":        "a compiled stdlib call (strings.EqualFold)",
-	"HeaderDelete":      "delete of an absent http.Header key",
-	"HeaderSet":         "h[name] = []string{v}",
-	"RangeStrings":      "range over a 5-string slice (whole loop)",
+	"Loop":                 "the loop alone (included in every row)",
+	"Function":             "call of a package-level function",
+	"CrossPackageFunction": "the same call, into another package of the module (as into internal/jose)",
+	"LocalResult":          "call of a function returning a pointer to a new struct, a field read",
+	"CrossPackageResult":   "the same, the function and the struct in another package of the module",
+	"FunctionPtrArg":       "call of a package-level function taking the struct pointer",
+	"TwoResults":           "call of a function returning two values",
+	"LargeFunction":        "call of a function whose untaken branch has many locals",
+	"TypeSwitch":           "call of a function type-switching an interface{} (string case)",
+	"Method":               "call of a pointer-receiver method of an interpreted type",
+	"ValueMethod":          "call of a value-receiver method",
+	"InterfaceMethod":      "method call through an interface holding an interpreted type",
+	"Closure":              "call of a function literal held in a variable",
+	"DeferRecover":         "call of a function that defers a recovering closure",
+	"DeferNamedRecover":    "call of a function that defers a named recovering function",
+	"MutexLockUnlock":      "sync.Mutex Lock and Unlock",
+	"MapLookup":            "map[string]*struct lookup and a field read",
+	"TimeNowUnix":          "time.Now().Unix()",
+	"StdlibCall":           "a compiled stdlib call (strings.EqualFold)",
+	"HeaderDelete":         "delete of an absent http.Header key",
+	"HeaderSet":            "h[name] = []string{v}",
+	"RangeStrings":         "range over a 5-string slice (whole loop)",
 }
 
 // constructs prints BenchmarkYaegiConstructs in the order it ran.
 func constructs(res map[string]*stats) {
 	const prefix = "BenchmarkYaegiConstructs/"
-	order := []string{"Loop", "Function", "FunctionPtrArg", "TwoResults", "LargeFunction", "TypeSwitch", "Method", "ValueMethod", "InterfaceMethod",
+	order := []string{"Loop", "Function", "CrossPackageFunction", "LocalResult", "CrossPackageResult", "FunctionPtrArg", "TwoResults", "LargeFunction", "TypeSwitch", "Method", "ValueMethod", "InterfaceMethod",
 		"Closure", "DeferRecover", "DeferNamedRecover", "MutexLockUnlock", "MapLookup", "TimeNowUnix", "StdlibCall", "HeaderDelete", "HeaderSet", "RangeStrings"}
 	if res[prefix+"Loop"] == nil {
 		return

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seed0ec25cca/constructs/sub"
 )
 
 type grant struct {
@@ -114,6 +116,42 @@ func Function(n int) int {
 	}
 	return s
 }
+
+// CrossPackageFunction calls a function of another package of the module (sub.Function, the
+// same body as function): what calling into internal/jose costs beside a call in the package.
+func CrossPackageFunction(n int) int {
+	s := 0
+	for i := 0; i < n; i++ {
+		s = sub.Function(s)
+	}
+	return s
+}
+
+// CrossPackageResult calls a function of another package that returns a pointer to one of its
+// types, and reads a field: a parser's shape across the boundary.
+func CrossPackageResult(n int) int64 {
+	var s int64
+	for i := 0; i < n; i++ {
+		s += sub.Parse(i).Exp
+	}
+	return s
+}
+
+// LocalResult is CrossPackageResult within the package.
+func LocalResult(n int) int64 {
+	var s int64
+	for i := 0; i < n; i++ {
+		s += parse(i).exp
+	}
+	return s
+}
+
+type parsed struct {
+	kid string
+	exp int64
+}
+
+func parse(x int) *parsed { return &parsed{kid: "k", exp: int64(x)} }
 
 // FunctionPtrArg calls a package-level function that takes the struct pointer: the method-free
 // spelling of Method.

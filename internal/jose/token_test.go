@@ -1,0 +1,97 @@
+package jose
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	k := keys(t)
+	valid := sign(t, k.rsa, map[string]interface{}{"alg": "RS256", "typ": "at+jwt", "kid": "k1"}, map[string]interface{}{"sub": "a"})
+	parts := strings.Split(valid, ".")
+	token, err := Parse(valid, map[string]bool{"RS256": true})
+	if err != nil || token.Alg != "RS256" || token.Kid != "k1" || token.Typ != "at+jwt" || token.SigningInput != parts[0]+"."+parts[1] || token.Payload != parts[1] {
+		t.Fatalf("Parse(a valid RS256 token) = %+v, %v; want its parts", token, err)
+	}
+	header := func(h string) string { return encoded(h) + "." + parts[1] + "." + parts[2] }
+	for _, tc := range []struct {
+		name, token string
+		want        error
+	}{
+		{"too large", strings.Repeat("a", MaxTokenBytes+1), ErrTokenTooLarge},
+		{"two parts", parts[0] + "." + parts[1], ErrMalformed},
+		{"five parts (JWE)", "a.b.c.d.e", ErrEncrypted},
+		{"a newline", parts[0] + ".\n" + parts[1] + "." + parts[2], ErrMalformed},
+		{"a padded header", parts[0] + "=." + parts[1] + "." + parts[2], ErrHeaderBase64},
+		{"a header that is not an object", header(`[1]`), ErrBadHeader},
+		{"alg none", header(`{"alg":"none"}`), ErrAlgorithm},
+		{"alg not accepted", header(`{"alg":"ES256"}`), ErrAlgorithm},
+		{"crit", header(`{"alg":"RS256","crit":["exp"]}`), ErrCritical},
+		{"kid a number", header(`{"alg":"RS256","kid":1}`), ErrKidType},
+		{"no signature", parts[0] + "." + parts[1] + ".", ErrMalformed},
+		{"a signature with a +", parts[0] + "." + parts[1] + ".a+b", ErrSignatureBase64},
+	} {
+		if _, err := Parse(tc.token, map[string]bool{"RS256": true}); err != tc.want {
+			t.Errorf("%s: %v; want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+// encoded is text as a token's part: unpadded base64url.
+func encoded(text string) string { return base64.RawURLEncoding.EncodeToString([]byte(text)) }
+
+func TestDecodeClaims(t *testing.T) {
+	for _, tc := range []struct {
+		payload string
+		want    error
+	}{
+		{`{"sub":"a","id":12345678901234567890}`, nil},
+		{`{"sub":"a"} {"sub":"b"}`, ErrBadClaims},
+		{`[1]`, ErrBadClaims},
+		{`{"n":1e1000}`, ErrNumberRange},
+	} {
+		claims, err := DecodeClaims(&Token{Payload: encoded(tc.payload)})
+		if err != tc.want {
+			t.Errorf("claims %s: %v; want %v", tc.payload, err, tc.want)
+		}
+		if id, isNumber := claims["id"].(json.Number); err == nil && isNumber && id.String() != "12345678901234567890" {
+			t.Errorf("claims %s: id %v; want its digits kept", tc.payload, claims["id"])
+		}
+	}
+	if _, err := DecodeClaims(&Token{Payload: "not base64!"}); err != ErrPayloadBase64 {
+		t.Errorf("a payload that is not base64url: %v; want ErrPayloadBase64", err)
+	}
+}
+
+func TestMediaType(t *testing.T) {
+	if MediaType("Application/AT+JWT") != "at+jwt" || MediaType("at+jwt") != "at+jwt" || MediaType("JWT") != "jwt" {
+		t.Error("MediaType: want at+jwt for application/at+jwt in any case, and jwt for JWT")
+	}
+}
+
+// FuzzParse: parsing is bounded and total: every input is a *Token or one of the token
+// sentinels; an accepted one names an accepted algorithm, and its parts are the input's.
+func FuzzParse(f *testing.F) {
+	k := keys(f)
+	f.Add(sign(f, k.rsa, map[string]interface{}{"alg": "RS256", "kid": "k1"}, map[string]interface{}{"sub": "a"}))
+	f.Add(sign(f, k.p256, map[string]interface{}{"alg": "ES256"}, map[string]interface{}{"exp": 1}))
+	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	accepted := acceptAll()
+	sentinels := map[error]bool{ErrTokenTooLarge: true, ErrMalformed: true, ErrEncrypted: true, ErrHeaderBase64: true, ErrBadHeader: true,
+		ErrAlgorithm: true, ErrCritical: true, ErrKidType: true, ErrSignatureBase64: true}
+	f.Fuzz(func(t *testing.T, text string) {
+		token, err := Parse(text, accepted)
+		if err != nil {
+			if token != nil || !sentinels[err] {
+				t.Fatalf("Parse(%q) = %v, %v; want nil and a token sentinel", text, token, err)
+			}
+			return
+		}
+		if !accepted[token.Alg] || !strings.HasPrefix(text, token.SigningInput+".") || strings.Count(token.SigningInput, ".") != 1 || len(token.Signature) == 0 {
+			t.Fatalf("Parse(%q) accepted %+v", text, token)
+		}
+	})
+}
