@@ -19,6 +19,7 @@ func testBudget(rate float64, concurrency int, wait time.Duration) (*callBudget,
 // TestBudgetShareOfOneClient: one address takes at most an eighth of the rate while the clock
 // stands still; past it, it waits and is refused; another address is admitted at once.
 func TestBudgetShareOfOneClient(t *testing.T) {
+	t.Parallel()
 	b, _ := testBudget(100, 64, 20*time.Millisecond)
 	admitted := 0
 	for i := 0; i < 30; i++ {
@@ -39,6 +40,7 @@ func TestBudgetShareOfOneClient(t *testing.T) {
 // TestBudgetReserveForRevalidations: new tokens leave a quarter of the rate and of the
 // concurrency to tokens already seen active.
 func TestBudgetReserveForRevalidations(t *testing.T) {
+	t.Parallel()
 	b, _ := testBudget(8, 8, 10*time.Millisecond)
 	// Eight clients, one new token each: the rate is 8, a quarter of it (2) kept.
 	admitted := 0
@@ -63,6 +65,7 @@ func TestBudgetReserveForRevalidations(t *testing.T) {
 // TestBudgetConcurrencyPerClient: one address holds at most half of what new tokens may have in
 // flight, however much rate is left; releasing a call lets its waiting one start.
 func TestBudgetConcurrencyPerClient(t *testing.T) {
+	t.Parallel()
 	b, _ := testBudget(1000, 8, time.Second)
 	for i := 0; i < 3; i++ { // (8 - 2 reserved) / 2
 		if err := b.acquire("203.0.113.9", false, nil); err != nil {
@@ -93,6 +96,7 @@ func TestBudgetConcurrencyPerClient(t *testing.T) {
 // TestBudgetServesWaitingClientsInTurn: when calls wait for the rate, each waiting address is
 // served in turn, so that one with many waiting calls delays another by one call, not all.
 func TestBudgetServesWaitingClientsInTurn(t *testing.T) {
+	t.Parallel()
 	b, clock := testBudget(16, 64, 0)
 	b.clientRate = 16 // this test is of the turns, not of the shares
 	for b.acquire("flood", false, nil) == nil {
@@ -149,6 +153,7 @@ func TestBudgetServesWaitingClientsInTurn(t *testing.T) {
 // TestBudgetForgetsIdleClients: a client with nothing in flight or waiting, and its share back,
 // is not kept.
 func TestBudgetForgetsIdleClients(t *testing.T) {
+	t.Parallel()
 	b, clock := testBudget(100, 8, time.Millisecond)
 	for i := 0; i < 1000; i++ {
 		client := fmt.Sprint("198.51.100.", i)
@@ -167,6 +172,7 @@ func TestBudgetForgetsIdleClients(t *testing.T) {
 
 // TestClientAddress: X-Real-Ip as Traefik sets it, else the connection's address; IPv6 by /64.
 func TestClientAddress(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ realIP, remote, want string }{
 		{"", "203.0.113.9:40000", "203.0.113.9"},
 		{"198.51.100.7", "10.0.0.2:443", "198.51.100.7"},

@@ -65,16 +65,12 @@ func sharedTokenCache(s *tokenStore, configID string, source credentialSource, s
 }
 
 // configID names a configuration by everything a grant depends on: every setting, Frontegg's as
-// resolved from Traefik's environment too; not the clock (decisions read each middleware's
-// own) and not Given (already decoded into the settings).
+// resolved from Traefik's environment too (withEnvironment); not the clock (decisions read each
+// middleware's own) and not Given (already decoded into the settings).
 func configID(config *Config) string {
 	settings := *config
 	settings.Now = nil
 	settings.Given = nil
-	gateway, clientID, apiKey, _, _ := fronteggSettings(config)
-	settings.APIGatewayURL = gateway
-	settings.ClientID = clientID
-	settings.APIKey = apiKey
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%#v", settings)))
 	return hex.EncodeToString(sum[:])
 }

@@ -3,9 +3,12 @@ package withauth
 // Turning configuration strings into checked values; every error names the key and the fix.
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -218,6 +221,14 @@ type IssuerConfig struct {
 	Audience []string
 }
 
+// defaultIntrospectionRate and defaultIntrospectionConcurrency bound the calls to one
+// introspection endpoint (introspectionRate, introspectionConcurrency), whatever the number of
+// distinct tokens clients send.
+const (
+	defaultIntrospectionRate        = 100
+	defaultIntrospectionConcurrency = 8
+)
+
 // clockOf is config's Now, or time.Now.
 func clockOf(config *Config) func() time.Time {
 	if config.Now != nil {
@@ -244,22 +255,6 @@ func CreateConfig() *Config {
 		IntrospectionRate:        defaultIntrospectionRate,
 		IntrospectionConcurrency: defaultIntrospectionConcurrency,
 	}
-}
-
-// configKeys are the keys Config accepts, as the README spells them, for the suggestions of
-// checkUnknownKeysOf; decodeGiven matches them case-insensitively.
-var configKeys = []string{
-	"jwksUrl", "issuer", "publicKey", "audience", "roles", "permissions", "rolesClaim",
-	"permissionsClaim", "clockSkew", "forwardHeaders", "forwardAuthorization", "skipPreflight",
-	"refreshInterval", "minRefreshInterval", "httpTimeout", "cacheSize", "claimsHeader",
-	"clientId", "apiKey", "apiGatewayUrl", "issuers", "algorithms", "authorizedParties", "typ",
-	"grantWildcards", "tenants", "tenantClaim", "stepUp", "stepUpMaxAge", "acrValues", "amrValues",
-	"accessTokenGrants", "tokenHeader", "tokenCookie", "tokenQueryParameter", "optional", "loginUrl",
-	"logRejections", "maxTokenAge", "jwks", "caBundle", "clientCertificate", "clientKey",
-	"introspectionUrl", "introspectionClientId", "introspectionClientSecret", "introspect",
-	"introspectionCacheDuration", "introspectionRate", "introspectionConcurrency", "dpop", "dpopAlgorithms",
-	"dpopProofMaxAge", "dpopOrigins", "dpopNonce", "dpopNonceSecret", "dpopNonceLifetime", "replayStore",
-	"certificateBound",
 }
 
 // checkUnknownKeysOf refuses the unknown keys of one part of the configuration (prefix names
@@ -386,4 +381,16 @@ func parseDuration(key, value string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %q is not a duration; use a non-negative Go duration such as \"30s\" or \"10m\"", key, value)
 	}
 	return d, nil
+}
+
+// processKey names a shared object of kind by every setting it depends on: a SHA-256 of the
+// settings, so that no secret or key is kept in it and no separator inside a setting can make
+// two settings read alike.
+func processKey(kind string, settings ...string) string {
+	quoted := make([]string, len(settings))
+	for i, setting := range settings {
+		quoted[i] = strconv.Quote(setting)
+	}
+	sum := sha256.Sum256([]byte(strings.Join(quoted, " ")))
+	return kind + " " + hex.EncodeToString(sum[:])
 }

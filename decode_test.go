@@ -38,7 +38,7 @@ func sampleValues(t testing.TB) map[string]interface{} {
 // provider gives it (a label's string, YAML's list, JSON's number), matched case-insensitively.
 func TestEveryKeyIsDecoded(t *testing.T) {
 	values := sampleValues(t)
-	for _, key := range configKeys {
+	for _, key := range settingKeys() {
 		if _, ok := values[key]; !ok {
 			t.Errorf("sampleValues lacks %q; give it a value so that its decoding is tested", key)
 		}
@@ -74,7 +74,7 @@ func TestEveryKeyIsDecoded(t *testing.T) {
 // stepUp: "" step-up, roles: (null) every requirement. Every key, whatever its type, is
 // refused by name, and so is an item or member without a value.
 func TestKeysWithoutValueAreRefused(t *testing.T) {
-	for _, key := range configKeys {
+	for _, key := range settingKeys() {
 		for _, value := range []interface{}{nil, "", "  "} {
 			config := givenConfig(t, map[string]interface{}{key: value})
 			got := newError(t, config)

@@ -95,17 +95,6 @@ func newDPoP(config *Config, timing fetchTiming) (*dpopRule, error) {
 	return rule, nil
 }
 
-// share gives the rule the process's proof headers and used proofs, and the replicas' store of
-// its replayStore setting; used proofs are remembered for its dpopProofMaxAge from now on.
-func (rule *dpopRule) share(p *process) {
-	rule.signers = p.proofSigners
-	rule.proofs = p.proofs
-	if rule.remote != nil {
-		rule.remote = sharedObject(&p.replayStores, rule.remote.id, rule.remote).(*redisStore)
-	}
-	p.proofs.noteMaxAge(time.Duration(rule.maxAgeSeconds * float64(time.Second)))
-}
-
 // newDPoPOrigins checks dpopOrigins: required, each scheme://host[:port] and nothing more.
 func newDPoPOrigins(values []string) (map[string]bool, error) {
 	if values == nil {

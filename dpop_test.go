@@ -93,6 +93,7 @@ func dpopConfig(mode string) func(testing.TB) *Config {
 }
 
 func TestDPoPProofs(t *testing.T) {
+	t.Parallel()
 	keys := algorithmKeys(t)
 	es256 := newDPoPClient(t, keys.p256, "ES256")
 	eddsa := newDPoPClient(t, keys.ed25519, "EdDSA")
@@ -193,6 +194,7 @@ func withMember(object map[string]interface{}, name string, value interface{}) m
 // does: a fresh proof passes, the same proof again is a replay, also on another route and
 // after a reload (the process remembers proofs).
 func TestDPoPProofIsCheckedOnEveryRequest(t *testing.T) {
+	t.Parallel()
 	client := newDPoPClient(t, algorithmKeys(t).p256, "ES256")
 	token := tokenWith(map[string]interface{}{"cnf": map[string]interface{}{"jkt": client.jkt}})(t)
 	const uri = testOrigin + "/admin"
@@ -225,6 +227,7 @@ func TestDPoPProofIsCheckedOnEveryRequest(t *testing.T) {
 
 // TestDPoPChallenges: RFC 9449 §7.1's challenges name the route's algorithms and the error.
 func TestDPoPChallenges(t *testing.T) {
+	t.Parallel()
 	client := newDPoPClient(t, algorithmKeys(t).p256, "ES256")
 	token := tokenWith(map[string]interface{}{"cnf": map[string]interface{}{"jkt": client.jkt}})(t)
 	config := dpopConfig("allowed")(t)
@@ -250,6 +253,7 @@ func TestDPoPChallenges(t *testing.T) {
 // X-Forwarded-Proto the request carries (a client chooses them, and Traefik copies Host into
 // X-Forwarded-Host), and its path the request's.
 func TestDPoPOrigins(t *testing.T) {
+	t.Parallel()
 	client := newDPoPClient(t, algorithmKeys(t).ed25519, "EdDSA")
 	token := tokenWith(map[string]interface{}{"cnf": map[string]interface{}{"jkt": client.jkt}})(t)
 	config := dpopConfig("required")(t)
@@ -344,7 +348,7 @@ func newFuzzProofCase(t testing.TB) *fuzzProofCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rule.share(newProcess())
+	shareDPoP(newProcess(), rule)
 	return &fuzzProofCase{rule: rule, token: token, jkt: client.jkt, proof: proof, now: time.Unix(fuzzIssuedAt+10, 0)}
 }
 
@@ -398,6 +402,7 @@ func fuzzProofSeeds(c *fuzzProofCase) map[string]string {
 // token introspected with its key's thumbprint (§6.1) as cnf.jkt, is admitted at the proof's
 // iat, and refused the second time.
 func TestRFC9449Example(t *testing.T) {
+	t.Parallel()
 	token := string(readFixture(t, "rfc9449/access-token"))
 	proof := string(readFixture(t, "rfc9449/proof"))
 	const thumbprint = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"

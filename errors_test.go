@@ -45,6 +45,7 @@ func TestRefusalsCarryAReason(t *testing.T) {
 // TestEverySentinelHasOneRow: every sentinel errors.go declares (its own, and the token core's it
 // names) has its row in refusalTable, once; every sentinel of the token core is named.
 func TestEverySentinelHasOneRow(t *testing.T) {
+	t.Parallel()
 	declared := regexp.MustCompile(`(?m)^\s+err\w+\s+= (errors\.New\(|jose\.Err)`).FindAllString(string(readFixture(t, "../errors.go")), -1)
 	if len(declared) != len(refusalTable) || len(refusals) != len(refusalTable) {
 		t.Errorf("errors.go declares %d errors, refusalTable has %d rows for %d distinct errors; want one row for each", len(declared), len(refusalTable), len(refusals))
@@ -62,6 +63,7 @@ func TestEverySentinelHasOneRow(t *testing.T) {
 // stable snake_case reason, a body holding error, description (the error's text) and reason, and
 // a challenge where RFC 6750 wants one.
 func TestRefusalRows(t *testing.T) {
+	t.Parallel()
 	statuses := map[int]bool{400: true, 401: true, 403: true, 429: true, 500: true, 503: true}
 	reason := regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
 	for _, row := range refusalTable {
@@ -84,6 +86,7 @@ func TestRefusalRows(t *testing.T) {
 // on the request path (fmt.Errorf's %w) would answer 500. Only key discovery wraps, and its
 // errors stay in the key source's log line, never reaching refuse.
 func TestRequestPathErrorsAreSentinels(t *testing.T) {
+	t.Parallel()
 	wrapping := regexp.MustCompile(`fmt\.Errorf\("[^"]*%w`)
 	files, err := filepath.Glob("*.go")
 	if err != nil {

@@ -26,12 +26,23 @@ const (
 	maxCheckAnswers = 10000
 )
 
-// fronteggSettings resolves vendor mode's settings, the configuration first, then Traefik's
-// environment. ok is false when no client ID and API key are known.
+// withEnvironment is config with vendor mode's settings that it leaves empty taken from Traefik's
+// environment (FRONTEGG_CLIENT_ID, FRONTEGG_API_KEY, FRONTEGG_API_GATEWAY_URL), as Frontegg's
+// SDKs read them: the one place withauth reads the environment, once per New.
+func withEnvironment(config *Config) *Config {
+	resolved := *config
+	resolved.ClientID = firstNonEmpty(config.ClientID, os.Getenv("FRONTEGG_CLIENT_ID"))
+	resolved.APIKey = firstNonEmpty(config.APIKey, os.Getenv("FRONTEGG_API_KEY"))
+	resolved.APIGatewayURL = firstNonEmpty(config.APIGatewayURL, os.Getenv("FRONTEGG_API_GATEWAY_URL"))
+	return &resolved
+}
+
+// fronteggSettings checks vendor mode's settings (withEnvironment resolved them). ok is false when
+// no client ID and API key are known.
 func fronteggSettings(config *Config) (gateway, clientID, apiKey string, ok bool, err error) {
-	clientID = firstNonEmpty(config.ClientID, os.Getenv("FRONTEGG_CLIENT_ID"))
-	apiKey = firstNonEmpty(config.APIKey, os.Getenv("FRONTEGG_API_KEY"))
-	gateway = strings.TrimRight(firstNonEmpty(config.APIGatewayURL, os.Getenv("FRONTEGG_API_GATEWAY_URL"), defaultFronteggGateway), "/")
+	clientID = strings.TrimSpace(config.ClientID)
+	apiKey = strings.TrimSpace(config.APIKey)
+	gateway = strings.TrimRight(firstNonEmpty(config.APIGatewayURL, defaultFronteggGateway), "/")
 	if clientID == "" && apiKey == "" {
 		return "", "", "", false, nil
 	}
@@ -96,13 +107,6 @@ func newFronteggAPI(id string, fresh *fronteggAPI) *fronteggAPI {
 	fresh.answers.now = fresh.now
 	fresh.answers.log = fresh.log
 	return fresh
-}
-
-// sharedFronteggAPI is the process's client of fresh's id, shared by every middleware of that
-// vendor as the key sets are: the key source of the same settings fetches with it, and its vendor
-// token and access-token answers serve them all.
-func sharedFronteggAPI(p *process, fresh *fronteggAPI) *fronteggAPI {
-	return sharedObject(&p.fronteggAPIs, fresh.id, fresh).(*fronteggAPI)
 }
 
 func (f *fronteggAPI) describe() string { return redactURL(f.gateway) }

@@ -8,6 +8,13 @@ var (
 	apiKeyTokenTypes        = map[string]bool{"userAccessToken": true, "tenantAccessToken": true}
 )
 
+// fronteggTokenTypes is checkTokenType for a route, in vendor mode or not.
+func fronteggTokenTypes(vendorMode bool) func(claims map[string]interface{}, source credentialSource) error {
+	return func(claims map[string]interface{}, source credentialSource) error {
+		return checkTokenType(claims, source, vendorMode)
+	}
+}
+
 // checkTokenType applies Frontegg's token types: access tokens only in x-api-key, where
 // Frontegg is asked whether they are active; the others in every other source (Authorization,
 // tokenHeader, tokenCookie, tokenQueryParameter). A type that is not one of Frontegg's five is
@@ -29,20 +36,6 @@ func checkTokenType(claims map[string]interface{}, source credentialSource, vend
 		return errFronteggType
 	}
 	return nil
-}
-
-// claimsWithUserID is the claims header's object: a copy of the claims with "id" the user id
-// (userID), or without "id" when there is none; the verified claims stay as decoded.
-func claimsWithUserID(claims map[string]interface{}) map[string]interface{} {
-	view := make(map[string]interface{}, len(claims)+1)
-	for name, value := range claims {
-		view[name] = value
-	}
-	delete(view, "id")
-	if id, ok := userID(claims); ok {
-		view["id"] = id
-	}
-	return view
 }
 
 // userID is the id Frontegg's SDKs give the user of a token (req.frontegg.user.id), which a

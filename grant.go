@@ -89,7 +89,7 @@ func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken,
 		usableUntilUnixNano: usableUntil(expiresUnixNano, signed.trusted.epoch),
 		allowed:             meetsAll(r.required, claims),
 	}
-	names, values := forwardedHeaders(r.forwardNames, forwardedValues(r.forward, claims))
+	names, values := forwardedHeaders(r.forwardNames, forwardedValues(r, claims))
 	g.forwardNames = names
 	g.forwardValues = values
 	if r.readConfirmations {
@@ -128,70 +128,6 @@ func logAbsentClaims(r *tokenRules, claims map[string]interface{}) {
 	}
 }
 
-// forwardedHeaders are the names of the forwarded headers that have a value (names itself when
-// all have) and the values as a request's header gets them: each a slice of values of capacity
-// one, so that the grant's strings take one array.
-func forwardedHeaders(names, values []string) ([]string, [][]string) {
-	all := true
-	for _, value := range values {
-		if value == "" {
-			all = false
-		}
-	}
-	present := names
-	if !all {
-		present = nil
-	}
-	views := make([][]string, 0, len(values))
-	for i, value := range values {
-		if value == "" {
-			continue
-		}
-		if !all {
-			present = append(present, names[i])
-		}
-		views = append(views, values[i:i+1:i+1])
-	}
-	return present, views
-}
-
-// forwardedValues are the values of the forwarded headers, in forward's order: "" for a claim
-// that is absent or renders as "", which sets no header. One loop, since under Yaegi a call
-// costs more than the statements it saves.
-func forwardedValues(forward []forwardedHeader, claims map[string]interface{}) []string {
-	values := make([]string, len(forward))
-	for i := range forward {
-		h := &forward[i]
-		claim, found := claims[h.claim.name] // lookupClaim, its top-level read inlined
-		if !found {
-			claim, found = nestedClaim(h.claim, claims)
-		}
-		if h.isUserID {
-			claim, found = userID(claims)
-		}
-		// The two shapes of nearly every claim are rendered here, the rest by headerValue. When
-		// !found, claim (and text and items) may hold the previous iteration's value under Yaegi.
-		text, isString := claim.(string)
-		items, isList := claim.([]interface{})
-		value := ""
-		switch {
-		case h.allClaims:
-			value = encodeClaims(claimsWithUserID(claims))
-		case !found:
-		case isString && !h.asList:
-			if strings.TrimSpace(text) == text && !strings.ContainsAny(text, controlCharacters) { // plainHeaderText, inlined
-				value = text
-			}
-		case isList:
-			value = joinItems(items, h.asList)
-		default:
-			value = headerValue(claim, h.asList)
-		}
-		values[i] = value
-	}
-	return values
-}
-
 // unreadableConfirmation stands for a cnf member withauth cannot read (not a string): the
 // token is bound to something, and no key or certificate has this thumbprint, so it is refused
 // wherever its binding is judged, never taken for an unbound token.
@@ -217,4 +153,24 @@ func confirmation(cnf map[string]interface{}, name string) string {
 		return text
 	}
 	return unreadableConfirmation
+}
+
+// signedToken is a token whose signature verified, and what verified it.
+type signedToken struct {
+	raw     *jose.Token
+	key     *jose.Key
+	trusted *trustedIssuer
+	// generation is the issuer's key generation read before the key lookup: a key set
+	// replaced meanwhile leaves the grant outdated, not wrong.
+	generation int64
+}
+
+// verifiedDetail is what a rejection log line says of a token whose signature verified.
+func verifiedDetail(r *tokenRules, raw *jose.Token, claims map[string]interface{}) string {
+	if !r.logDetails {
+		return ""
+	}
+	iss, _ := claims["iss"].(string)
+	sub, _ := claims["sub"].(string)
+	return "iss=" + strconv.Quote(iss) + " sub=" + strconv.Quote(sub) + " kid=" + strconv.Quote(raw.Kid)
 }

@@ -22,13 +22,10 @@ import (
 )
 
 const (
-	// defaultIntrospectionRate and defaultIntrospectionConcurrency bound the calls to one
-	// endpoint (introspectionRate, introspectionConcurrency), whatever the number of distinct
-	// tokens clients send; callBudget shares them among client addresses.
-	defaultIntrospectionRate        = 100
-	defaultIntrospectionConcurrency = 8
-	maxIntrospectionRate            = 10000
-	maxIntrospectionConcurrency     = 256
+	// maxIntrospectionRate and maxIntrospectionConcurrency bound introspectionRate and
+	// introspectionConcurrency; callBudget shares them among client addresses.
+	maxIntrospectionRate        = 10000
+	maxIntrospectionConcurrency = 256
 	// inactiveAnswerTTL is how long an inactive (or unknown) token is refused without asking
 	// again; maxRememberedAnswers bounds how many inactive and how many active tokens are
 	// remembered (active ones, so that asking about them again is a revalidation).
@@ -96,11 +93,6 @@ func newIntrospection(config *Config, timing fetchTiming) (*introspection, error
 		inflight: make(map[string]*introspectionCall)}
 	i.endpoint.id = processKey("introspection", endpointURL, id, secret, timing.timeout.String(), timing.tls.id, strconv.Itoa(rate), strconv.Itoa(concurrency))
 	return i, nil
-}
-
-// share makes the route's endpoint the process's one of its settings.
-func (i *introspection) share(p *process) {
-	i.endpoint = sharedObject(&p.introspections, i.endpoint.id, i.endpoint).(*introspectionEndpoint)
 }
 
 // introspectionEndpoint asks one RFC 7662 endpoint about tokens: one call per token at a time,
@@ -265,4 +257,32 @@ func introspectionFailed(e *introspectionEndpoint, what string) {
 // then also "~", "+", "/" or "=", which base64url never does.
 func compactJWS(token string) bool {
 	return strings.Count(token, ".") == 2 && !strings.ContainsAny(token, "~+/=")
+}
+
+// confirmActive asks, for introspect "always", whether a token verified locally is still active
+// (revocation), and bounds its grant by introspectionCacheDuration.
+func confirmActive(ctx context.Context, i *introspection, token, client string, expiresUnixNano, nowUnixNano int64) (int64, error) {
+	if _, err := introspect(ctx, i.endpoint, token, client); err != nil {
+		return 0, err
+	}
+	if until := nowUnixNano + int64(i.cacheDuration); until < expiresUnixNano {
+		return until, nil
+	}
+	return expiresUnixNano, nil
+}
+
+// remember sets key's expiry (Unix nanoseconds) in a map bounded to max entries: when it is
+// full, an eighth of it, taken in Go's random map order, makes room. No bookkeeping per entry:
+// what it forgets is only asked again.
+func remember(entries map[string]int64, key string, untilUnixNano int64, max int) {
+	if _, known := entries[key]; !known && len(entries) >= max {
+		room := max/8 + 1
+		for other := range entries {
+			delete(entries, other)
+			if room--; room == 0 {
+				break
+			}
+		}
+	}
+	entries[key] = untilUnixNano
 }

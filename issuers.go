@@ -181,30 +181,3 @@ func (t trust) retryAfter() time.Duration {
 	}
 	return wait
 }
-
-// share makes the trust's key sources and Frontegg client the process's (the ones routes and
-// reloads configured alike already share, or these), and records name among their users. New
-// calls it once the whole configuration is accepted, so that a refused one shares nothing.
-func (t *trust) share(p *process, name string) {
-	if t.frontegg != nil {
-		t.frontegg = sharedFronteggAPI(p, t.frontegg)
-		t.frontegg.users.add(name)
-	}
-	issuers := make([]*trustedIssuer, 0, len(t.byIss)+1)
-	if t.only != nil {
-		issuers = append(issuers, t.only)
-	}
-	for _, trusted := range t.byIss {
-		issuers = append(issuers, trusted)
-	}
-	for _, trusted := range issuers {
-		if trusted.keys.fetcher != nil {
-			if api, isFrontegg := trusted.keys.fetcher.(*fronteggAPI); isFrontegg && api != t.frontegg {
-				trusted.keys.fetcher = t.frontegg
-			}
-			trusted.keys = sharedRemoteKeys(p, trusted.keys)
-			trusted.epoch = trusted.keys.epochs
-		}
-		trusted.keys.users.add(name)
-	}
-}

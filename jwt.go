@@ -5,44 +5,9 @@ package withauth
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/seed0ec25cca/withauth/internal/jose"
 )
-
-// newTyps checks typ, normalized as RFC 7515 §4.1.9 compares media types.
-func newTyps(values []string) (map[string]bool, error) {
-	names, err := splitList("typ", values)
-	if err != nil || names == nil {
-		return nil, err
-	}
-	typs := make(map[string]bool, len(names))
-	for _, name := range names {
-		typs[jose.MediaType(name)] = true
-	}
-	return typs, nil
-}
-
-// cacheExpiry turns exp plus clock skew (seconds) into Unix nanoseconds, clamping absurd values
-// instead of overflowing.
-func cacheExpiry(expSeconds, skewSeconds float64) int64 {
-	const far = 1 << 62
-	limit := (expSeconds + skewSeconds) * 1e9
-	if limit > far {
-		return far
-	}
-	return int64(limit)
-}
-
-// signedToken is a token whose signature verified, and what verified it.
-type signedToken struct {
-	raw     *jose.Token
-	key     *jose.Key
-	trusted *trustedIssuer
-	// generation is the issuer's key generation read before the key lookup: a key set
-	// replaced meanwhile leaves the grant outdated, not wrong.
-	generation int64
-}
 
 func verifySigned(r *tokenRules, ctx context.Context, token string) (*signedToken, error) {
 	raw, err := jose.Parse(token, r.algorithms)
@@ -118,7 +83,7 @@ func checkClaims(r *tokenRules, trusted *trustedIssuer, claims map[string]interf
 			return 0, nil, err
 		}
 	}
-	if err := checkTokenType(claims, source, r.frontegg != nil); err != nil {
+	if err := r.tokenType(claims, source); err != nil {
 		return 0, nil, err
 	}
 	expiresUnixNano := cacheExpiry(expSeconds, trusted.rules.SkewSeconds)
@@ -143,24 +108,4 @@ func accessTokenExpiry(r *tokenRules, claims map[string]interface{}, expiresUnix
 		expiresUnixNano = until
 	}
 	return expiresUnixNano, withGrants(claims, grants), nil
-}
-
-// verifiedDetail is what a rejection log line says of a token whose signature verified.
-func verifiedDetail(r *tokenRules, raw *jose.Token, claims map[string]interface{}) string {
-	if !r.logDetails {
-		return ""
-	}
-	iss, _ := claims["iss"].(string)
-	sub, _ := claims["sub"].(string)
-	return "iss=" + strconv.Quote(iss) + " sub=" + strconv.Quote(sub) + " kid=" + strconv.Quote(raw.Kid)
-}
-
-// authorizedParty is the party a token was issued to: azp (OpenID Connect), else client_id
-// (RFC 9068).
-func authorizedParty(claims map[string]interface{}) string {
-	if azp, ok := claims["azp"].(string); ok {
-		return azp
-	}
-	clientID, _ := claims["client_id"].(string)
-	return clientID
 }

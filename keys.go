@@ -29,3 +29,14 @@ type keyFetcher interface {
 	fetch(ctx context.Context) (*jose.KeySet, error)
 	describe() string
 }
+
+// cacheExpiry turns exp plus clock skew (seconds) into Unix nanoseconds, clamping absurd values
+// instead of overflowing.
+func cacheExpiry(expSeconds, skewSeconds float64) int64 {
+	const far = 1 << 62
+	limit := (expSeconds + skewSeconds) * 1e9
+	if limit > far {
+		return far
+	}
+	return int64(limit)
+}

@@ -22,6 +22,7 @@ func nonceConfig(t testing.TB, secret string, clock *fakeClock) *Config {
 // the nonce is accepted by every replica given the same secret, for its window and the next
 // (a fresh one is offered from then), and never after, nor from another secret.
 func TestDPoPNonces(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	client := newDPoPClient(t, algorithmKeys(t).p256, "ES256")
 	token := tokenWith(map[string]interface{}{"cnf": map[string]interface{}{"jkt": client.jkt}})(t)
@@ -81,6 +82,7 @@ func TestDPoPNonces(t *testing.T) {
 // TestDPoPNonceOfferedWithEvery401: on a nonce route, a 401 for a missing token offers a nonce
 // too, so that a client need not fail once with its proof to learn one.
 func TestDPoPNonceOfferedWithEvery401(t *testing.T) {
+	t.Parallel()
 	handler := newHandler(t, nonceConfig(t, testNonceSecret, newFakeClock()), &upstream{})
 	rec, _ := serve(handler, request(""))
 	if rec.Code != 401 || rec.Header().Get("DPoP-Nonce") == "" {

@@ -84,6 +84,7 @@ func build(p *process, next http.Handler, config *Config, name string) (m *Middl
 		}
 		config.Now = now
 	}
+	config = withEnvironment(config)
 	m, err = newMiddleware(p, next, config, name)
 	return m, err
 }
@@ -97,11 +98,11 @@ func (misconfigured) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 }
 
 func newMiddleware(p *process, next http.Handler, config *Config, name string) (*Middleware, error) {
-	timing, err := parseFetchTiming(p, config)
+	timing, err := parseFetchTiming(config, p.minRefreshFloor, p.log)
 	if err != nil {
 		return nil, err
 	}
-	rules, err := newTokenRules(p, config, timing)
+	rules, err := newTokenRules(config, timing, p.log, &p.absentClaimsLogged)
 	if err != nil {
 		return nil, err
 	}
@@ -165,13 +166,13 @@ func newMiddleware(p *process, next http.Handler, config *Config, name string) (
 // here does New touch the process, once nothing can be refused any more: a refused
 // configuration leaves nothing shared behind.
 func share(p *process, m *Middleware, id string, cacheSize int) {
-	m.trust.share(p, m.name)
+	shareTrust(p, &m.trust, m.name)
 	m.frontegg = m.trust.frontegg
 	if m.introspection != nil {
-		m.introspection.share(p)
+		shareIntrospection(p, m.introspection)
 	}
 	if m.dpop != nil {
-		m.dpop.share(p)
+		shareDPoP(p, m.dpop)
 	}
 	read := [credentialSources]bool{true, m.sources.apiKey, m.sources.header != "", m.sources.cookie != "", m.sources.query != "", m.sources.dpop}
 	for source := fromAuthorization; source < credentialSources; source++ {

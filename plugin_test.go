@@ -365,9 +365,13 @@ func TestRefusedConfigurationAnswers500(t *testing.T) {
 // would serve the path): that handler answers 500.
 func TestNewNeverReturnsAnError(t *testing.T) {
 	config := givenConfig(t, map[string]interface{}{"roles": ""})
-	handler, err := New(context.Background(), &upstream{}, config, "refused@file")
-	if _, refused := handler.(misconfigured); err != nil || !refused {
-		t.Fatalf("New(roles: \"\") = %T, %v; want the misconfigured handler and no error", handler, err)
+	next := &upstream{}
+	handler, err := New(context.Background(), next, config, "refused@file")
+	if err != nil || handler == nil {
+		t.Fatalf("New(roles: \"\") = %v, %v; want a handler and no error", handler, err)
+	}
+	if rec, _ := serve(handler, request(validToken(t))); rec.Code != 500 || bodyField(rec.Body.Bytes(), "reason") != "misconfigured" || next.calls.Load() != 0 {
+		t.Errorf("the handler of a refused configuration: %d %s; want 500 misconfigured, never the upstream", rec.Code, rec.Body.String())
 	}
 }
 

@@ -3,10 +3,6 @@ package withauth
 // The state every withauth middleware of one Traefik shares, in one place.
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -60,36 +56,64 @@ func newProcess() *process {
 	}
 }
 
-// processKey names a shared object of kind by every setting it depends on: a SHA-256 of the
-// settings, so that no secret or key is kept in it and no separator inside a setting can make
-// two settings read alike.
-func processKey(kind string, settings ...string) string {
-	quoted := make([]string, len(settings))
-	for i, setting := range settings {
-		quoted[i] = strconv.Quote(setting)
-	}
-	sum := sha256.Sum256([]byte(strings.Join(quoted, " ")))
-	return kind + " " + hex.EncodeToString(sum[:])
-}
-
 // sharedObject is the object of the process stored under key in objects, fresh if none was.
 func sharedObject(objects *sync.Map, key string, fresh interface{}) interface{} {
 	existing, _ := objects.LoadOrStore(key, fresh)
 	return existing
 }
 
-// remember sets key's expiry (Unix nanoseconds) in a map bounded to max entries: when it is
-// full, an eighth of it, taken in Go's random map order, makes room. No bookkeeping per entry:
-// what it forgets is only asked again.
-func remember(entries map[string]int64, key string, untilUnixNano int64, max int) {
-	if _, known := entries[key]; !known && len(entries) >= max {
-		room := max/8 + 1
-		for other := range entries {
-			delete(entries, other)
-			if room--; room == 0 {
-				break
-			}
-		}
+// sharedRemoteKeys is the process's key source of fresh's id, fresh if it had none: routers and
+// configuration reloads reuse the keys already fetched.
+func sharedRemoteKeys(p *process, fresh *keySource) *keySource {
+	return sharedObject(&p.keySets, fresh.id, fresh).(*keySource)
+}
+
+// sharedFronteggAPI is the process's client of fresh's id, shared by every middleware of that
+// vendor as the key sets are: the key source of the same settings fetches with it, and its vendor
+// token and access-token answers serve them all.
+func sharedFronteggAPI(p *process, fresh *fronteggAPI) *fronteggAPI {
+	return sharedObject(&p.fronteggAPIs, fresh.id, fresh).(*fronteggAPI)
+}
+
+// shareTrust makes the trust's key sources and Frontegg client the process's (the ones routes and
+// reloads configured alike already share, or these), and records name among their users. New
+// calls it once the whole configuration is accepted, so that a refused one shares nothing.
+func shareTrust(p *process, t *trust, name string) {
+	if t.frontegg != nil {
+		t.frontegg = sharedFronteggAPI(p, t.frontegg)
+		t.frontegg.users.add(name)
 	}
-	entries[key] = untilUnixNano
+	issuers := make([]*trustedIssuer, 0, len(t.byIss)+1)
+	if t.only != nil {
+		issuers = append(issuers, t.only)
+	}
+	for _, trusted := range t.byIss {
+		issuers = append(issuers, trusted)
+	}
+	for _, trusted := range issuers {
+		if trusted.keys.fetcher != nil {
+			if api, isFrontegg := trusted.keys.fetcher.(*fronteggAPI); isFrontegg && api != t.frontegg {
+				trusted.keys.fetcher = t.frontegg
+			}
+			trusted.keys = sharedRemoteKeys(p, trusted.keys)
+			trusted.epoch = trusted.keys.epochs
+		}
+		trusted.keys.users.add(name)
+	}
+}
+
+// shareIntrospection makes the route's endpoint the process's one of its settings.
+func shareIntrospection(p *process, i *introspection) {
+	i.endpoint = sharedObject(&p.introspections, i.endpoint.id, i.endpoint).(*introspectionEndpoint)
+}
+
+// shareDPoP gives the rule the process's proof headers and used proofs, and the replicas' store of
+// its replayStore setting; used proofs are remembered for its dpopProofMaxAge from now on.
+func shareDPoP(p *process, rule *dpopRule) {
+	rule.signers = p.proofSigners
+	rule.proofs = p.proofs
+	if rule.remote != nil {
+		rule.remote = sharedObject(&p.replayStores, rule.remote.id, rule.remote).(*redisStore)
+	}
+	p.proofs.noteMaxAge(time.Duration(rule.maxAgeSeconds * float64(time.Second)))
 }

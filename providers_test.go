@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// recipeProviders are the providers of the README's "Identity providers" section, by fixture.
+// recipeProviders are the providers of docs/identity-providers.md, by fixture.
 var recipeProviders = []string{"keycloak", "auth0", "okta", "entra", "cognito", "firebase", "clerk", "supabase", "zitadel", "authentik", "frontegg"}
 
 // providerFixture is a token as a provider documents it (testdata/idp/<provider>.json).
@@ -23,11 +23,11 @@ type providerFixture struct {
 	Forwarded map[string]string      `json:"forwarded"` // headers the upstream must receive
 }
 
-// TestIdentityProviderRecipes: every recipe of the README, configured exactly as the README
+// TestIdentityProviderRecipes: every recipe of docs/identity-providers.md, configured exactly as it
 // says (only the key source is replaced by the test key's PEM), admits its provider's token
 // shape with the documented headers, and refuses it without the required role or scope.
 func TestIdentityProviderRecipes(t *testing.T) {
-	readme := string(readFixture(t, "../README.md"))
+	readme := string(readFixture(t, "../docs/identity-providers.md"))
 	for _, provider := range recipeProviders {
 		var fixture providerFixture
 		if err := json.Unmarshal(readFixture(t, "idp/"+provider+".json"), &fixture); err != nil {
@@ -40,7 +40,7 @@ func TestIdentityProviderRecipes(t *testing.T) {
 		}
 		config := CreateConfig()
 		if err := applySettings(config, settings); err != nil {
-			t.Errorf("%s: the README's settings: %v", provider, err)
+			t.Errorf("%s: the recipe's settings: %v", provider, err)
 			continue
 		}
 		alg, _ := fixture.Header["alg"].(string)
@@ -53,7 +53,7 @@ func TestIdentityProviderRecipes(t *testing.T) {
 		config.PublicKey = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 		next := &upstream{}
 		if _, err := build(testProcess(t), next, config, provider); err != nil {
-			t.Errorf("%s: New with the README's settings: %v", provider, err)
+			t.Errorf("%s: New with the recipe's settings: %v", provider, err)
 			continue
 		}
 		handler := newHandler(t, config, next)
@@ -88,12 +88,12 @@ func TestIdentityProviderRecipes(t *testing.T) {
 }
 
 // readmeRecipe reads the settings under "withauth:" of the yaml block that follows
-// "<!-- idp-recipe: provider -->" in the README: "key: value" and "key: [a, b]" lines.
+// "<!-- idp-recipe: provider -->" in docs/identity-providers.md: "key: value" and "key: [a, b]" lines.
 func readmeRecipe(readme, provider string) (map[string]interface{}, error) {
 	marker := "<!-- idp-recipe: " + provider + " -->\n```yaml\nwithauth:\n"
 	start := strings.Index(readme, marker)
 	if start < 0 {
-		return nil, fmt.Errorf("the README has no recipe block %q", marker)
+		return nil, fmt.Errorf("docs/identity-providers.md has no recipe block %q", marker)
 	}
 	block := readme[start+len(marker):]
 	block = block[:strings.Index(block, "```")]

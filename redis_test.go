@@ -172,6 +172,7 @@ func redisStoreFor(t testing.TB, setting string, clock *fakeClock) *redisStore {
 // TestRedisStoreRecordsOnce: SET NX PX records a proof once for every client of the store; the
 // client authenticates (user and password, or a password alone) and selects its database.
 func TestRedisStoreRecordsOnce(t *testing.T) {
+	t.Parallel()
 	server := newRESPServer(t, "p@ss:word")
 	clock := newFakeClock()
 	a := redisStoreFor(t, "redis://withauth:p%40ss%3Aword@"+server.address+"/3", clock)
@@ -242,6 +243,7 @@ func TestRedisStoreOutage(t *testing.T) {
 // TestRedisStoreReconnects: connections the store closed (it restarted) are replaced without a
 // failed request.
 func TestRedisStoreReconnects(t *testing.T) {
+	t.Parallel()
 	server := newRESPServer(t, "")
 	store := redisStoreFor(t, "redis://"+server.address, newFakeClock())
 	for i := 0; i < 3; i++ {
@@ -255,6 +257,7 @@ func TestRedisStoreReconnects(t *testing.T) {
 // TestRedisStoreOverTLS: rediss:// verifies the store's certificate with the system's roots and
 // caBundle, and refuses one no trusted authority signed.
 func TestRedisStoreOverTLS(t *testing.T) {
+	t.Parallel()
 	authority := newCertificate(t, "replay store CA", nil, 0)
 	leaf := newCertificate(t, "localhost", authority, x509.ExtKeyUsageServerAuth)
 	pair, err := tls.X509KeyPair([]byte(leaf.certPEM), []byte(leaf.keyPEM))
@@ -267,7 +270,7 @@ func TestRedisStoreOverTLS(t *testing.T) {
 	clock := newFakeClock()
 	trusting := CreateConfig()
 	trusting.CABundle = authority.certPEM
-	timing, err := parseFetchTiming(testProcess(t), trusting)
+	timing, err := parseFetchTiming(trusting, time.Second, testProcess(t).log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,6 +307,7 @@ func TestReplayStoreConfiguration(t *testing.T) {
 // proof the other accepted; while the store is down, DPoP requests are 503 (a proof that cannot
 // be recorded is not accepted) and other routes unaffected; once it is back, DPoP recovers.
 func TestReplicasShareTheReplayStore(t *testing.T) {
+	t.Parallel()
 	server := newRESPServer(t, "")
 	clock := newFakeClock()
 	client := newDPoPClient(t, algorithmKeys(t).p256, "ES256")

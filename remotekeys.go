@@ -52,12 +52,6 @@ type fetchCall struct {
 	done chan struct{}
 }
 
-// sharedRemoteKeys is the process's key source of fresh's id, fresh if it had none: routers and
-// configuration reloads reuse the keys already fetched.
-func sharedRemoteKeys(p *process, fresh *keySource) *keySource {
-	return sharedObject(&p.keySets, fresh.id, fresh).(*keySource)
-}
-
 // newStaticKeys is the key source of a set fixed by the configuration.
 func newStaticKeys(set *jose.KeySet) *keySource {
 	return &keySource{set: set, epochs: newStaticEpoch()}
@@ -283,8 +277,10 @@ type fetchTiming struct {
 // parseFetchTiming checks the remote key source's durations. refreshInterval may be shorter
 // than minRefreshInterval: the first schedules refreshes, the second throttles the fetches
 // that unknown kids and failures cause.
-func parseFetchTiming(p *process, config *Config) (fetchTiming, error) {
-	t := fetchTiming{now: clockOf(config), log: p.log}
+// minRefreshFloor is the least minRefreshInterval accepted (process.minRefreshFloor); log the
+// process's log.
+func parseFetchTiming(config *Config, minRefreshFloor time.Duration, log *processLog) (fetchTiming, error) {
+	t := fetchTiming{now: clockOf(config), log: log}
 	var err error
 	if t.refresh, err = parseDuration("refreshInterval", config.RefreshInterval); err != nil {
 		return t, err
@@ -298,8 +294,8 @@ func parseFetchTiming(p *process, config *Config) (fetchTiming, error) {
 	if t.refresh <= 0 {
 		return t, fmt.Errorf("refreshInterval: must be positive, such as \"10m\", or keys would be fetched on every request")
 	}
-	if t.minRefresh < p.minRefreshFloor {
-		return t, fmt.Errorf("minRefreshInterval: %s is below %s; raise it (default 5s): it bounds how often tokens naming unknown kids can make withauth fetch keys", t.minRefresh, p.minRefreshFloor)
+	if t.minRefresh < minRefreshFloor {
+		return t, fmt.Errorf("minRefreshInterval: %s is below %s; raise it (default 5s): it bounds how often tokens naming unknown kids can make withauth fetch keys", t.minRefresh, minRefreshFloor)
 	}
 	if t.timeout <= 0 {
 		return t, fmt.Errorf("httpTimeout: must be positive, such as \"5s\", so that a slow key endpoint cannot hang requests")

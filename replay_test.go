@@ -10,6 +10,7 @@ import (
 // TestReplayStoreBounds: a proof counts once; a key holding its share is refused while another
 // key's proofs pass; the whole store, full of acceptable proofs, refuses rather than forgets.
 func TestReplayStoreBounds(t *testing.T) {
+	t.Parallel()
 	s := newReplayStore(40) // a key's share: 4
 	s.noteMaxAge(time.Minute)
 	now := time.Now().UnixNano()
@@ -42,6 +43,7 @@ func TestReplayStoreBounds(t *testing.T) {
 // time, and none that is still acceptable does; a proof forgotten (its record failed elsewhere)
 // can be recorded again.
 func TestReplayStoreSweepsAsItGoes(t *testing.T) {
+	t.Parallel()
 	s := newReplayStore(maxProofsSeen)
 	s.noteMaxAge(10 * time.Second)
 	start := time.Unix(1700000000, 0).UnixNano()
@@ -75,6 +77,7 @@ func TestReplayStoreSweepsAsItGoes(t *testing.T) {
 // a route that refuses him 403, as fast as he likes; another user's proofs on another route
 // pass all along (S4-3).
 func TestOneKeyCannotLockEveryDPoPRoute(t *testing.T) {
+	t.Parallel()
 	p := testProcess(t)
 	p.proofs = newReplayStore(160) // a key's share: 16
 	keys := algorithmKeys(t)
@@ -109,6 +112,7 @@ func TestOneKeyCannotLockEveryDPoPRoute(t *testing.T) {
 // TestProofRememberedForTheLongestMaxAge: a proof used on a route with dpopProofMaxAge 60s is
 // refused 90 s later where the process has a route (or a reload) with 10m (S4-5).
 func TestProofRememberedForTheLongestMaxAge(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	client := newDPoPClient(t, algorithmKeys(t).p256, "ES256")
 	token := tokenWith(map[string]interface{}{"cnf": map[string]interface{}{"jkt": client.jkt}})(t)

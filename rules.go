@@ -42,14 +42,20 @@ type tokenRules struct {
 	routeName string
 	// readConfirmations: the route judges DPoP or certificate binding, so grants keep cnf.
 	readConfirmations bool
+	// tokenType judges a token's type for its source, and userID is the user id a header naming
+	// "id" forwards: Frontegg's rules (frontegg_tokens.go), which tell other issuers' tokens by
+	// their lack of Frontegg's types.
+	tokenType func(claims map[string]interface{}, source credentialSource) error
+	userID    func(claims map[string]interface{}) (interface{}, bool)
 	// absentClaimsLogged is the process's record of the required claims logged absent; log its log.
 	absentClaimsLogged *sync.Map
 	log                *processLog
 }
 
 // newTokenRules checks the configuration of everything verification judges.
-func newTokenRules(p *process, config *Config, timing fetchTiming) (tokenRules, error) {
-	r := tokenRules{absentClaimsLogged: &p.absentClaimsLogged, log: p.log}
+// absentClaimsLogged and log are the process's.
+func newTokenRules(config *Config, timing fetchTiming, log *processLog, absentClaimsLogged *sync.Map) (tokenRules, error) {
+	r := tokenRules{absentClaimsLogged: absentClaimsLogged, log: log}
 	skew, err := parseDuration("clockSkew", config.ClockSkew)
 	if err != nil {
 		return r, err
@@ -100,6 +106,8 @@ func newTokenRules(p *process, config *Config, timing fetchTiming) (tokenRules, 
 		return r, err
 	}
 	r.frontegg = r.trust.frontegg
+	r.tokenType = fronteggTokenTypes(r.frontegg != nil)
+	r.userID = userID
 	switch strings.TrimSpace(config.AccessTokenGrants) {
 	case "":
 	case "always":
@@ -120,4 +128,17 @@ func newTokenRules(p *process, config *Config, timing fetchTiming) (tokenRules, 
 // step-up.
 func (r *tokenRules) requireSomething() bool {
 	return len(r.roles.anyOf) > 0 || len(r.permissions.anyOf) > 0 || len(r.tenants.anyOf) > 0 || r.stepUp != nil
+}
+
+// newTyps checks typ, normalized as RFC 7515 §4.1.9 compares media types.
+func newTyps(values []string) (map[string]bool, error) {
+	names, err := splitList("typ", values)
+	if err != nil || names == nil {
+		return nil, err
+	}
+	typs := make(map[string]bool, len(names))
+	for _, name := range names {
+		typs[jose.MediaType(name)] = true
+	}
+	return typs, nil
 }

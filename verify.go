@@ -92,18 +92,6 @@ func introspectedAccessToken(claims map[string]interface{}, typRequired bool) bo
 	return !typRequired || usePresent || kindPresent
 }
 
-// confirmActive asks, for introspect "always", whether a token verified locally is still active
-// (revocation), and bounds its grant by introspectionCacheDuration.
-func confirmActive(ctx context.Context, i *introspection, token, client string, expiresUnixNano, nowUnixNano int64) (int64, error) {
-	if _, err := introspect(ctx, i.endpoint, token, client); err != nil {
-		return 0, err
-	}
-	if until := nowUnixNano + int64(i.cacheDuration); until < expiresUnixNano {
-		return until, nil
-	}
-	return expiresUnixNano, nil
-}
-
 // introspectedDetail is what a rejection log line says of an introspected token.
 func introspectedDetail(r *tokenRules, claims map[string]interface{}) string {
 	return verifiedDetail(r, &jose.Token{}, claims)

@@ -60,7 +60,7 @@ func TestAbsentClaimsForwardNothing(t *testing.T) {
 		"roles":    []interface{}{"admin", "viewer"},
 		"metadata": map[string]interface{}{"plan": "pro"},
 	}
-	values := forwardedValues(forward, claims)
+	values := forwardedValues(&tokenRules{forward: forward, userID: userID}, claims)
 	want := []string{"ada@example.com", "", "admin,viewer", "", "pro", ""}
 	if !reflect.DeepEqual(values, want) {
 		t.Errorf("forwarded %q; want %q (\"\" for the absent claims)", values, want)

@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -89,18 +88,7 @@ func TestDPoPInTraefik(t *testing.T) {
 
 	send := func(method, path, scheme, token, proof string) (int, http.Header, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, tr.URL+path, nil)
-		req.Header.Set("Authorization", scheme+" "+token)
-		if proof != "" {
-			req.Header.Set("DPoP", proof)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, string(body)
+		return sendToken(t, method, tr.URL+path, scheme, token, proof)
 	}
 	expect := func(what string, status int, header http.Header, body string, wantStatus int, wantReason string) {
 		t.Helper()

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -104,4 +105,25 @@ func requireDocker(t *testing.T) {
 		}
 		t.Skipf("no usable Docker engine (%v); CI=true makes this a failure", err)
 	}
+}
+
+// sendToken sends method url with "Authorization: <scheme> <token>" and, unless "", a DPoP proof;
+// it returns the status, the headers and the body.
+func sendToken(t *testing.T, method, url, scheme, token, proof string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", scheme+" "+token)
+	if proof != "" {
+		req.Header.Set("DPoP", proof)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(body)
 }

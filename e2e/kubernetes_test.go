@@ -415,16 +415,8 @@ func TestKubernetesDPoPExample(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		req, _ := http.NewRequest(http.MethodGet, tr.URL+"/dpop/orders", nil)
-		req.Header.Set("Authorization", "DPoP "+token)
-		req.Header.Set("DPoP", proof)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		text, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, string(text), proof
+		status, header, text := sendToken(t, http.MethodGet, tr.URL+"/dpop/orders", "DPoP", token, proof)
+		return status, header, text, proof
 	}
 	// The replicas read the Secrets' patches within seconds.
 	var nonce string

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -80,18 +79,7 @@ func TestReplicasShareProofsAndNonces(t *testing.T) {
 	}
 	send := func(tr *harness.Traefik, path, scheme, token, proof string) (int, http.Header, string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, tr.URL+path, nil)
-		req.Header.Set("Authorization", scheme+" "+token)
-		if proof != "" {
-			req.Header.Set("DPoP", proof)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, string(body)
+		return sendToken(t, http.MethodGet, tr.URL+path, scheme, token, proof)
 	}
 
 	status, header, body := send(replicaA, "/dpop/orders", "DPoP", token, proofWith(""))

@@ -5,6 +5,7 @@ import "testing"
 // TestEveryAlgorithmVerifies: a signature of each algorithm verifies with its key, and with no
 // key of another type or curve, nor once a byte of it changed.
 func TestEveryAlgorithmVerifies(t *testing.T) {
+	t.Parallel()
 	k := keys(t)
 	for _, alg := range allAlgorithms {
 		token, err := Parse(sign(t, k.signerOf(alg), map[string]interface{}{"alg": alg}, map[string]interface{}{"sub": "a"}), acceptAll())

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
+	"sync"
 	"testing"
 )
 
@@ -20,12 +21,18 @@ type testKeys struct {
 	ed25519          ed25519.PrivateKey
 }
 
-var sharedKeys *testKeys
+// sharedKeys are made once, by the first test that asks (tests run in parallel).
+var sharedKeys struct {
+	sync.Mutex
+	keys *testKeys
+}
 
 func keys(t testing.TB) *testKeys {
 	t.Helper()
-	if sharedKeys != nil {
-		return sharedKeys
+	sharedKeys.Lock()
+	defer sharedKeys.Unlock()
+	if sharedKeys.keys != nil {
+		return sharedKeys.keys
 	}
 	k := &testKeys{}
 	var err error
@@ -41,7 +48,7 @@ func keys(t testing.TB) *testKeys {
 		t.Fatal(err)
 	}
 	k.ed25519 = edKey
-	sharedKeys = k
+	sharedKeys.keys = k
 	return k
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -271,4 +272,12 @@ func Thumbprint(k JWK) (string, error) {
 	}
 	b.WriteByte('}')
 	return base64.RawURLEncoding.EncodeToString(sha256Sum([]byte(b.String()))), nil
+}
+
+// errNoThumbprint is Thumbprint's answer for a key type without one.
+var errNoThumbprint = errors.New("no thumbprint for this key type")
+
+func sha256Sum(data []byte) []byte {
+	sum := sha256.Sum256(data)
+	return sum[:]
 }

@@ -11,6 +11,7 @@ import (
 
 // TestThumbprint: RFC 7638 §3.1's example key and thumbprint.
 func TestThumbprint(t *testing.T) {
+	t.Parallel()
 	k := JWK{Kty: "RSA", E: "AQAB", Alg: "RS256", Kid: "2011-04-29",
 		N: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"}
 	if got, err := Thumbprint(k); err != nil || got != "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs" {
@@ -42,6 +43,7 @@ func jwkMap(k JWK, kid, alg, use string) map[string]interface{} {
 // TestParseJWKS: usable signing keys are kept by kid, the rest skipped; a set of none, and a
 // discovery document, are refused; a lone key also verifies tokens without kid.
 func TestParseJWKS(t *testing.T) {
+	t.Parallel()
 	k := keys(t)
 	rsaJWK, ecJWK := publicJWK(&k.rsa.PublicKey), publicJWK(k.p256.Public())
 	set, err := ParseJWKS(jwksText(t, jwkMap(rsaJWK, "r", "RS256", "sig"), jwkMap(ecJWK, "e", "", ""), jwkMap(ecJWK, "enc", "", "enc"),
@@ -72,6 +74,7 @@ func TestParseJWKS(t *testing.T) {
 // TestParsePublicKeyPEM: PKIX and PKCS #1 keys, escaped newlines; private keys and small RSA keys
 // refused.
 func TestParsePublicKeyPEM(t *testing.T) {
+	t.Parallel()
 	k := keys(t)
 	pkix, err := x509.MarshalPKIXPublicKey(k.p384.Public())
 	if err != nil {

@@ -5,10 +5,8 @@ package jose
 
 import (
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"strings"
 )
 
@@ -140,11 +138,6 @@ func TokenHash(token string) string {
 	return base64.RawURLEncoding.EncodeToString(sha256Sum([]byte(token)))
 }
 
-func sha256Sum(data []byte) []byte {
-	sum := sha256.Sum256(data)
-	return sum[:]
-}
-
 // decodePart decodes one base64url part of a proof as JSON into v.
 func decodePart(part string, v interface{}) error {
 	data, err := DecodeSegment(part)
@@ -153,6 +146,3 @@ func decodePart(part string, v interface{}) error {
 	}
 	return json.Unmarshal(data, v)
 }
-
-// errNoThumbprint is Thumbprint's answer for a key type without one.
-var errNoThumbprint = errors.New("no thumbprint for this key type")

@@ -24,6 +24,7 @@ func rfc9449(t testing.TB) (token, proof string) {
 // TestRFC9449Proof: the RFC's proof's key has the RFC's thumbprint, and the proof is judged
 // valid for the RFC's request at its iat; each of its parts changed is refused by name.
 func TestRFC9449Proof(t *testing.T) {
+	t.Parallel()
 	token, proof := rfc9449(t)
 	key, err := ParseProofHeader(ProofHeaderPart(proof))
 	if err != nil || key.Thumbprint != "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" || key.Alg != "ES256" {
@@ -65,6 +66,7 @@ func TestRFC9449Proof(t *testing.T) {
 // P-521, or Ed25519, public, allowing the header's alg (S4-7: a client must not choose a key that
 // makes its proofs costly).
 func TestProofKeys(t *testing.T) {
+	t.Parallel()
 	rsaJWK := func(bits int, exponent []byte) map[string]interface{} {
 		modulus := make([]byte, bits/8)
 		if _, err := rand.Read(modulus); err != nil {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	k := keys(t)
 	valid := sign(t, k.rsa, map[string]interface{}{"alg": "RS256", "typ": "at+jwt", "kid": "k1"}, map[string]interface{}{"sub": "a"})
 	parts := strings.Split(valid, ".")
@@ -43,6 +44,7 @@ func TestParse(t *testing.T) {
 func encoded(text string) string { return base64.RawURLEncoding.EncodeToString([]byte(text)) }
 
 func TestDecodeClaims(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		payload string
 		want    error
@@ -66,6 +68,7 @@ func TestDecodeClaims(t *testing.T) {
 }
 
 func TestMediaType(t *testing.T) {
+	t.Parallel()
 	if MediaType("Application/AT+JWT") != "at+jwt" || MediaType("at+jwt") != "at+jwt" || MediaType("JWT") != "jwt" {
 		t.Error("MediaType: want at+jwt for application/at+jwt in any case, and jwt for JWT")
 	}

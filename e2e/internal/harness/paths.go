@@ -147,7 +147,7 @@ func StagePlugin(srcDir, goPath, module string) error {
 }
 
 // testFiles are what `yaegi test` reads of the plugin beside the files Traefik interprets.
-var testFiles = []string{"*_test.go", "README.md", "testdata", "internal"}
+var testFiles = []string{"*_test.go", "README.md", "docs", "testdata", "internal"}
 
 // StagePluginWithTests is StagePlugin plus the tests and what they read (testFiles): the
 // plugin as `yaegi test` runs it (make yaegi-test, make bench's stage benchmarks).
