@@ -236,6 +236,11 @@ type refusal struct {
 	perRoute bool
 	// dpopError is the error code of a DPoP proof's refusal in the route's DPoP challenge.
 	dpopError string
+	// headers are the answer's own headers (Content-Type, Cache-Control, and the challenge unless
+	// the route sets its own), as header values of one item (a slice full to its capacity, so
+	// that appending to it never writes into the next answer's).
+	headers      []string
+	headerValues [][]string
 }
 
 var refusals = prepareRefusals()
@@ -287,16 +292,24 @@ func prepareRefusal(err error, status int, reason string) *refusal {
 	}
 	body, _ := json.Marshal(map[string]string{"error": code, "error_description": err.Error(), "reason": reason})
 	r.body = body
+	r.headers = []string{"Content-Type", "Cache-Control"}
+	r.headerValues = [][]string{{"application/json"}, {"no-store"}}
+	if !r.perRoute && r.challenge != "" {
+		r.headers = append(r.headers, "Www-Authenticate")
+		r.headerValues = append(r.headerValues, []string{r.challenge})
+	}
 	return r
 }
 
-// writeRefusal writes a prepared refusal: its challenge (unless the route set its own), status
-// and JSON body.
+// writeRefusal writes a prepared refusal: its headers (its challenge too, unless the route sets
+// its own), status and JSON body; assigned, not Set, as a request's forwarded headers are.
 func writeRefusal(rw http.ResponseWriter, r *refusal) {
-	if !r.perRoute && r.challenge != "" {
-		rw.Header().Set("WWW-Authenticate", r.challenge)
+	header := rw.Header()
+	for i, name := range r.headers {
+		header[name] = r.headerValues[i][:1:1]
 	}
-	writeRefusalBody(rw, r)
+	rw.WriteHeader(r.status)
+	_, _ = rw.Write(r.body)
 }
 
 // writeRefusalBody writes a refusal's status and JSON body, its challenges already set.

@@ -5,12 +5,32 @@ package withauth
 
 import (
 	"context"
+	"sync"
 
 	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
+// knownHeaders are the process's token headers that verified, by their text: an issuer signs
+// every token of a key under one header, which is then read once, not once per token. Only a
+// header whose token's signature verified enters, so no client can fill it; when full, an
+// eighth of it, in Go's random map order, makes room.
+type knownHeaders struct {
+	mu     sync.Mutex
+	byText map[string]*jose.Header
+}
+
+// maxKnownHeaders and maxKnownHeaderBytes bound knownHeaders to 256 KB of text.
+const (
+	maxKnownHeaders     = 256
+	maxKnownHeaderBytes = 1024
+)
+
 func verifySigned(r *tokenRules, ctx context.Context, token string) (*signedToken, error) {
-	raw, err := jose.Parse(token, r.algorithms)
+	text := jose.HeaderText(token)
+	r.headers.mu.Lock()
+	known := r.headers.byText[text]
+	r.headers.mu.Unlock()
+	raw, err := jose.Parse(token, r.algorithms, known)
 	if err != nil {
 		return nil, err
 	}
@@ -30,15 +50,40 @@ func verifySigned(r *tokenRules, ctx context.Context, token string) (*signedToke
 	}
 	signed := &signedToken{raw: raw, key: key, trusted: trusted, generation: generation}
 	if err := jose.Verify(raw, key); err != nil {
+		if trusted.keys.fetcher == nil {
+			return nil, err // a static key set is never replaced
+		}
 		return verifyWithReplacement(ctx, signed, err)
 	}
+	if raw.Fresh {
+		rememberHeader(r.headers, text, raw.Header)
+	}
 	return signed, nil
+}
+
+// rememberHeader keeps the header of a token whose signature verified.
+func rememberHeader(headers *knownHeaders, text string, header *jose.Header) {
+	if len(text) > maxKnownHeaderBytes {
+		return
+	}
+	headers.mu.Lock()
+	if len(headers.byText) >= maxKnownHeaders {
+		room := maxKnownHeaders / 8
+		for known := range headers.byText {
+			delete(headers.byText, known)
+			if room--; room == 0 {
+				break
+			}
+		}
+	}
+	headers.byText[text] = header
+	headers.mu.Unlock()
 }
 
 // verifyWithReplacement gives a token whose signature failed one more chance, with the key its
 // source may have replaced meanwhile (a JWKS's only key, rotated).
 func verifyWithReplacement(ctx context.Context, signed *signedToken, failure error) (*signedToken, error) {
-	key := signed.trusted.keys.replacement(ctx, signed.raw.Kid, signed.key)
+	key := replacementKey(ctx, signed.trusted.keys, signed.raw.Kid, signed.key)
 	if key == nil || jose.Verify(signed.raw, key) != nil {
 		return nil, failure
 	}

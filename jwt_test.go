@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seed0ec25cca/withauth/internal/jose"
 )
 
 // The attack battery: forged and malformed tokens and requests, one named case each. Every
@@ -437,4 +439,45 @@ func TestMaxTokenAge(t *testing.T) {
 	runTokenCases(t, pemConfig, []tokenCase{
 		{name: "a year, without maxTokenAge", token: tokenWith(map[string]interface{}{"iat": now - 60, "exp": now + 365*24*3600}), wantStatus: http.StatusOK},
 	})
+}
+
+// TestOnlyVerifiedHeadersAreRemembered: a token header is read once for the process only after
+// a token under it verified; a forged token's header is never kept, a remembered header does not
+// let a forged token through, and the memory is bounded in entries and in text.
+func TestOnlyVerifiedHeadersAreRemembered(t *testing.T) {
+	p := testProcess(t)
+	handler := newHandler(t, pemConfig(t), &upstream{})
+	forgedHeader := map[string]interface{}{"alg": "RS256", "kid": "key-1", "x": "forged"}
+	forged := signRS256(t, privateKey(t, "key-2"), forgedHeader, userClaims(t, nil))
+	if rec, _ := serve(handler, request(forged)); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("a token signed by another key: status %d; want 401", rec.Code)
+	}
+	if n := len(p.tokenHeaders.byText); n != 0 {
+		t.Fatalf("after a forged token: %d headers remembered; want 0", n)
+	}
+	valid := validToken(t)
+	for i := 0; i < 2; i++ {
+		if rec, _ := serve(handler, request(valid)); rec.Code != http.StatusOK {
+			t.Fatalf("a valid token, time %d: status %d; want 200", i+1, rec.Code)
+		}
+	}
+	text := valid[:strings.IndexByte(valid, '.')]
+	if h := p.tokenHeaders.byText[text]; len(p.tokenHeaders.byText) != 1 || h == nil || h.Kid != "key-1" || h.Alg != "RS256" {
+		t.Fatalf("after a valid token: headers %v; want its own header (RS256, key-1) alone", p.tokenHeaders.byText)
+	}
+	if rec, _ := serve(handler, request(tamperedPayload(t))); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("a tampered payload under a remembered header: status %d; want 401", rec.Code)
+	}
+
+	for i := 0; i < 3*maxKnownHeaders; i++ {
+		rememberHeader(p.tokenHeaders, "header-"+strconv.Itoa(i), &jose.Header{Alg: "RS256"})
+	}
+	if n := len(p.tokenHeaders.byText); n > maxKnownHeaders {
+		t.Errorf("%d headers remembered; want at most %d", n, maxKnownHeaders)
+	}
+	long := strings.Repeat("a", maxKnownHeaderBytes+1)
+	rememberHeader(p.tokenHeaders, long, &jose.Header{Alg: "RS256"})
+	if p.tokenHeaders.byText[long] != nil {
+		t.Errorf("a header of %d bytes was remembered; want none over %d", len(long), maxKnownHeaderBytes)
+	}
 }

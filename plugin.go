@@ -8,14 +8,18 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Middleware enforces the configuration on every request.
 type Middleware struct {
 	tokenRules
-	// headers are the process's identity headers, stripped from every request; log its log.
-	headers              *headerRegistry
+	// owned holds the process's identity headers (headerRegistry.owned), stripped from every
+	// request; grantsLock is the lock of the process's grants; log its log.
+	owned                *atomic.Value
+	grantsLock           *sync.Mutex
 	log                  *processLog
 	next                 http.Handler
 	name                 string
@@ -50,12 +54,16 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	return handler, nil
 }
 
-// handlerIn is New in the process p: the middleware, or misconfigured.
+// handlerIn is New in the process p: the middleware (tokenHeaderRoute's with a tokenHeader), or
+// misconfigured.
 func handlerIn(p *process, next http.Handler, config *Config, name string) http.Handler {
 	m, err := build(p, next, config, name)
 	if err != nil {
 		p.log.error(refusedConfiguration(name, err))
 		return misconfigured{}
+	}
+	if m.sources.header != "" {
+		return &tokenHeaderRoute{m: m}
 	}
 	return m
 }
@@ -102,7 +110,7 @@ func newMiddleware(p *process, next http.Handler, config *Config, name string) (
 	if err != nil {
 		return nil, err
 	}
-	rules, err := newTokenRules(config, timing, p.log, &p.absentClaimsLogged)
+	rules, err := newTokenRules(config, timing, p.log, &p.absentClaimsLogged, p.tokenHeaders)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +143,8 @@ func newMiddleware(p *process, next http.Handler, config *Config, name string) (
 	}
 	m := &Middleware{
 		tokenRules:           rules,
-		headers:              p.headers,
+		owned:                &p.headers.owned,
+		grantsLock:           &p.grants.mu,
 		log:                  p.log,
 		next:                 next,
 		name:                 name,

@@ -30,8 +30,10 @@ type process struct {
 	// every route and after a reload; proofSigners the proof headers already read (dpop.go).
 	proofs       *replayStore
 	proofSigners *proofSignerCache
-	// headers are the identity header names every middleware strips from every request.
-	headers *headerRegistry
+	// headers are the identity header names every middleware strips from every request;
+	// tokenHeaders the JOSE headers of tokens that verified, read once (jwt.go).
+	headers      *headerRegistry
+	tokenHeaders *knownHeaders
 	// absentClaimsLogged holds "<route>\x00<claim path>" once that claim was logged absent.
 	absentClaimsLogged sync.Map
 	// log is Traefik's log, as the process's middlewares and shared objects write to it.
@@ -51,6 +53,7 @@ func newProcess() *process {
 		proofs:          newReplayStore(maxProofsSeen),
 		proofSigners:    &proofSignerCache{byHeader: make(map[string]*jose.ProofKey)},
 		headers:         newHeaderRegistry(),
+		tokenHeaders:    &knownHeaders{byText: make(map[string]*jose.Header)},
 		log:             newProcessLog(),
 		minRefreshFloor: time.Second,
 	}

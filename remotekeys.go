@@ -101,13 +101,10 @@ func unavailable(r *keySource) error {
 	return errKeysUnavailable
 }
 
-// replacement is the key that replaced failed after a refetch (throttled by
-// minRefreshInterval), for a source whose one key verifies every kid (Frontegg's): there a
-// rotation shows as a bad signature, not as an unknown kid. nil when nothing changed.
-func (r *keySource) replacement(ctx context.Context, kid string, failed *jose.Key) *jose.Key {
-	if r.fetcher == nil {
-		return nil // a static set is never replaced
-	}
+// replacementKey is the key that replaced failed after a refetch (throttled by
+// minRefreshInterval), for a fetched source whose one key verifies every kid (Frontegg's):
+// there a rotation shows as a bad signature, not as an unknown kid. nil when nothing changed.
+func replacementKey(ctx context.Context, r *keySource, kid string, failed *jose.Key) *jose.Key {
 	if set := currentKeys(r); set == nil || !set.SingleForAnyKid {
 		return nil
 	}

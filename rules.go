@@ -47,15 +47,17 @@ type tokenRules struct {
 	// their lack of Frontegg's types.
 	tokenType func(claims map[string]interface{}, source credentialSource) error
 	userID    func(claims map[string]interface{}) (interface{}, bool)
-	// absentClaimsLogged is the process's record of the required claims logged absent; log its log.
+	// absentClaimsLogged is the process's record of the required claims logged absent; headers
+	// its token headers already read; log its log.
 	absentClaimsLogged *sync.Map
+	headers            *knownHeaders
 	log                *processLog
 }
 
 // newTokenRules checks the configuration of everything verification judges.
-// absentClaimsLogged and log are the process's.
-func newTokenRules(config *Config, timing fetchTiming, log *processLog, absentClaimsLogged *sync.Map) (tokenRules, error) {
-	r := tokenRules{absentClaimsLogged: absentClaimsLogged, log: log}
+// absentClaimsLogged, headers and log are the process's.
+func newTokenRules(config *Config, timing fetchTiming, log *processLog, absentClaimsLogged *sync.Map, headers *knownHeaders) (tokenRules, error) {
+	r := tokenRules{absentClaimsLogged: absentClaimsLogged, headers: headers, log: log}
 	skew, err := parseDuration("clockSkew", config.ClockSkew)
 	if err != nil {
 		return r, err

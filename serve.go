@@ -16,27 +16,20 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	// Every spelling of every identity header of the process goes, before anything can be let
 	// through: one map lookup a header, unless an owned name is too long to list its spellings
 	// (see ownedNames).
-	owned := m.headers.owned.Load().(*ownedNames)
-	if m.sources.header != "" {
-		if stripOwnedKeepingTokenHeader(header, owned, m.sources.header) {
-			serveUncached(m, rw, req, true)
-			return
+	owned := m.owned.Load().(*ownedNames)
+	for name := range header {
+		if owned.spellings[name] {
+			delete(header, name)
 		}
-	} else {
-		for name := range header {
-			if owned.spellings[name] {
-				delete(header, name)
-			}
-		}
-		if owned.longKeys != nil {
-			stripNormalized(owned.longKeys, header)
-		}
+	}
+	if owned.longKeys != nil {
+		stripNormalized(owned.longKeys, header)
 	}
 	credentials := header["Authorization"]
 	if cache := m.cache; len(credentials) == 1 && cache != nil {
-		cache.store.mu.Lock()
+		m.grantsLock.Lock()
 		g := cache.grants[credentials[0]]
-		cache.store.mu.Unlock()
+		m.grantsLock.Unlock()
 		if g != nil && g.allowed {
 			if m.now().UnixNano() <= g.usableUntilUnixNano && g.generation == g.epoch.generation.Load() {
 				for i, name := range g.forwardNames {
@@ -51,6 +44,19 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		}
 	}
 	serveUncached(m, rw, req, false)
+}
+
+// tokenHeaderRoute is the handler of a route with tokenHeader: that header may be an identity
+// header another route forwards (headers.go), so its requests are stripped keeping it, and judged
+// by serveUncached; the other routes' ServeHTTP stays free of the case.
+type tokenHeaderRoute struct {
+	m *Middleware
+}
+
+func (t *tokenHeaderRoute) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	owned := t.m.owned.Load().(*ownedNames)
+	consume := stripOwnedKeepingTokenHeader(req.Header, owned, t.m.sources.header)
+	serveUncached(t.m, rw, req, consume)
 }
 
 // serveUncached judges a request the fast path did not admit; consumeTokenHeader: the route's

@@ -100,9 +100,10 @@ func TestFirstSourceIsTheOnlyOneJudged(t *testing.T) {
 		}
 	}
 	freshStore(t)
-	handler := newHandler(t, sourcesConfig(t), &upstream{}).(*Middleware)
+	handler := newHandler(t, sourcesConfig(t), &upstream{})
 	serve(handler, sourceRequest("cookie", valid))
-	if cachedGrant(handler.caches[fromCookie], valid) == nil || cachedGrant(handler.caches[fromAuthorization], "Bearer "+valid) != nil || cachedGrant(handler.caches[fromQuery], valid) != nil {
+	m := handler.(*tokenHeaderRoute).m
+	if cachedGrant(m.caches[fromCookie], valid) == nil || cachedGrant(m.caches[fromAuthorization], "Bearer "+valid) != nil || cachedGrant(m.caches[fromQuery], valid) != nil {
 		t.Errorf("a token admitted from the cookie: want its grant in the cookie's cache only")
 	}
 }

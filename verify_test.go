@@ -84,7 +84,7 @@ func TestVerifiedClaimsAreNeverModified(t *testing.T) {
 	judge := func(t *testing.T, handler http.Handler, token string, source credentialSource) (before, after map[string]interface{}, g *grant) {
 		t.Helper()
 		m := handler.(*Middleware)
-		raw, err := jose.Parse(token, m.algorithms)
+		raw, err := jose.Parse(token, m.algorithms, nil)
 		if err != nil {
 			t.Fatalf("parseToken: %v", err)
 		}

@@ -5,10 +5,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,6 +97,37 @@ func sharedRedis(b *testing.B) *redis.Server {
 		b.Skipf("no redis-server: %v", redisErr)
 	}
 	return redisServer
+}
+
+// BenchmarkES256Verify is a compiled ES256 verification of a DPoP proof (SHA-256 of its signing
+// input, ecdsa.Verify on P-256): the yardstick of BenchmarkYaegiWithauthDPoP.
+func BenchmarkES256Verify(b *testing.B) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := dpopkey.New(jose.ES256, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	proof, err := client.Proof(http.MethodGet, benchURL, "", time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	last := strings.LastIndexByte(proof, '.')
+	signature, err := base64.RawURLEncoding.DecodeString(proof[last+1:])
+	if err != nil || len(signature) != 64 {
+		b.Fatalf("the proof's signature: %d bytes, %v; want 64", len(signature), err)
+	}
+	r, s := new(big.Int).SetBytes(signature[:32]), new(big.Int).SetBytes(signature[32:])
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sum := sha256.Sum256([]byte(proof[:last]))
+		if !ecdsa.Verify(&key.PublicKey, sum[:], r, s) {
+			b.Fatal("the proof's signature does not verify")
+		}
+	}
 }
 
 func benchmarkDPoP(b *testing.B, replayStore string) {

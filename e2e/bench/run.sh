@@ -7,7 +7,8 @@
 # of each, default 1s), BENCH_ROUNDS (Traefik rounds, default 5), BENCH_DURATION (measured seconds
 # per Traefik run, default 5s), BENCH_CONNS (default 32), BENCH_SKIP (space-separated steps to
 # skip: yaegi stages constructs floor memory traefik), FLOOR_DIR (default ../shared/floor), TRAEFIK (a Traefik binary instead of building v3.6.12),
-# YAEGI (the yaegi command of the stages step; make bench passes the pinned one).
+# YAEGI (the yaegi command of the stages step; make bench passes the pinned one), JWT_PLUGIN_DIR
+# (traefik-jwt-plugin's source instead of the module v0.10.0 from the Go module proxy).
 set -uo pipefail
 cd "$(dirname "$0")"
 cache="${WITHAUTH_CACHE:-$HOME/.cache/withauth}"
@@ -48,7 +49,7 @@ if ! skipped yaegi; then
   : >"$raw"
   echo "bench: in-process Yaegi benchmarks, $count interleaved runs of -benchtime $benchtime (raw: $raw)" >&2
   for i in $(seq "$count"); do
-    "$testbin" -test.run '^$' -test.bench '^Benchmark(Direct|YaegiNoop|YaegiWithauth.*|RSAVerifyPKCS1v15)$' \
+    "$testbin" -test.run '^$' -test.bench '^Benchmark(Direct|YaegiNoop|YaegiWithauth.*|RSAVerifyPKCS1v15|ES256Verify)$' \
       -test.benchtime "$benchtime" -test.benchmem 2>&1 | tee -a "$raw" >&2 || fail "in-process run $i"
   done
   go run ./cmd/benchreport <"$raw" | emit
@@ -142,9 +143,26 @@ if ! skipped traefik; then
     traefik=$(../scripts/build-traefik.sh) || { fail "building Traefik"; traefik=""; }
   fi
   if [ -n "$traefik" ]; then
+    # traefik-jwt-plugin, the peer users compare withauth with: the module from the Go module
+    # proxy into the bench's own module cache, unless JWT_PLUGIN_DIR names a copy.
+    peer_version=v0.10.0
+    peer=(-nopeer "JWT_PLUGIN_DIR names no directory")
+    if [ -n "${JWT_PLUGIN_DIR:-}" ]; then
+      [ -d "$JWT_PLUGIN_DIR" ] && peer=(-peer "$JWT_PLUGIN_DIR")
+    else
+      download=$(GOFLAGS=-modcacherw GOMODCACHE="$cache/bench-gomod" go mod download -json "github.com/traefik-plugins/traefik-jwt-plugin@$peer_version" 2>&1)
+      dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p' <<<"$download")
+      if [ -n "$dir" ]; then
+        peer=(-peer "$dir")
+      else
+        why=$(sed -n 's/^[[:space:]]*"Error": "\(.*\)",*$/\1/p' <<<"$download" | sed 's/\\n.*//; s/\\t/ /g')
+        peer=(-nopeer "go mod download github.com/traefik-plugins/traefik-jwt-plugin@$peer_version failed: ${why:-$download}")
+        echo "bench: traefik-jwt-plugin $peer_version not measured: ${why:-$download}" >&2
+      fi
+    fi
     echo "bench: real Traefik ($traefik)" >&2
     go run ./cmd/traefikbench -traefik "$traefik" -rounds "$rounds" -duration "$duration" -conns "$conns" \
-      -floor "${FLOOR_DIR:-../../../shared/floor}/plugin" | emit ||
+      -floor "${FLOOR_DIR:-../../../shared/floor}/plugin" "${peer[@]}" | emit ||
       fail "traefik"
   fi
 fi

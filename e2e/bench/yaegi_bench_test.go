@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -360,10 +361,19 @@ func algorithmKey(b *testing.B, m *tokens.Minter, alg string) crypto.Signer {
 	return key
 }
 
-// BenchmarkYaegiWithauthReject sends a token whose signature does not verify.
+// BenchmarkYaegiWithauthReject sends a token whose signature does not verify, under the header
+// of a real token, which the process has seen verify (as an attacker's copy of a real token).
 func BenchmarkYaegiWithauthReject(b *testing.B) {
+	h := newWithauth(b, "")
+	valid := httptest.NewRequest(http.MethodGet, benchURL, nil)
+	valid.Header.Set("Authorization", "Bearer "+oneToken(b))
+	rw := httptest.NewRecorder()
+	h.ServeHTTP(rw, valid)
+	if rw.Code != http.StatusOK {
+		b.Fatalf("a valid token: status %d; want 200", rw.Code)
+	}
 	auth := "Bearer " + tokens.BadSignature(oneToken(b))
-	serve(b, newWithauth(b, ""), always(auth), http.StatusUnauthorized)
+	serve(b, h, always(auth), http.StatusUnauthorized)
 }
 
 // BenchmarkRSAVerifyPKCS1v15 is compiled rsa.VerifyPKCS1v15 alone on a 2048-bit key: the floor of

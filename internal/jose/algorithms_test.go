@@ -8,7 +8,7 @@ func TestEveryAlgorithmVerifies(t *testing.T) {
 	t.Parallel()
 	k := keys(t)
 	for _, alg := range allAlgorithms {
-		token, err := Parse(sign(t, k.signerOf(alg), map[string]interface{}{"alg": alg}, map[string]interface{}{"sub": "a"}), acceptAll())
+		token, err := Parse(sign(t, k.signerOf(alg), map[string]interface{}{"alg": alg}, map[string]interface{}{"sub": "a"}), acceptAll(), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", alg, err)
 		}
@@ -50,7 +50,7 @@ func shortcutCase(t testing.TB, data []byte) (*Token, *Key) {
 	if signedByEach == nil {
 		signedByEach = map[string]*Token{}
 		for _, alg := range allAlgorithms {
-			token, err := Parse(sign(t, k.signerOf(alg), map[string]interface{}{"alg": alg}, map[string]interface{}{"sub": "a"}), acceptAll())
+			token, err := Parse(sign(t, k.signerOf(alg), map[string]interface{}{"alg": alg}, map[string]interface{}{"sub": "a"}), acceptAll(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

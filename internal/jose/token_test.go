@@ -12,7 +12,7 @@ func TestParse(t *testing.T) {
 	k := keys(t)
 	valid := sign(t, k.rsa, map[string]interface{}{"alg": "RS256", "typ": "at+jwt", "kid": "k1"}, map[string]interface{}{"sub": "a"})
 	parts := strings.Split(valid, ".")
-	token, err := Parse(valid, map[string]bool{"RS256": true})
+	token, err := Parse(valid, map[string]bool{"RS256": true}, nil)
 	if err != nil || token.Alg != "RS256" || token.Kid != "k1" || token.Typ != "at+jwt" || token.SigningInput != parts[0]+"."+parts[1] || token.Payload != parts[1] {
 		t.Fatalf("Parse(a valid RS256 token) = %+v, %v; want its parts", token, err)
 	}
@@ -34,7 +34,7 @@ func TestParse(t *testing.T) {
 		{"no signature", parts[0] + "." + parts[1] + ".", ErrMalformed},
 		{"a signature with a +", parts[0] + "." + parts[1] + ".a+b", ErrSignatureBase64},
 	} {
-		if _, err := Parse(tc.token, map[string]bool{"RS256": true}); err != tc.want {
+		if _, err := Parse(tc.token, map[string]bool{"RS256": true}, nil); err != tc.want {
 			t.Errorf("%s: %v; want %v", tc.name, err, tc.want)
 		}
 	}
@@ -86,7 +86,7 @@ func FuzzParse(f *testing.F) {
 	sentinels := map[error]bool{ErrTokenTooLarge: true, ErrMalformed: true, ErrEncrypted: true, ErrHeaderBase64: true, ErrBadHeader: true,
 		ErrAlgorithm: true, ErrCritical: true, ErrKidType: true, ErrSignatureBase64: true}
 	f.Fuzz(func(t *testing.T, text string) {
-		token, err := Parse(text, accepted)
+		token, err := Parse(text, accepted, nil)
 		if err != nil {
 			if token != nil || !sentinels[err] {
 				t.Fatalf("Parse(%q) = %v, %v; want nil and a token sentinel", text, token, err)
@@ -95,6 +95,15 @@ func FuzzParse(f *testing.F) {
 		}
 		if !accepted[token.Alg] || !strings.HasPrefix(text, token.SigningInput+".") || strings.Count(token.SigningInput, ".") != 1 || len(token.Signature) == 0 {
 			t.Fatalf("Parse(%q) accepted %+v", text, token)
+		}
+		// A header read before stands for its text: the token parses the same with it.
+		again, err := Parse(text, accepted, token.Header)
+		if err != nil || again.Fresh || !token.Fresh || again.Alg != token.Alg || again.Kid != token.Kid || again.Typ != token.Typ ||
+			again.SigningInput != token.SigningInput || string(again.Signature) != string(token.Signature) {
+			t.Fatalf("Parse(%q) with its header known = %+v, %v; want %+v, not fresh", text, again, err, token)
+		}
+		if _, err := Parse(text, map[string]bool{}, token.Header); err != ErrAlgorithm {
+			t.Fatalf("Parse(%q) on a route accepting no algorithm, its header known: %v; want ErrAlgorithm", text, err)
 		}
 	})
 }

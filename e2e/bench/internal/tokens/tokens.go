@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -92,6 +93,13 @@ func (m *Minter) Sign(claims map[string]any) (string, error) {
 // Token returns the i-th typical token, valid for a day.
 func (m *Minter) Token(i int) (string, error) {
 	return m.Sign(Claims(i, time.Now().Add(-time.Minute), 24*time.Hour))
+}
+
+// JWKS is the key set that verifies the tokens: the public key under Kid.
+func (m *Minter) JWKS() []byte {
+	e := big.NewInt(int64(m.Key.PublicKey.E)).Bytes()
+	return []byte(`{"keys":[{"kty":"RSA","use":"sig","alg":"RS256","kid":"` + Kid + `","n":"` +
+		b64.EncodeToString(m.Key.PublicKey.N.Bytes()) + `","e":"` + b64.EncodeToString(e) + `"}]}`)
 }
 
 // PluginConfig is the dynamic configuration of the benchmarked withauth middleware, as Traefik
