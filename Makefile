@@ -11,7 +11,7 @@ YAEGI := $(BIN)/yaegi-$(YAEGI_VERSION)
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 
-.PHONY: test fmt-check vet lint unit yaegi-test fuzz e2e demo bench traefik hydra kubernetes redis
+.PHONY: test fmt-check vet lint unit checker withauth-check yaegi-test fuzz e2e demo bench traefik hydra kubernetes redis
 
 # make test runs every stage below quietly (scripts/test.sh), then prints a summary table and
 # "N passed, M failed, K skipped"; each stage's output is in $(WITHAUTH_CACHE)/test-logs/.
@@ -24,6 +24,7 @@ fmt-check:
 vet:
 	go vet ./...
 	cd e2e && go vet ./...
+	cd cmd/withauth-check && go vet ./...
 
 $(STATICCHECK):
 	mkdir -p $(BIN)
@@ -34,10 +35,19 @@ $(STATICCHECK):
 # wrongly) in every root Go file, tests included (yaegi test interprets them).
 lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
+	cd cmd/withauth-check && $(STATICCHECK) ./...
 	cd e2e && go run ./cmd/yaegilint .. ../internal/jose
 
 unit:
 	go test -race -count=1 -v ./...
+
+# withauth-check (cmd/withauth-check, a module of its own: it needs Traefik's decoders), its
+# tests (the examples, the newcomer review's mistakes, labels, Kubernetes), and the binary.
+checker: withauth-check
+	cd cmd/withauth-check && go test -count=1 -v ./...
+
+withauth-check:
+	cd cmd/withauth-check && CGO_ENABLED=0 go build -trimpath -o $(BIN)/withauth-check .
 
 $(YAEGI):
 	mkdir -p $(BIN)

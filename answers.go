@@ -13,6 +13,9 @@ import (
 // becomes its prepared answer, a browser navigation is sent to loginUrl instead of a 401, and
 // the refusal is logged (logRejections). detail is what the log may say of a verified token.
 func refuse(m *Middleware, rw http.ResponseWriter, req *http.Request, err error, detail string) {
+	if err == errNoCredentials && m.dpop != nil && m.dpop.required {
+		err = errNoDPoPCredentials
+	}
 	r := refusals[err]
 	if r == nil {
 		r = refusals[errInternal] // a bug: every error has a row in refusalTable, as a test checks
@@ -47,7 +50,7 @@ func dpopChallenges(rule *dpopRule, header http.Header, r *refusal, err error, n
 	switch {
 	case r.dpopError != "":
 		challenge += `, error="` + r.dpopError + `", error_description="` + err.Error() + `"`
-	case err != errNoCredentials:
+	case err != errNoCredentials && err != errNoDPoPCredentials:
 		challenge += `, error="invalid_token", error_description="` + err.Error() + `"`
 	}
 	header.Add("WWW-Authenticate", challenge)

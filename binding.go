@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -59,6 +60,18 @@ func checkBinding(dpop *dpopRule, certificates *certificateRule, now time.Time, 
 		}
 	}
 	return nil
+}
+
+// bindingDetail is what the rejection log says of a refused binding: the verified token's iss,
+// sub and kid, and for a proof whose htu is not the request's, the htu withauth expected.
+func bindingDetail(m *Middleware, req *http.Request, g *grant, err error) string {
+	if m.rejections == nil {
+		return ""
+	}
+	if err == errDPoPURI {
+		return g.verified + " expected_htu=" + strconv.Quote(expectedHTU(m.dpop, req))
+	}
+	return g.verified
 }
 
 // certificateThumbprint is the base64url SHA-256 of the DER of the connection's client

@@ -134,6 +134,14 @@ type Config struct {
 	// requires mutual TLS; both or neither.
 	ClientCertificate string `mapstructure:"-"`
 	ClientKey         string `mapstructure:"-"`
+	// APIKeyFile, IntrospectionClientSecretFile, ClientKeyFile, DPoPNonceSecretFile and
+	// ReplayStorePasswordFile name files holding those secrets instead (secrets.go): read by
+	// New, one trailing newline trimmed; Traefik's API and dashboard then show the path only.
+	APIKeyFile                    string `mapstructure:"-"`
+	IntrospectionClientSecretFile string `mapstructure:"-"`
+	ClientKeyFile                 string `mapstructure:"-"`
+	DPoPNonceSecretFile           string `mapstructure:"-"`
+	ReplayStorePasswordFile       string `mapstructure:"-"`
 	// IntrospectionURL is an RFC 7662 token introspection endpoint (absolute http(s) URL):
 	// tokens that are not JWTs (opaque tokens) are judged by its answer.
 	IntrospectionURL string `mapstructure:"-"`
@@ -330,15 +338,28 @@ func splitList(key string, values []string) ([]string, error) {
 	}
 	var items []string
 	for _, value := range values {
+		if text := strings.TrimSpace(value); strings.HasPrefix(text, "[") && strings.HasSuffix(text, "]") {
+			return nil, errFlowList(key, value)
+		}
 		for _, item := range strings.Split(value, ",") {
 			item = strings.TrimSpace(item)
 			if item == "" {
 				return nil, fmt.Errorf("%s: %q has an empty item; remove the stray comma or give the names", key, strings.Join(values, ","))
 			}
+			if strings.HasPrefix(item, "[") {
+				return nil, errFlowList(key, value)
+			}
 			items = append(items, item)
 		}
 	}
 	return items, nil
+}
+
+// errFlowList refuses a list written as YAML's flow syntax inside one string ("[admin, ops]":
+// quoted, or from Helm's --set, a label or a variable), which would read as the names "[admin"
+// and "ops]".
+func errFlowList(key, value string) error {
+	return fmt.Errorf("%s: %q is a list written inside one string; give a YAML list (%s: [a, b], unquoted), or the names comma-separated without brackets (a, b)", key, value, key)
 }
 
 func toSet(items []string) map[string]bool {
@@ -352,13 +373,21 @@ func toSet(items []string) map[string]bool {
 	return set
 }
 
-func checkEndpointURL(raw string) error {
+// checkEndpointURL checks an absolute http(s) URL; example is one of the kind expected.
+func checkEndpointURL(raw, example string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL; give an absolute URL such as https://app.example.com/.well-known/jwks.json", redactURL(raw))
+		return fmt.Errorf("%q is not an http(s) URL; give an absolute URL such as %s", redactURL(raw), example)
 	}
 	return nil
 }
+
+// Examples of the URLs checkEndpointURL checks.
+const (
+	exampleJWKSURL          = "https://app.example.com/.well-known/jwks.json"
+	exampleIssuer           = "https://app.example.com"
+	exampleIntrospectionURL = "https://idp.example.com/oauth2/introspect"
+)
 
 // parseMaxTokenAge reads maxTokenAge: 0 when unset.
 func parseMaxTokenAge(value string) (time.Duration, error) {

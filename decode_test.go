@@ -31,6 +31,8 @@ func sampleValues(t testing.TB) map[string]interface{} {
 		"dpopProofMaxAge": "30s", "certificateBound": "required", "introspectionRate": "20", "introspectionConcurrency": json.Number("4"),
 		"dpopOrigins": "https://api.example.com", "dpopNonce": "required", "dpopNonceSecret": "0123456789abcdef0123456789abcdef",
 		"dpopNonceLifetime": "2m", "replayStore": "redis://replay.example:6379/1",
+		"apiKeyFile": "/run/secrets/api-key", "introspectionClientSecretFile": "/run/secrets/introspection", "clientKeyFile": "/run/secrets/client.key",
+		"dpopNonceSecretFile": "/run/secrets/nonce", "replayStorePasswordFile": "/run/secrets/redis",
 	}
 }
 
@@ -51,6 +53,9 @@ func TestEveryKeyIsDecoded(t *testing.T) {
 	got := reflect.ValueOf(*config)
 	for i := 0; i < got.NumField(); i++ {
 		name := got.Type().Field(i).Name
+		if !got.Type().Field(i).IsExported() {
+			continue // read from a file, never given
+		}
 		if name != "Given" && name != "Now" && reflect.DeepEqual(got.Field(i).Interface(), defaults.Field(i).Interface()) {
 			t.Errorf("Config.%s kept its default %v; want the given value decoded into it", name, got.Field(i).Interface())
 		}

@@ -63,7 +63,7 @@ func (d discoveryEndpoint) jwksURI(ctx context.Context) (string, error) {
 		if metadata.Issuer != d.issuer {
 			return "", fmt.Errorf("GET %s: %w: the document's issuer is %q, the configured issuer %q; set issuer exactly as the document and the tokens spell it", redactURL(document), errIssuerMismatch, redactURL(metadata.Issuer), redactURL(d.issuer))
 		}
-		if err := checkEndpointURL(metadata.JWKSURI); err != nil {
+		if err := checkEndpointURL(metadata.JWKSURI, exampleJWKSURL); err != nil {
 			return "", fmt.Errorf("GET %s: jwks_uri: %v", redactURL(document), err)
 		}
 		return metadata.JWKSURI, nil

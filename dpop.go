@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -222,6 +223,18 @@ func proofKeyOf(signers *proofSignerCache, encoded string) *jose.ProofKey {
 	signers.byHeader[digest] = key
 	signers.mu.Unlock()
 	return key
+}
+
+// expectedHTU is the htu a proof for req would name: each origin of dpopOrigins with the
+// request's path, " or " between them.
+func expectedHTU(rule *dpopRule, req *http.Request) string {
+	path := requestPath(req.URL.EscapedPath())
+	htus := make([]string, 0, len(rule.origins))
+	for origin := range rule.origins {
+		htus = append(htus, origin+path)
+	}
+	sort.Strings(htus)
+	return strings.Join(htus, " or ")
 }
 
 // normalizedURI splits an htu (or an origin) into its origin, scheme://host[:port], and its

@@ -348,7 +348,7 @@ func newFuzzProofCase(t testing.TB) *fuzzProofCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shareDPoP(newProcess(), rule)
+	shareDPoP(newProcess(), rule, "fuzz")
 	return &fuzzProofCase{rule: rule, token: token, jkt: client.jkt, proof: proof, now: time.Unix(fuzzIssuedAt+10, 0)}
 }
 
@@ -429,5 +429,36 @@ func TestRFC9449Example(t *testing.T) {
 	}
 	if next.calls.Load() != 1 || s.calls.Load() != 1 {
 		t.Errorf("upstream reached %d times after %d introspection calls; want once after one", next.calls.Load(), s.calls.Load())
+	}
+}
+
+// TestDPoPRefusalsSayWhichPartFailed: with logRejections, a refused proof's line carries the
+// verified token's iss, sub and kid, and for an htu that is not the request's, the htu expected;
+// a DPoP-only route asks a request without credentials for a DPoP-bound token.
+func TestDPoPRefusalsSayWhichPartFailed(t *testing.T) {
+	captured := captureLog(t)
+	client := newDPoPClient(t, algorithmKeys(t).p256, "ES256")
+	token := tokenWith(map[string]interface{}{"cnf": map[string]interface{}{"jkt": client.jkt}})(t)
+	config := dpopConfig("required")(t)
+	config.DPoPOrigins = []string{testOrigin, "https://api.example"}
+	config.LogRejections = "error"
+	handler := newHandler(t, config, &upstream{})
+	rec, _ := serve(handler, dpopRequest(token, client.proof(t, "GET", "https://elsewhere.example/admin", token, time.Now(), nil)))
+	if reason := bodyField(rec.Body.Bytes(), "reason"); rec.Code != http.StatusUnauthorized || reason != "dpop_htu_mismatch" {
+		t.Fatalf("a proof for another origin: %d %s; want 401 dpop_htu_mismatch", rec.Code, reason)
+	}
+	lines := captured.lines(false)
+	want := []string{"reason=dpop_htu_mismatch", `iss="https://app-demo.frontegg.com"`, `sub="6b3c1a2e-0f4d-4f4a-9d57-1c1f0e0d7a11"`, `kid="key-1"`,
+		`expected_htu="http://backend.example/admin or https://api.example/admin"`}
+	for _, part := range want {
+		if len(lines) != 1 || !strings.Contains(lines[0], part) {
+			t.Errorf("the refusal logged %q; want one line with %s", lines, part)
+		}
+	}
+	rec, _ = serve(handler, httptest.NewRequest(http.MethodGet, testOrigin+"/admin", nil))
+	if description := errorDescription(rec); rec.Code != http.StatusUnauthorized || !strings.HasPrefix(description, "a DPoP-bound token is required") ||
+		rec.Header().Get("WWW-Authenticate") != `DPoP algs="ES256 EdDSA PS256 RS256"` {
+		t.Errorf("no credentials on a DPoP-only route: %d %q, challenge %q; want 401 asking for a DPoP-bound token, the DPoP challenge without an error",
+			rec.Code, description, rec.Header().Get("WWW-Authenticate"))
 	}
 }

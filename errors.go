@@ -17,6 +17,8 @@ import (
 var (
 	// No credentials: 401 with the bare challenge.
 	errNoCredentials = errors.New("a bearer token is required")
+	// errNoDPoPCredentials is errNoCredentials on a route that accepts DPoP-bound tokens only.
+	errNoDPoPCredentials = errors.New("a DPoP-bound token is required: send Authorization: DPoP <token>, with its proof in the DPoP header")
 
 	// Credentials that are not one token: 400 invalid_request.
 	errTwoAuthorization  = errors.New("more than one Authorization header")
@@ -142,6 +144,7 @@ var refusalTable = []struct {
 	reason string
 }{
 	{errNoCredentials, http.StatusUnauthorized, "no_credentials"},
+	{errNoDPoPCredentials, http.StatusUnauthorized, "no_credentials"},
 	{errTwoAuthorization, http.StatusBadRequest, "duplicate_credentials"},
 	{errTwoAPIKeys, http.StatusBadRequest, "duplicate_credentials"},
 	{errTwoTokenHeaders, http.StatusBadRequest, "duplicate_credentials"},
@@ -274,7 +277,7 @@ func prepareRefusal(err error, status int, reason string) *refusal {
 	case r.status == http.StatusInternalServerError:
 		code = "server_error"
 		challenged = false
-	case err == errNoCredentials:
+	case err == errNoCredentials || err == errNoDPoPCredentials:
 		code = "unauthorized"
 		challenged = false
 		r.challenge = `Bearer realm="` + realm + `"`

@@ -30,6 +30,9 @@ type grant struct {
 	// refusal, when not and rejections are logged, what the log line says of the token.
 	allowed bool
 	refusal string
+	// verified is what the rejection log says of the token (iss, sub, kid) when a route that logs
+	// refusals judges bindings, which are refused after the token verified.
+	verified string
 	// jkt and x5t are the token's cnf confirmations (RFC 9449's DPoP key, RFC 8705's client
 	// certificate), read when the route judges them.
 	jkt, x5t string
@@ -96,6 +99,7 @@ func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken,
 		jkt, x5t := confirmations(claims)
 		g.jkt = jkt
 		g.x5t = x5t
+		g.verified = verifiedDetail(r, signed.raw, claims)
 	}
 	if !g.allowed {
 		logAbsentClaims(r, claims)

@@ -58,7 +58,7 @@ func newIntrospection(config *Config, timing fetchTiming) (*introspection, error
 		}
 		return nil, nil
 	}
-	if err := checkEndpointURL(endpointURL); err != nil {
+	if err := checkEndpointURL(endpointURL, exampleIntrospectionURL); err != nil {
 		return nil, fmt.Errorf("introspectionUrl: %v", err)
 	}
 	if (id == "") != (secret == "") {
@@ -104,6 +104,7 @@ type introspectionEndpoint struct {
 	now                         func() time.Time
 	log                         *processLog
 	budget                      *callBudget
+	users                       users // the middlewares that use the endpoint, for its log lines
 
 	mu sync.Mutex
 	// inactive and active map a token's SHA-256 to until when its last answer holds (Unix
@@ -173,7 +174,7 @@ func runIntrospection(e *introspectionEndpoint, call *introspectionCall, token, 
 		if p := recover(); p != nil {
 			call.claims = nil
 			call.err = errIntrospectionUnavailable
-			e.log.errorf("withauth: introspection at %s: panic: %v", redactURL(e.url), p)
+			e.log.errorf("%s: introspection at %s: panic: %v", e.users.String(), redactURL(e.url), p)
 		}
 		e.budget.release(client, false)
 		nowUnixNano := e.now().UnixNano()
@@ -216,7 +217,7 @@ func askEndpoint(e *introspectionEndpoint, token string) (map[string]interface{}
 	defer cancel()
 	answer, status, err := fetchBounded(ctx, e.client, http.MethodPost, e.url, []byte(body), header)
 	if err != nil {
-		introspectionFailed(e, fmt.Sprintf("status %d: %v", status, err))
+		introspectionFailed(e, endpointFailure(status, err))
 		return nil, errIntrospectionUnavailable
 	}
 	decoder := json.NewDecoder(bytes.NewReader(answer))
@@ -239,6 +240,18 @@ func askEndpoint(e *introspectionEndpoint, token string) (map[string]interface{}
 
 // introspectionFailed logs a failed call, at most once a second for the endpoint: never the
 // token or the client secret.
+// endpointFailure says why a call got no answer: the connection's error, or the status and what
+// to check for it.
+func endpointFailure(status int, err error) string {
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return fmt.Sprintf("the endpoint refused withauth's credentials (status %d %s); check introspectionClientId and introspectionClientSecret", status, http.StatusText(status))
+	case status != 0 && status != http.StatusOK:
+		return fmt.Sprintf("status %d %s", status, http.StatusText(status))
+	}
+	return err.Error()
+}
+
 func introspectionFailed(e *introspectionEndpoint, what string) {
 	nowUnixNano := e.now().UnixNano()
 	e.mu.Lock()
@@ -248,7 +261,7 @@ func introspectionFailed(e *introspectionEndpoint, what string) {
 	}
 	e.mu.Unlock()
 	if !quiet {
-		e.log.errorf("withauth: introspection at %s failed (tokens it judges are answered 503): %s", redactURL(e.url), what)
+		e.log.errorf("%s: introspection at %s failed (tokens it judges are answered 503): %s", e.users.String(), redactURL(e.url), what)
 	}
 }
 

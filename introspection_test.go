@@ -430,3 +430,38 @@ func TestIntrospectionKeepsDigestsOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestIntrospectionFailureLines: a failing endpoint's log line names the middlewares that use it
+// and says what failed in the operator's terms: the connection's own error (no "status 0"), and
+// for a 401 the credentials to check; never the secret.
+func TestIntrospectionFailureLines(t *testing.T) {
+	captured := captureLog(t)
+	clock := newFakeClock()
+	s := newIntrospectionServer(t)
+	s.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		http.Error(rw, "who are you", http.StatusUnauthorized)
+	})
+	handler := newHandler(t, introspectionConfig(t, s, clock), &upstream{})
+	if rec, _ := serve(handler, request("opaque-token")); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("the endpoint answering 401: status %d; want 503", rec.Code)
+	}
+	closed := newIntrospectionServer(t)
+	closed.Close()
+	clock.Advance(2 * time.Second)
+	serve(newHandler(t, introspectionConfig(t, closed, clock), &upstream{}), request("opaque-token"))
+	lines := captured.lines(false)
+	if len(lines) != 2 {
+		t.Fatalf("two failing endpoints logged %q; want one line each", lines)
+	}
+	if want := "withauth test: introspection at " + s.URL + "/introspect failed (tokens it judges are answered 503): the endpoint refused withauth's credentials (status 401 Unauthorized); check introspectionClientId and introspectionClientSecret"; lines[0] != want {
+		t.Errorf("a 401 from the endpoint logged %q; want %q", lines[0], want)
+	}
+	if !strings.HasPrefix(lines[1], "withauth test: introspection at ") || !strings.Contains(lines[1], "connection refused") || strings.Contains(lines[1], "status 0") {
+		t.Errorf("an endpoint that refuses connections logged %q; want the middleware named, the connection's error, no status 0", lines[1])
+	}
+	for _, line := range lines {
+		if strings.Contains(line, introspectionSecret) {
+			t.Errorf("%q holds the client secret", line)
+		}
+	}
+}

@@ -134,13 +134,13 @@ func newKeySource(issuer string, given givenKeys, timing fetchTiming) (*keySourc
 		return newStaticKeys(jose.SingleKeySet(key)), nil
 	}
 	if jwksURL != "" {
-		if err := checkEndpointURL(jwksURL); err != nil {
+		if err := checkEndpointURL(jwksURL, exampleJWKSURL); err != nil {
 			return nil, fmt.Errorf("jwksUrl: %v", err)
 		}
 		fetcher := jwksEndpoint{url: jwksURL, client: timing.client()}
 		return timing.remoteKeys(timing.id("jwks", jwksURL), fetcher), nil
 	}
-	if err := checkEndpointURL(issuer); err != nil {
+	if err := checkEndpointURL(issuer, exampleIssuer); err != nil {
 		return nil, fmt.Errorf("issuer: %v", err)
 	}
 	fetcher := discoveryEndpoint{issuer: issuer, client: timing.client()}

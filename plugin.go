@@ -92,6 +92,9 @@ func build(p *process, next http.Handler, config *Config, name string) (m *Middl
 		}
 		config.Now = now
 	}
+	if config, err = withSecretFiles(config, readSecretFile); err != nil {
+		return nil, err
+	}
 	config = withEnvironment(config)
 	m, err = newMiddleware(p, next, config, name)
 	return m, err
@@ -178,10 +181,10 @@ func share(p *process, m *Middleware, id string, cacheSize int) {
 	shareTrust(p, &m.trust, m.name)
 	m.frontegg = m.trust.frontegg
 	if m.introspection != nil {
-		shareIntrospection(p, m.introspection)
+		shareIntrospection(p, m.introspection, m.name)
 	}
 	if m.dpop != nil {
-		shareDPoP(p, m.dpop)
+		shareDPoP(p, m.dpop, m.name)
 	}
 	read := [credentialSources]bool{true, m.sources.apiKey, m.sources.header != "", m.sources.cookie != "", m.sources.query != "", m.sources.dpop}
 	for source := fromAuthorization; source < credentialSources; source++ {

@@ -105,18 +105,21 @@ func shareTrust(p *process, t *trust, name string) {
 	}
 }
 
-// shareIntrospection makes the route's endpoint the process's one of its settings.
-func shareIntrospection(p *process, i *introspection) {
+// shareIntrospection makes the route's endpoint the process's one of its settings, and records
+// name among its users.
+func shareIntrospection(p *process, i *introspection, name string) {
 	i.endpoint = sharedObject(&p.introspections, i.endpoint.id, i.endpoint).(*introspectionEndpoint)
+	i.endpoint.users.add(name)
 }
 
 // shareDPoP gives the rule the process's proof headers and used proofs, and the replicas' store of
 // its replayStore setting; used proofs are remembered for its dpopProofMaxAge from now on.
-func shareDPoP(p *process, rule *dpopRule) {
+func shareDPoP(p *process, rule *dpopRule, name string) {
 	rule.signers = p.proofSigners
 	rule.proofs = p.proofs
 	if rule.remote != nil {
 		rule.remote = sharedObject(&p.replayStores, rule.remote.id, rule.remote).(*redisStore)
+		rule.remote.users.add(name)
 	}
 	p.proofs.noteMaxAge(time.Duration(rule.maxAgeSeconds * float64(time.Second)))
 }

@@ -45,6 +45,7 @@ type redisStore struct {
 	shown string
 	now   func() time.Time
 	log   *processLog
+	users users         // the middlewares that use the store, for its log lines
 	slots chan struct{} // one per connection open or being opened
 
 	mu          sync.Mutex
@@ -57,6 +58,25 @@ type redisStore struct {
 type redisConn struct {
 	conn   net.Conn
 	reader *bufio.Reader
+}
+
+// withRedisPassword is a replayStore URL with replayStorePasswordFile's password: the URL's one
+// name, if any, is then the user's. It fails when the URL holds a password already (after a
+// colon) or names no Redis.
+func withRedisPassword(setting, password string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(setting))
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		return "", errors.New("replayStorePasswordFile: applies with replayStore redis://[user@]host:port; set replayStore or remove it")
+	}
+	username := ""
+	if u.User != nil {
+		if _, hasPassword := u.User.Password(); hasPassword {
+			return "", errors.New("replayStore's password and replayStorePasswordFile: the secret is given both ways; keep replayStorePasswordFile and remove the password from replayStore")
+		}
+		username = u.User.Username()
+	}
+	u.User = url.UserPassword(username, password)
+	return u.String(), nil
 }
 
 // newReplayStoreSetting checks replayStore: nil for "process" (or unset), the process's client
@@ -133,10 +153,10 @@ func (s *redisStore) noteOutcome(err error) {
 	}
 	s.mu.Unlock()
 	if started {
-		s.log.errorf("withauth: replayStore %s cannot be reached (DPoP requests are answered 503 until it is back): %v", s.shown, err)
+		s.log.errorf("%s: replayStore %s cannot be reached (DPoP requests are answered 503 until it is back): %v", s.users.String(), s.shown, err)
 	}
 	if ended {
-		s.log.errorf("withauth: replayStore %s is back; DPoP requests are judged again", s.shown)
+		s.log.errorf("%s: replayStore %s is back; DPoP requests are judged again", s.users.String(), s.shown)
 	}
 }
 

@@ -130,7 +130,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 
 	if m.readConfirmations {
 		if err := checkBinding(m.dpop, m.certificates, m.now(), req, rw.Header(), token, source, g); err != nil {
-			refuse(m, rw, req, err, "")
+			refuse(m, rw, req, err, bindingDetail(m, req, g, err))
 			return false
 		}
 	}

@@ -13,7 +13,7 @@ func TestSettingsNameEveryField(t *testing.T) {
 	fields := map[string]bool{}
 	configType := reflect.TypeOf(Config{})
 	for i := 0; i < configType.NumField(); i++ {
-		if name := configType.Field(i).Name; name != "Given" && name != "Now" { // not configuration keys
+		if name := configType.Field(i).Name; name != "Given" && name != "Now" && configType.Field(i).IsExported() { // not configuration keys
 			fields[strings.ToLower(name)] = true
 		}
 	}

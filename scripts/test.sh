@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 cache="${WITHAUTH_CACHE:-$HOME/.cache/withauth}"
 logs="$cache/test-logs"
 mkdir -p "$logs"
-stages=(fmt-check vet lint unit yaegi-test fuzz e2e)
+stages=(fmt-check vet lint unit checker yaegi-test fuzz e2e)
 skip=" ${SKIP_STAGES:-} "
 rows=()
 total_passed=0 total_failed=0 total_skipped=0 failed_stages=()
@@ -32,7 +32,7 @@ for stage in "${stages[@]}"; do
   rc=$?
   seconds=$(( $(date +%s) - start ))
   case "$stage" in
-    unit|e2e) passed=$(count '--- PASS' "$log"); failed=$(count '--- FAIL' "$log"); skipped=$(count '--- SKIP' "$log") ;;
+    unit|checker|e2e) passed=$(count '--- PASS' "$log"); failed=$(count '--- FAIL' "$log"); skipped=$(count '--- SKIP' "$log") ;;
     yaegi-test) log="$cache/yaegi-test.log"; passed=$(count '--- PASS' "$log"); failed=$(count '--- FAIL' "$log"); skipped=$(count '--- SKIP' "$log"); log="$logs/$stage.log" ;;
     fuzz) passed=$(count ' executions (budget' "$log"); failed=$(count 'failed; the input is in' "$log"); skipped=0 ;;
     *) passed=$((rc == 0)); failed=$((rc != 0)); skipped=0 ;;

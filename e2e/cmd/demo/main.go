@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -78,8 +79,15 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Traefik's work directory goes when the demo stops; its log is kept where it can be read after.
+	logPath := filepath.Join(cacheDir(), "demo-traefik.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
 	tr, err := harness.Start(ctx, harness.Options{Binary: binary, Root: root, WebPort: webPort, LogLevel: "INFO",
-		Dynamic: map[string]string{"dynamic.yml": dynamic}})
+		Dynamic: map[string]string{"dynamic.yml": dynamic}, Log: logFile})
 	if err != nil {
 		return err
 	}
@@ -95,7 +103,7 @@ func run(ctx context.Context) error {
 	}
 
 	fmt.Printf("\nTraefik %s with the withauth plugin from %s (local plugin)\n", tr.URL, root)
-	fmt.Printf("  routes     examples/dynamic.yml (Traefik's API: %s/api/http/routers, log: %s)\n", tr.APIURL, tr.LogFile)
+	fmt.Printf("  routes     examples/dynamic.yml (Traefik's API: %s/api/http/routers, log: %s)\n", tr.APIURL, logPath)
 	fmt.Printf("  IdP        %s  (JWKS %s, tokens /token)\n", idpURL, idp.JWKSPath)
 	fmt.Printf("  backend    %s  (answers with the identity headers it received)\n\n", backendURL)
 	for _, r := range harness.GuideRoutes() {
@@ -121,6 +129,15 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("%w\n%s", werr, tr.LogTail(20))
 	}
 	return err
+}
+
+// cacheDir is $WITHAUTH_CACHE, else ~/.cache/withauth, as the Makefile's.
+func cacheDir() string {
+	if dir := os.Getenv("WITHAUTH_CACHE"); dir != "" {
+		return dir
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "withauth")
 }
 
 // walkThrough prints the guide's cases as a table and returns how many went unexpectedly.
