@@ -70,7 +70,7 @@ yaegi-test: $(YAEGI)
 FUZZTIME ?=
 FUZZMINIMIZETIME ?= 0
 FUZZ_TARGETS := .:FuzzToken:40000x .:FuzzSignedClaims:4000x .:FuzzBearerToken:40000x .:FuzzParseJWKS:30000x .:FuzzParsePublicKeyPEM:30000x \
-	.:FuzzDPoPProof:20000x ./internal/jose:FuzzParse:40000x ./internal/jose:FuzzRS256Shortcut:20000x \
+	.:FuzzDPoPProof:20000x .:FuzzClaimConditions:20000x ./internal/jose:FuzzParse:40000x ./internal/jose:FuzzRS256Shortcut:20000x \
 	./internal/jose:FuzzParseJWKS:30000x ./internal/jose:FuzzParseProofHeader:30000x
 fuzz:
 	@mkdir -p $(CACHE)

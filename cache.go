@@ -173,7 +173,7 @@ const grantOverheadBytes = 400
 
 // grantBytes estimates the memory of a cached grant under key.
 func grantBytes(key string, g *grant) int64 {
-	size := grantOverheadBytes + len(key) + len(g.kid) + len(g.refusal) + len(g.verified) + len(g.jkt) + len(g.x5t)
+	size := grantOverheadBytes + len(key) + len(g.kid) + len(g.refusal) + len(g.verified) + len(g.assertionClaims) + len(g.assertionAudience) + len(g.assertionHost) + len(g.jkt) + len(g.x5t)
 	for _, values := range g.forwardValues {
 		size += 56 + len(values[0])
 	}

@@ -4,6 +4,10 @@ package withauth
 // (cmd/withauth-check), which runs it on configuration files before they are deployed.
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"net/http"
 	"os"
 	"strings"
@@ -87,9 +91,25 @@ func standIn(given map[string]interface{}, s secretFile) {
 			delete(given, certificate)
 		}
 	case "replayStorePasswordFile":
+	case "upstreamTokenKeyFile":
+		given[s.key] = standInSigningKey()
 	default:
 		given[s.key] = secretStandIn
 	}
+}
+
+// standInSigningKey is a fresh Ed25519 key in PEM, standing for an upstreamTokenKey this
+// machine cannot see.
+func standInSigningKey() string {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return secretStandIn
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return secretStandIn
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
 
 // givenKey is the spelling under which given holds key (case-insensitive, as decoding matches).

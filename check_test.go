@@ -49,6 +49,8 @@ func TestCheckStandsInForSecretsElsewhere(t *testing.T) {
 			"replayStorePasswordFile": absent},
 		"introspectionClientSecret": {"introspectionUrl": "https://idp.example/introspect", "introspectionClientId": "withauth",
 			"introspectionClientSecret": "urn:k8s:secret:idp:clientSecret"},
+		"upstreamTokenKey":     {"upstreamTokenKey": "urn:k8s:secret:gateway:key", "upstreamTokenIssuer": "https://gateway.example"},
+		"upstreamTokenKeyFile": {"upstreamTokenKeyFile": absent, "upstreamTokenIssuer": "https://gateway.example"},
 	}
 	for key, changes := range cases {
 		notes, err := Check(givenPEMConfig(t, changes), "elsewhere")

@@ -134,6 +134,26 @@ type Config struct {
 	// requires mutual TLS; both or neither.
 	ClientCertificate string `mapstructure:"-"`
 	ClientKey         string `mapstructure:"-"`
+	// ClaimConditions is one expression over any verified claim (conditions.go): Equals, Prefix,
+	// Contains, SplitContains and OneOf of a claim and string values, joined with &&, || and !.
+	// Unmet, the token is refused 403 (reason claim_conditions) before roles and permissions.
+	ClaimConditions string `mapstructure:"-"`
+	// UpstreamTokenKey (PEM: EC P-256 or Ed25519 private key) signs an assertion of the verified
+	// identity for the upstream (assertion.go): UpstreamTokenIssuer (required with it) is its
+	// iss, UpstreamTokenHeader (default X-Withauth-Assertion) carries it, UpstreamTokenLifetime
+	// (default "60s", 10s to 10m) bounds it, UpstreamTokenAudience (default the request's Host)
+	// is its aud, UpstreamTokenClaims (default sub, email, tenantId, the roles and permissions
+	// claims) are copied in. UpstreamJWKSPath is a path the route answers, without a token, with
+	// the public keys: the key's, then UpstreamTokenPreviousKeys' (a rotation's old keys).
+	UpstreamTokenKey          string   `mapstructure:"-"`
+	UpstreamTokenKeyFile      string   `mapstructure:"-"`
+	UpstreamTokenIssuer       string   `mapstructure:"-"`
+	UpstreamTokenHeader       string   `mapstructure:"-"`
+	UpstreamTokenLifetime     string   `mapstructure:"-"`
+	UpstreamTokenAudience     string   `mapstructure:"-"`
+	UpstreamTokenClaims       []string `mapstructure:"-"`
+	UpstreamTokenPreviousKeys []string `mapstructure:"-"`
+	UpstreamJWKSPath          string   `mapstructure:"-"`
 	// APIKeyFile, IntrospectionClientSecretFile, ClientKeyFile, DPoPNonceSecretFile and
 	// ReplayStorePasswordFile name files holding those secrets instead (secrets.go): read by
 	// New, one trailing newline trimmed; Traefik's API and dashboard then show the path only.

@@ -33,6 +33,10 @@ func sampleValues(t testing.TB) map[string]interface{} {
 		"dpopNonceLifetime": "2m", "replayStore": "redis://replay.example:6379/1",
 		"apiKeyFile": "/run/secrets/api-key", "introspectionClientSecretFile": "/run/secrets/introspection", "clientKeyFile": "/run/secrets/client.key",
 		"dpopNonceSecretFile": "/run/secrets/nonce", "replayStorePasswordFile": "/run/secrets/redis",
+		"claimConditions": `Equals("plan", "pro")`, "upstreamTokenKey": "-----BEGIN PRIVATE KEY-----", "upstreamTokenKeyFile": "/run/secrets/upstream.key",
+		"upstreamTokenIssuer": "https://gateway.example", "upstreamTokenHeader": "X-Assertion", "upstreamTokenLifetime": "2m",
+		"upstreamTokenAudience": "api", "upstreamTokenClaims": []interface{}{"sub"}, "upstreamTokenPreviousKeys": []interface{}{"-----BEGIN PUBLIC KEY-----"},
+		"upstreamJwksPath": "/.well-known/withauth-jwks.json",
 	}
 }
 

@@ -100,6 +100,7 @@ var (
 
 	// A valid token without what the route requires: 403 insufficient_scope.
 	errInsufficientScope = errors.New("the token lacks the roles or permissions this route requires")
+	errClaimConditions   = errors.New("the token's claims do not meet this route's claimConditions")
 
 	// Not decidable now: 503 temporarily_unavailable with Retry-After.
 	errKeysUnavailable  = errors.New("the signing keys could not be obtained yet; try again shortly")
@@ -144,6 +145,7 @@ var refusalTable = []struct {
 	reason string
 }{
 	{errNoCredentials, http.StatusUnauthorized, "no_credentials"},
+	{errClaimConditions, http.StatusForbidden, "claim_conditions"},
 	{errNoDPoPCredentials, http.StatusUnauthorized, "no_credentials"},
 	{errTwoAuthorization, http.StatusBadRequest, "duplicate_credentials"},
 	{errTwoAPIKeys, http.StatusBadRequest, "duplicate_credentials"},

@@ -30,6 +30,16 @@ type grant struct {
 	// refusal, when not and rejections are logged, what the log line says of the token.
 	allowed bool
 	refusal string
+	// conditionsUnmet: the refusal is claimConditions', not a requirement's.
+	conditionsUnmet bool
+	// assertionClaims are the claims its assertions copy (upstreamTokenClaims, as JSON members);
+	// assertionAudience the aud of the assertion among its forwarded headers (the last one), ""
+	// for none; assertionHost the request Host it was minted for when the audience is the Host
+	// (ServeHTTP's fast path serves that Host only); assertionRenewUnixNano when to mint anew.
+	assertionClaims        string
+	assertionAudience      string
+	assertionHost          string
+	assertionRenewUnixNano int64
 	// verified is what the rejection log says of the token (iss, sub, kid) when a route that logs
 	// refusals judges bindings, which are refused after the token verified.
 	verified string
@@ -90,7 +100,11 @@ func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken,
 		generation:          signed.generation,
 		expiresUnixNano:     expiresUnixNano,
 		usableUntilUnixNano: usableUntil(expiresUnixNano, signed.trusted.epoch),
-		allowed:             meetsAll(r.required, claims),
+	}
+	if r.conditions != nil && !holds(r.conditions, claims) {
+		g.conditionsUnmet = true
+	} else {
+		g.allowed = meetsAll(r.required, claims)
 	}
 	names, values := forwardedHeaders(r.forwardNames, forwardedValues(r, claims))
 	g.forwardNames = names
@@ -102,12 +116,26 @@ func newGrant(r *tokenRules, claims map[string]interface{}, signed *signedToken,
 		g.verified = verifiedDetail(r, signed.raw, claims)
 	}
 	if !g.allowed {
-		logAbsentClaims(r, claims)
-		if r.logDetails {
-			g.refusal = verifiedDetail(r, signed.raw, claims) + failedRequirement(r.required, claims)
-		}
+		refusedGrant(r, g, signed, claims)
+	} else if r.upstream != nil {
+		g.assertionClaims = assertionClaims(r.upstream, claims)
 	}
 	return g
+}
+
+// refusedGrant notes why a grant refuses its token: the log's detail, and a required claim
+// absent from it.
+func refusedGrant(r *tokenRules, g *grant, signed *signedToken, claims map[string]interface{}) {
+	if g.conditionsUnmet {
+		if r.logDetails {
+			g.refusal = verifiedDetail(r, signed.raw, claims) + " claimConditions=unmet"
+		}
+		return
+	}
+	logAbsentClaims(r, claims)
+	if r.logDetails {
+		g.refusal = verifiedDetail(r, signed.raw, claims) + failedRequirement(r.required, claims)
+	}
 }
 
 // logAbsentClaims logs, once per route and claim path, a required claim absent from a verified

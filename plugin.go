@@ -54,18 +54,22 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	return handler, nil
 }
 
-// handlerIn is New in the process p: the middleware (tokenHeaderRoute's with a tokenHeader), or
-// misconfigured.
+// handlerIn is New in the process p: the middleware (in a tokenHeaderRoute with a tokenHeader, in
+// a jwksRoute with upstreamJwksPath), or misconfigured.
 func handlerIn(p *process, next http.Handler, config *Config, name string) http.Handler {
 	m, err := build(p, next, config, name)
 	if err != nil {
 		p.log.error(refusedConfiguration(name, err))
 		return misconfigured{}
 	}
+	var handler http.Handler = m
 	if m.sources.header != "" {
-		return &tokenHeaderRoute{m: m}
+		handler = &tokenHeaderRoute{m: m}
 	}
-	return m
+	if m.upstream != nil && m.upstream.jwksPath != "" {
+		handler = &jwksRoute{next: handler, path: m.upstream.jwksPath, body: m.upstream.jwks}
+	}
+	return handler
 }
 
 // refusedConfiguration is the log line of a configuration New refused.
@@ -196,4 +200,7 @@ func share(p *process, m *Middleware, id string, cacheSize int) {
 		m.cache = m.caches[fromAuthorization]
 	}
 	p.headers.register(m.forward)
+	if m.upstream != nil {
+		p.headers.register([]forwardedHeader{{name: m.upstream.header}})
+	}
 }

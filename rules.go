@@ -22,9 +22,11 @@ type tokenRules struct {
 	roles             requirement
 	permissions       requirement
 	tenants           requirement
-	// required are those of roles, permissions and tenants that require something.
-	required []*requirement
-	stepUp   *stepUpRule // nil: no step-up required
+	// required are those of roles, permissions and tenants that require something; conditions
+	// is claimConditions compiled (nil: none).
+	required   []*requirement
+	conditions *conditions
+	stepUp     *stepUpRule // nil: no step-up required
 	// frontegg checks access tokens in x-api-key; nil outside Frontegg vendor mode.
 	frontegg *fronteggAPI
 	// introspection asks about opaque tokens (and with introspect "always", every token); nil
@@ -42,6 +44,8 @@ type tokenRules struct {
 	routeName string
 	// readConfirmations: the route judges DPoP or certificate binding, so grants keep cnf.
 	readConfirmations bool
+	// upstream signs the identity for the upstream (upstreamTokenKey); nil: off.
+	upstream *upstreamIdentity
 	// tokenType judges a token's type for its source, and userID is the user id a header naming
 	// "id" forwards: Frontegg's rules (frontegg_tokens.go), which tell other issuers' tokens by
 	// their lack of Frontegg's types.
@@ -78,6 +82,9 @@ func newTokenRules(config *Config, timing fetchTiming, log *processLog, absentCl
 	if r.stepUp, err = newStepUp(config); err != nil {
 		return r, err
 	}
+	if r.conditions, err = newConditions(config.ClaimConditions); err != nil {
+		return r, err
+	}
 	maxAge, err := parseMaxTokenAge(config.MaxTokenAge)
 	if err != nil {
 		return r, err
@@ -100,6 +107,9 @@ func newTokenRules(config *Config, timing fetchTiming, log *processLog, absentCl
 	}
 	for _, h := range r.forward {
 		r.forwardNames = append(r.forwardNames, h.name)
+	}
+	if r.upstream, err = newUpstreamIdentity(config, r.forwardNames); err != nil {
+		return r, err
 	}
 	if r.trust, err = newTrust(config, audiences, jose.ClaimRules{SkewSeconds: skew.Seconds(), MaxAgeSeconds: maxAge.Seconds()}, timing); err != nil {
 		return r, err
@@ -129,7 +139,7 @@ func newTokenRules(config *Config, timing fetchTiming, log *processLog, absentCl
 // requireSomething reports whether the rules refuse some signed-in users: requirements or
 // step-up.
 func (r *tokenRules) requireSomething() bool {
-	return len(r.roles.anyOf) > 0 || len(r.permissions.anyOf) > 0 || len(r.tenants.anyOf) > 0 || r.stepUp != nil
+	return len(r.roles.anyOf) > 0 || len(r.permissions.anyOf) > 0 || len(r.tenants.anyOf) > 0 || r.stepUp != nil || r.conditions != nil
 }
 
 // newTyps checks typ, normalized as RFC 7515 §4.1.9 compares media types.

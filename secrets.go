@@ -26,6 +26,7 @@ var secretFiles = []secretFile{
 		func(c *Config) *string { return &c.IntrospectionClientSecret }, func(c *Config) *string { return &c.IntrospectionClientSecretFile }},
 	{"clientKey", "clientKeyFile", func(c *Config) *string { return &c.ClientKey }, func(c *Config) *string { return &c.ClientKeyFile }},
 	{"dpopNonceSecret", "dpopNonceSecretFile", func(c *Config) *string { return &c.DPoPNonceSecret }, func(c *Config) *string { return &c.DPoPNonceSecretFile }},
+	{"upstreamTokenKey", "upstreamTokenKeyFile", func(c *Config) *string { return &c.UpstreamTokenKey }, func(c *Config) *string { return &c.UpstreamTokenKeyFile }},
 	{"replayStore's password", "replayStorePasswordFile", nil, func(c *Config) *string { return &c.ReplayStorePasswordFile }},
 }
 

@@ -31,7 +31,7 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		g := cache.grants[credentials[0]]
 		m.grantsLock.Unlock()
 		if g != nil && g.allowed {
-			if m.now().UnixNano() <= g.usableUntilUnixNano && g.generation == g.epoch.generation.Load() {
+			if m.now().UnixNano() <= g.usableUntilUnixNano && g.generation == g.epoch.generation.Load() && (g.assertionHost == "" || g.assertionHost == req.Host) {
 				for i, name := range g.forwardNames {
 					header[name] = g.forwardValues[i]
 				}
@@ -123,7 +123,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 			refuse(m, rw, req, err, detail)
 			return false
 		}
-		if cache != nil {
+		if cache != nil && m.upstream == nil { // with an assertion, withAssertion caches it
 			cacheGrant(cache, cacheKey, g)
 		}
 	}
@@ -135,13 +135,28 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 		}
 	}
 	if !g.allowed {
-		refuse(m, rw, req, errInsufficientScope, g.refusal)
+		refuse(m, rw, req, grantRefusal(g), g.refusal)
 		return false
+	}
+	if m.upstream != nil {
+		if g, err = withAssertion(m, cache, cacheKey, g, req.Host, nowUnixNano); err != nil {
+			m.log.errorf("withauth %s: signing the upstream assertion failed: %v", m.name, err)
+			refuse(m, rw, req, errInternal, "")
+			return false
+		}
 	}
 	for i, name := range g.forwardNames {
 		req.Header[name] = g.forwardValues[i]
 	}
 	return true
+}
+
+// grantRefusal is the error of a grant that refuses its token.
+func grantRefusal(g *grant) error {
+	if g.conditionsUnmet {
+		return errClaimConditions
+	}
+	return errInsufficientScope
 }
 
 // requester is the client address a request's introspection calls are counted by; "" on routes
@@ -176,6 +191,9 @@ func revalidate(ctx context.Context, cache *tokenCache, cacheKey string, g *gran
 	}
 	renewed := *g
 	renewed.usableUntilUnixNano = usableUntil(g.expiresUnixNano, g.epoch)
+	if g.assertionAudience != "" && g.assertionRenewUnixNano < renewed.usableUntilUnixNano {
+		renewed.usableUntilUnixNano = g.assertionRenewUnixNano // its assertion is renewed on time
+	}
 	cacheGrant(cache, cacheKey, &renewed)
 	return &renewed
 }

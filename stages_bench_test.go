@@ -168,6 +168,26 @@ func BenchmarkStageGrant(b *testing.B) {
 	}
 }
 
+func BenchmarkStageConditions(b *testing.B) {
+	m := stageMiddleware(b)
+	raw, _ := stageToken(b, m)
+	claims, err := jose.DecodeClaims(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := newConditions(`!Equals("type", "tenantApiToken") && Prefix("email", "ada@") && Contains("roles", "admin") && OneOf("metadata.plan", "pro", "enterprise") && !Equals("suspended", "true")`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if !holds(c, claims) {
+			b.Fatal("the conditions do not hold")
+		}
+	}
+}
+
 func BenchmarkStageVerify(b *testing.B) {
 	m := stageMiddleware(b)
 	token := validToken(b)

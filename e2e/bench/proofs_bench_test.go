@@ -6,8 +6,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -157,3 +159,29 @@ func benchmarkDPoP(b *testing.B, replayStore string) {
 		header["Dpop"] = []string{proofs[i]}
 	}, http.StatusOK)
 }
+
+// BenchmarkYaegiWithauthHitAssertion is BenchmarkYaegiWithauthHit on a route that also sends the
+// upstream a signed assertion (upstreamTokenKey): minted once, then reused with the grant.
+func BenchmarkYaegiWithauthHitAssertion(b *testing.B) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := newWithauthWith(b, "assertion-bench", map[string]any{"upstreamTokenKey": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"upstreamTokenIssuer": "https://gateway.bench"})
+	serve(b, h, always("Bearer "+oneToken(b)), http.StatusOK)
+}
+
+// BenchmarkYaegiWithauthMissConditions is BenchmarkYaegiWithauthMiss on a route with a
+// claimConditions of five terms, all judged (the last term decides).
+func BenchmarkYaegiWithauthMissConditions(b *testing.B) {
+	h := newWithauthWith(b, "conditions-bench", map[string]any{"cacheSize": "0", "claimConditions": fiveTerms})
+	serve(b, h, always("Bearer "+oneToken(b)), http.StatusOK)
+}
+
+// fiveTerms is a condition of five terms over the benchmark token's claims, every term judged.
+const fiveTerms = `!Equals("type", "tenantApiToken") && Prefix("email", "ada.") && Contains("roles", "admin") && OneOf("metadata.plan", "pro", "enterprise") && !Equals("suspended", "true")`

@@ -46,6 +46,8 @@ var rows = []struct{ name, label string }{
 	{"BenchmarkYaegiWithauthReject", "withauth, bad signature (401)"},
 	{"BenchmarkYaegiWithauthIntrospectionHit", "withauth, an opaque token whose introspection answer is cached (RFC 7662)"},
 	{"BenchmarkYaegiWithauthDPoP", "withauth, a DPoP-bound token (grant cached) with a fresh ES256 proof each request (RFC 9449)"},
+	{"BenchmarkYaegiWithauthHitAssertion", "withauth, cache hit, the route also signing an assertion for the upstream (upstreamTokenKey, ES256)"},
+	{"BenchmarkYaegiWithauthMissConditions", "withauth, cache miss (cacheSize 0), claimConditions of five terms"},
 	{"BenchmarkYaegiWithauthDPoPRedis", "the same, the proof also recorded in a real redis-server (replayStore: redis://)"},
 	{"BenchmarkYaegiWithauthMissAlgorithm/RS256", "withauth, cache miss, RS256 (PEM key, golang-jwt token)"},
 	{"BenchmarkYaegiWithauthMissAlgorithm/RS384", "withauth, cache miss, RS384"},
@@ -171,6 +173,15 @@ func main() {
 		fmt.Printf("| an introspection hit equal to a JWT hit (≤ 1.05×: the runs' noise) | %.0f / %.0f ns = %.2f× | %s |\n", intro, hit, r,
 			verdict(r <= 1.05, fmt.Sprintf("by %.2f×", r/1.05)))
 	}
+	// The targets of issue 32 (claim conditions, a signed identity for the upstream).
+	if assertion := ns("BenchmarkYaegiWithauthHitAssertion"); assertion > 0 && hit > 0 {
+		r := assertion / hit
+		fmt.Printf("| a hit with an assertion equal to a hit without (≤ 1.05×: the runs' noise) | %.0f / %.0f ns = %.2f× | %s |\n", assertion, hit, r,
+			verdict(r <= 1.05, fmt.Sprintf("by %.2f×", r/1.05)))
+	}
+	if conditions, miss := ns("BenchmarkYaegiWithauthMissConditions"), ns("BenchmarkYaegiWithauthMiss"); conditions > 0 && miss > 0 {
+		fmt.Printf("| (claimConditions of five terms: a miss with them over a miss without, informational) | %.0f − %.0f ns = %.0f ns | — |\n", conditions, miss, conditions-miss)
+	}
 	// The targets of the earlier verification-path issue (21), kept for comparison.
 	for _, c := range []struct {
 		label string
@@ -252,6 +263,7 @@ var stageRows = []struct{ name, label string }{
 	{"BenchmarkStageCredentials", "credentials: the bearer token found in Authorization"},
 	{"BenchmarkStageParse", "jose.Parse, a header not seen before: split, header decoded, alg/kid/typ read, signature decoded"},
 	{"BenchmarkStageParseKnownHeader", "jose.Parse, a header that verified before (the process's knownHeaders): split, signature decoded"},
+	{"BenchmarkStageConditions", "claimConditions of five terms judged (holds), the token's claims decoded"},
 	{"BenchmarkStageKeyLookup", "key lookup (lookupKey, a plain function; PEM key)"},
 	{"BenchmarkStageKeyLookupJWKS", "key lookup, a JWKS already fetched (the shared remote key set)"},
 	{"BenchmarkStageSignature", "verifySignature: SHA-256 and RSA-2048 PKCS#1 v1.5"},
