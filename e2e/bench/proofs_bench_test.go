@@ -104,14 +104,7 @@ func sharedRedis(b *testing.B) *redis.Server {
 // BenchmarkES256Verify is a compiled ES256 verification of a DPoP proof (SHA-256 of its signing
 // input, ecdsa.Verify on P-256): the yardstick of BenchmarkYaegiWithauthDPoP.
 func BenchmarkES256Verify(b *testing.B) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	client, err := dpopkey.New(jose.ES256, key)
-	if err != nil {
-		b.Fatal(err)
-	}
+	key, client := es256Client(b)
 	proof, err := client.Proof(http.MethodGet, benchURL, "", time.Now())
 	if err != nil {
 		b.Fatal(err)
@@ -132,7 +125,8 @@ func BenchmarkES256Verify(b *testing.B) {
 	}
 }
 
-func benchmarkDPoP(b *testing.B, replayStore string) {
+// es256Client is a DPoP client with a fresh P-256 key.
+func es256Client(b *testing.B) (*ecdsa.PrivateKey, *dpopkey.Key) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		b.Fatal(err)
@@ -141,6 +135,11 @@ func benchmarkDPoP(b *testing.B, replayStore string) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return key, client
+}
+
+func benchmarkDPoP(b *testing.B, replayStore string) {
+	_, client := es256Client(b)
 	claims := tokens.Claims(0, time.Now(), time.Hour)
 	claims["cnf"] = map[string]any{"jkt": client.JKT}
 	token, err := getMinter(b).Sign(claims)
