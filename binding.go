@@ -64,12 +64,13 @@ func checkBinding(dpop *dpopRule, certificates *certificateRule, now time.Time, 
 
 // bindingDetail is what the rejection log says of a refused binding: the verified token's iss,
 // sub and kid, and for a proof whose htu is not the request's, the htu withauth expected.
-func bindingDetail(m *Middleware, req *http.Request, g *grant, err error) string {
-	if m.rejections == nil {
+// logged: the route logs its refusals.
+func bindingDetail(logged bool, dpop *dpopRule, req *http.Request, g *grant, err error) string {
+	if !logged {
 		return ""
 	}
 	if err == errDPoPURI {
-		return g.verified + " expected_htu=" + strconv.Quote(expectedHTU(m.dpop, req))
+		return g.verified + " expected_htu=" + strconv.Quote(expectedHTU(dpop, req))
 	}
 	return g.verified
 }

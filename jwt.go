@@ -5,24 +5,8 @@ package withauth
 
 import (
 	"context"
-	"sync"
 
 	"github.com/seed0ec25cca/withauth/internal/jose"
-)
-
-// knownHeaders are the process's token headers that verified, by their text: an issuer signs
-// every token of a key under one header, which is then read once, not once per token. Only a
-// header whose token's signature verified enters, so no client can fill it; when full, an
-// eighth of it, in Go's random map order, makes room.
-type knownHeaders struct {
-	mu     sync.Mutex
-	byText map[string]*jose.Header
-}
-
-// maxKnownHeaders and maxKnownHeaderBytes bound knownHeaders to 256 KB of text.
-const (
-	maxKnownHeaders     = 256
-	maxKnownHeaderBytes = 1024
 )
 
 func verifySigned(r *tokenRules, ctx context.Context, token string) (*signedToken, error) {
@@ -59,25 +43,6 @@ func verifySigned(r *tokenRules, ctx context.Context, token string) (*signedToke
 		rememberHeader(r.headers, text, raw.Header)
 	}
 	return signed, nil
-}
-
-// rememberHeader keeps the header of a token whose signature verified.
-func rememberHeader(headers *knownHeaders, text string, header *jose.Header) {
-	if len(text) > maxKnownHeaderBytes {
-		return
-	}
-	headers.mu.Lock()
-	if len(headers.byText) >= maxKnownHeaders {
-		room := maxKnownHeaders / 8
-		for known := range headers.byText {
-			delete(headers.byText, known)
-			if room--; room == 0 {
-				break
-			}
-		}
-	}
-	headers.byText[text] = header
-	headers.mu.Unlock()
 }
 
 // verifyWithReplacement gives a token whose signature failed one more chance, with the key its

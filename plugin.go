@@ -72,6 +72,21 @@ func handlerIn(p *process, next http.Handler, config *Config, name string) http.
 	return handler
 }
 
+// tokenHeaderRoute is the handler of a route with tokenHeader: that header may be an identity
+// header another route forwards (headers.go), so its requests are stripped keeping it, and judged
+// by serveUncached; the other routes' ServeHTTP stays free of the case.
+type tokenHeaderRoute struct {
+	m *Middleware
+}
+
+// jwksRoute answers upstreamJwksPath with the published key set, without a token; every other
+// request goes to the route's handler.
+type jwksRoute struct {
+	next http.Handler
+	path string
+	body []byte
+}
+
 // refusedConfiguration is the log line of a configuration New refused.
 func refusedConfiguration(name string, err error) string {
 	return "withauth " + name + ": configuration refused, its routes answer 500 until it is fixed: " + err.Error()

@@ -46,13 +46,7 @@ func (m *Middleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	serveUncached(m, rw, req, false)
 }
 
-// tokenHeaderRoute is the handler of a route with tokenHeader: that header may be an identity
-// header another route forwards (headers.go), so its requests are stripped keeping it, and judged
-// by serveUncached; the other routes' ServeHTTP stays free of the case.
-type tokenHeaderRoute struct {
-	m *Middleware
-}
-
+// ServeHTTP strips the identity headers keeping the token header, then judges the request.
 func (t *tokenHeaderRoute) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	owned := t.m.owned.Load().(*ownedNames)
 	consume := stripOwnedKeepingTokenHeader(req.Header, owned, t.m.sources.header)
@@ -130,7 +124,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 
 	if m.readConfirmations {
 		if err := checkBinding(m.dpop, m.certificates, m.now(), req, rw.Header(), token, source, g); err != nil {
-			refuse(m, rw, req, err, bindingDetail(m, req, g, err))
+			refuse(m, rw, req, err, bindingDetail(m.rejections != nil, m.dpop, req, g, err))
 			return false
 		}
 	}
@@ -139,7 +133,7 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 		return false
 	}
 	if m.upstream != nil {
-		if g, err = withAssertion(m, cache, cacheKey, g, req.Host, nowUnixNano); err != nil {
+		if g, err = withAssertion(m.upstream, cache, cacheKey, g, req.Host, nowUnixNano); err != nil {
 			m.log.errorf("withauth %s: signing the upstream assertion failed: %v", m.name, err)
 			refuse(m, rw, req, errInternal, "")
 			return false
