@@ -225,3 +225,21 @@ func TestUpstreamTokenKeyFile(t *testing.T) {
 		t.Errorf("with upstreamTokenKeyFile: the assertion's header %s; want EdDSA, the file's key", decoded)
 	}
 }
+
+// TestUpstreamRefusalsAreCached: on a route signing assertions, a refused token's grant is cached
+// like any other (only admitted grants wait for their assertion), so a repeated refused token is
+// not verified again.
+func TestUpstreamRefusalsAreCached(t *testing.T) {
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	config := assertionConfig(t, privatePEM(t, p256), newFakeClock())
+	config.Roles = []string{"owner"}
+	handler := newHandler(t, config, &upstream{})
+	token := validToken(t)
+	if rec, _ := serve(handler, request(token)); rec.Code != http.StatusForbidden {
+		t.Fatalf("a token without the role: %d; want 403", rec.Code)
+	}
+	m := handler.(*jwksRoute).next.(*Middleware)
+	if g := cachedGrant(m.caches[fromAuthorization], "Bearer "+token); g == nil || g.allowed {
+		t.Errorf("after a 403: cached grant %+v; want the refusing grant cached", g)
+	}
+}

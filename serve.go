@@ -117,7 +117,8 @@ func authorize(m *Middleware, rw http.ResponseWriter, req *http.Request) (admitt
 			refuse(m, rw, req, err, detail)
 			return false
 		}
-		if cache != nil && m.upstream == nil { // with an assertion, withAssertion caches it
+		// An admitted grant with an assertion is cached by withAssertion, once it carries one.
+		if cache != nil && (m.upstream == nil || !g.allowed) {
 			cacheGrant(cache, cacheKey, g)
 		}
 	}
